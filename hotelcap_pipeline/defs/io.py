@@ -1,0 +1,43 @@
+"""Parquet IO for every table asset: ``tables/<key>.parquet``, or a folder of shard files."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from hotelcap_pipeline.defs.metadata import table_metadata
+from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.store import write_parquet_atomic
+
+
+class ParquetTableIOManager(dg.ConfigurableIOManager):
+    """Writes polars tables atomically; sharded assets split their output by the ``shard`` column."""
+
+    settings: HotelcapSettings
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame, got {type(obj)}")
+        path = self.settings.store().table(context.asset_key.path[-1])
+        if context.has_asset_partitions:
+            if "shard" not in obj.columns:
+                raise ValueError(f"{context.asset_key.to_user_string()}: a sharded table needs a 'shard' column")
+            for key in context.asset_partition_keys:
+                write_parquet_atomic(obj.filter(pl.col("shard") == key), path / f"{key}.parquet")
+        else:
+            write_parquet_atomic(obj, path)
+        context.add_output_metadata(table_metadata(obj, path))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        path = self.settings.store().table(context.asset_key.path[-1])
+        if context.has_asset_partitions:
+            files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
+            missing = [f.name for f in files if not f.exists()]
+            if missing:
+                raise FileNotFoundError(f"{path}: shards not materialized yet: {', '.join(missing)}")
+            return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
+        return pl.read_parquet(path)

@@ -1,0 +1,54 @@
+"""Dagster metadata a person wants at a glance: row counts, schemas, previews, figures."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from hotelcap_pipeline.store import atomic_write_bytes
+
+
+def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
+    def cell(v: Any) -> str:
+        text = str(v) if not isinstance(v, list) else ", ".join(map(str, v[:6])) + (" …" if len(v) > 6 else "")
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    head = df.head(max_rows)
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
+    return "\n".join(lines)
+
+
+def table_metadata(df: pl.DataFrame, path: str | Path | None = None) -> dict[str, Any]:
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in df.schema.items()])
+    meta: dict[str, Any] = {
+        "dagster/row_count": df.height,
+        "dagster/column_schema": schema,
+        "preview": dg.MetadataValue.md(markdown_table(df.select([c for c in df.columns if c != "embedding"]))),
+    }
+    if path is not None:
+        meta["path"] = dg.MetadataValue.path(str(path))
+    return meta
+
+
+def png_metadata(png: bytes, title: str = "") -> dg.MetadataValue:
+    """An image embedded in Markdown, shown inline on the asset's page in the UI."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+
+
+def save_figures(figures: Mapping[str, bytes], folder: Path, prefix: str = "") -> dict[str, Any]:
+    """Write PNG figures to ``folder`` and return their metadata entries."""
+    meta: dict[str, Any] = {}
+    for name, png in figures.items():
+        path = folder / f"{prefix}{name}.png"
+        atomic_write_bytes(path, png)
+        meta[f"figure_{name}"] = png_metadata(png, name)
+        meta[f"figure_{name}_path"] = dg.MetadataValue.path(str(path))
+    return meta

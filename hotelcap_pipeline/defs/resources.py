@@ -1,0 +1,79 @@
+"""Dagster resources: run settings, and the heavy models, loaded once per process.
+
+Field defaults come from the HOTELCAP_* environment variables when the code location loads; the
+Launchpad (or ``--config-json``) can override any of them for one run.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from hotelcap_pipeline.settings import Settings, load_settings
+from hotelcap_pipeline.store import DataStore
+
+_ENV = load_settings()
+
+
+class HotelcapSettings(dg.ConfigurableResource):
+    """Profile, data store and dataset source for a run (DESIGN.md, "Configuration")."""
+
+    profile: str = _ENV.profile
+    data_store: str = _ENV.data_store
+    dataset: str = _ENV.dataset
+    device: str = _ENV.device
+    insecure_hosts: list[str] = Field(default_factory=lambda: list(_ENV.insecure_hosts))
+
+    def settings(self) -> Settings:
+        return _ENV.with_overrides(
+            profile=self.profile,
+            data_store=self.data_store,
+            dataset=self.dataset,
+            device=self.device,
+            insecure_hosts=tuple(self.insecure_hosts),
+        )
+
+    @property
+    def is_demo(self) -> bool:
+        return self.profile == "demo"
+
+    def store(self) -> DataStore:
+        return DataStore.at(self.data_store)
+
+
+class ClipResource(dg.ConfigurableResource):
+    """The open_clip model (HOTELCAP_CLIP_MODEL + HOTELCAP_CLIP_PRETRAINED), loaded on first use."""
+
+    settings: HotelcapSettings
+    model_name: str = _ENV.clip_model
+    pretrained: str = _ENV.clip_pretrained
+    precision: str = "fp32"
+    batch_size: int = 64
+    workers: int = 2
+
+    def weights(self) -> str:
+        """The pretrained tag or checkpoint path; the demo builds its tiny checkpoint on first use."""
+        if self.pretrained:
+            return self.pretrained
+        from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
+
+        if self.model_name != DEMO_CLIP_MODEL:
+            raise ValueError(
+                f"HOTELCAP_CLIP_PRETRAINED is empty for model {self.model_name!r}: give an open_clip "
+                "pretrained tag or the path of a checkpoint"
+            )
+        return str(ensure_tiny_clip(self.settings.store().models))
+
+    def get(self) -> Any:
+        return _load_clip(self.model_name, self.weights(), self.settings.device, self.precision)
+
+
+@functools.cache
+def _load_clip(model_name: str, weights: str, device: str, precision: str) -> Any:
+    # Cached per process: every asset (and every run of an in-process executor) shares one model.
+    from hotelcap_pipeline.tagging.clip_model import load_clip
+
+    return load_clip(model_name, weights, device, precision=precision)

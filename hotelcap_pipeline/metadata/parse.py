@@ -1,0 +1,227 @@
+"""Parse the four Hotels-50K CSVs into typed, validated polars tables.
+
+Facts from HOTELS50K.md shape this module: train_set.csv has no header row (so the header is
+detected, never assumed), chain -1 means "unknown", upload timestamps come in two formats
+(``9/9/15 17:23`` and ``2019-12-19 02:30:24``) and are kept raw beside a parsed, nullable datetime.
+Every problem names the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+CSV_FILES = {
+    "chains": "chain_info.csv",
+    "hotels": "hotel_info.csv",
+    "train_images": "train_set.csv",
+    "test_images": "test_set.csv",
+}
+
+SCHEMAS: dict[str, dict[str, type[pl.DataType] | pl.DataType]] = {
+    "chains": {"chain_id": pl.Int64, "chain_name": pl.Utf8},
+    "hotels": {
+        "hotel_id": pl.Int64,
+        "hotel_name": pl.Utf8,
+        "chain_id": pl.Int64,
+        "latitude": pl.Float64,
+        "longitude": pl.Float64,
+    },
+    "images": {
+        "image_id": pl.Int64,
+        "hotel_id": pl.Int64,
+        "image_url": pl.Utf8,
+        "image_source": pl.Utf8,
+        "upload_timestamp": pl.Utf8,
+    },
+}
+ID_COLUMN = {"chains": "chain_id", "hotels": "hotel_id", "images": "image_id"}
+REQUIRED = {
+    "chains": ("chain_id",),
+    "hotels": ("hotel_id", "chain_id"),
+    "images": ("image_id", "hotel_id", "image_url", "image_source"),
+}
+# Slash-dates are TraffickCam's M/D/YY H:MM; the rest are travel_website's ISO-like stamps.
+SLASH_FORMAT, ISO_FORMAT = "%m/%d/%y %H:%M", "%Y-%m-%d %H:%M:%S"
+
+OnBadRows = Literal["error", "skip"]
+
+
+class DatasetError(ValueError):
+    """The metadata does not have the Hotels-50K shape; the message names file, line and column."""
+
+
+@dataclass
+class ParseReport:
+    file: str
+    rows: int = 0
+    header: bool = False
+    skipped: int = 0
+    skipped_examples: list[str] = field(default_factory=list)
+    unparsed_timestamps: int = 0
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "rows": self.rows,
+            "header_row": self.header,
+            "skipped_rows": self.skipped,
+            "skipped_examples": "; ".join(self.skipped_examples) or "none",
+            "unparsed_timestamps": self.unparsed_timestamps,
+        }
+
+
+def detect_header(path: Path, first_column: str) -> bool:
+    """A first line whose first field is not an integer is a header (train_set.csv has none)."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        line = fh.readline()
+    if not line.strip():
+        raise DatasetError(f"{path}: file is empty")
+    first = next(csv.reader([line]))[0].strip()
+    if first.lower() == first_column:
+        return True
+    try:
+        int(first)
+    except ValueError:
+        return True
+    return False
+
+
+def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error") -> tuple[pl.DataFrame, ParseReport]:
+    """Read one CSV of ``kind`` (chains, hotels or images) into its typed schema."""
+    schema = SCHEMAS[kind]
+    names = list(schema)
+    if not path.exists():
+        raise DatasetError(f"{path}: missing (expected the Hotels-50K file {path.name})")
+    header = detect_header(path, names[0])
+    report = ParseReport(file=str(path), header=header)
+    try:
+        raw = pl.read_csv(
+            path, has_header=header, infer_schema=False, encoding="utf8-lossy", quote_char='"',
+            missing_utf8_is_empty_string=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise DatasetError(f"{path}: not a readable CSV ({exc})") from None
+    raw = _name_columns(raw, names, header, path)
+    first_line = 2 if header else 1
+    # Cast every typed column leniently, then point at the first value that failed: one pass, and
+    # the slow row-by-row explanation only runs when something is wrong.
+    casts, flags = [], []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        if dtype == pl.Utf8:
+            casts.append(col if name == "hotel_name" else col.str.strip_chars())
+        else:
+            casts.append(col.str.strip_chars().cast(dtype, strict=False))
+            flags.append((col.str.strip_chars().cast(dtype, strict=False).is_null() & col.is_not_null())
+                         .alias(f"__bad_{name}"))
+    flags += [pl.col(name).is_null().alias(f"__missing_{name}") for name in REQUIRED[kind]]
+    # Lazy so that common-subexpression elimination casts each column once.
+    checks = (
+        raw.lazy()
+        .select([c.alias(n) for c, n in zip(casts, names, strict=True)] + [pl.any_horizontal(flags).alias("__bad")])
+        .collect()
+    )
+    typed = checks.drop("__bad")
+    if checks.get_column("__bad").any():
+        bad_rows = raw.with_row_index("__row").filter(checks.get_column("__bad"))
+        messages = [
+            _explain_bad_row(row, schema, kind, path, first_line) for row in bad_rows.head(5).iter_rows(named=True)
+        ]
+        if on_bad_rows == "error":
+            more = f" (and {bad_rows.height - 1} more bad rows)" if bad_rows.height > 1 else ""
+            raise DatasetError(f"{path}: {messages[0]}{more}")
+        report.skipped = bad_rows.height
+        report.skipped_examples = messages
+        typed = typed.filter(~checks.get_column("__bad"))
+    id_col = ID_COLUMN[kind]
+    ids = typed.get_column(id_col)
+    if ids.n_unique() != typed.height:
+        dups = typed.filter(pl.col(id_col).is_duplicated())
+        first_dup = dups.get_column(id_col)[0]
+        lines = (
+            typed.with_row_index("__row").filter(pl.col(id_col) == first_dup).get_column("__row") + first_line
+        ).to_list()
+        raise DatasetError(
+            f"{path}: duplicate {id_col} {first_dup} on lines {lines} "
+            f"({dups.get_column(id_col).n_unique()} duplicated ids in all)"
+        )
+    if kind == "images":
+        typed = typed.with_columns(parse_timestamps(pl.col("upload_timestamp")).alias("uploaded_at"))
+        report.unparsed_timestamps = typed.select(
+            (pl.col("uploaded_at").is_null() & pl.col("upload_timestamp").is_not_null()).sum()
+        ).item()
+    report.rows = typed.height
+    return typed, report
+
+
+def _explain_bad_row(row: dict, schema: dict, kind: str, path: Path, first_line: int) -> str:
+    where = f"{path.name} line {row['__row'] + first_line}"
+    for name, dtype in schema.items():
+        value = row[name]
+        if value is None and name in REQUIRED[kind]:
+            return f"{where}, column {name} is empty"
+        if value is not None and dtype != pl.Utf8:
+            try:
+                (int if dtype == pl.Int64 else float)(value.strip())
+            except ValueError:
+                return f"{where}, column {name} = {value!r} is not a valid {dtype}"
+    return f"{where}: unparsable row"
+
+
+def _name_columns(raw: pl.DataFrame, names: list[str], header: bool, path: Path) -> pl.DataFrame:
+    if header:
+        found = {c.strip().lower().lstrip("\ufeff"): c for c in raw.columns}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise DatasetError(
+                f"{path}: missing column(s) {', '.join(missing)} in the header (found: {', '.join(raw.columns)})"
+            )
+        return raw.select([pl.col(found[n]).alias(n) for n in names])
+    if raw.width != len(names):
+        raise DatasetError(
+            f"{path}: expected {len(names)} columns ({', '.join(names)}) in a file without a header row, "
+            f"found {raw.width}"
+        )
+    return raw.rename(dict(zip(raw.columns, names, strict=True)))
+
+
+def parse_timestamps(col: pl.Expr) -> pl.Expr:
+    """The two upstream formats; anything else stays null (the raw text is kept beside it)."""
+    text = col.str.strip_chars()
+    return (
+        pl.when(text.str.contains("/", literal=True))
+        .then(text.str.strptime(pl.Datetime("us"), SLASH_FORMAT, strict=False))
+        .otherwise(text.str.strptime(pl.Datetime("us"), ISO_FORMAT, strict=False))
+    )
+
+
+@dataclass
+class Hotels50K:
+    chains: pl.DataFrame
+    hotels: pl.DataFrame
+    train_images: pl.DataFrame
+    test_images: pl.DataFrame
+    reports: dict[str, ParseReport]
+
+
+def find_csv_folder(root: Path) -> Path:
+    """The folder holding chain_info.csv: ``root`` itself, ``root/dataset`` or deeper (``input/dataset``)."""
+    if (root / CSV_FILES["chains"]).exists():
+        return root
+    candidates = sorted(
+        p.parent for p in root.rglob(CSV_FILES["chains"]) if "__MACOSX" not in p.parts and not p.name.startswith("._")
+    )
+    if not candidates:
+        raise DatasetError(f"{root}: no {CSV_FILES['chains']} found (expected the four Hotels-50K CSVs)")
+    return candidates[0]
+
+
+def read_table(folder: Path, key: str, *, on_bad_rows: OnBadRows = "error") -> tuple[pl.DataFrame, ParseReport]:
+    """Read one of the four tables by asset key from a folder of CSVs."""
+    kind = "images" if key.endswith("_images") else key
+    return read_metadata_csv(folder / CSV_FILES[key], kind, on_bad_rows=on_bad_rows)

@@ -1,0 +1,166 @@
+"""The dataset review: counts, balance, and distribution fits of hotels per chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import stats as st
+
+from hotelcap_pipeline.figures import figure_png, new_figure
+
+UNKNOWN_CHAIN = -1
+
+
+def gini(values: np.ndarray) -> float:
+    """0 = perfectly balanced counts, towards 1 = everything in one group."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = x.size
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    ranks = np.arange(1, n + 1)
+    return float((2 * (ranks * x).sum()) / (n * x.sum()) - (n + 1) / n)
+
+
+def summarize_counts(counts: np.ndarray) -> dict[str, float]:
+    c = np.asarray(counts, dtype=np.float64)
+    if c.size == 0:
+        return {"n": 0}
+    return {
+        "n": float(c.size),
+        "mean": float(c.mean()),
+        "std": float(c.std(ddof=1)) if c.size > 1 else 0.0,
+        "min": float(c.min()),
+        "p25": float(np.percentile(c, 25)),
+        "median": float(np.median(c)),
+        "p75": float(np.percentile(c, 75)),
+        "max": float(c.max()),
+        "gini": gini(c),
+        "max_over_median": float(c.max() / np.median(c)) if np.median(c) > 0 else float("nan"),
+    }
+
+
+def fit_distributions(counts: np.ndarray) -> dict[str, float]:
+    """Fit exponential and log-normal laws to positive counts, with goodness-of-fit tests.
+
+    KS p-values use parameters estimated from the same data, so they are optimistic (Lilliefors);
+    Anderson-Darling p-values are interpolated from tables made for estimated parameters.
+    """
+    x = np.asarray(counts, dtype=np.float64)
+    x = x[x > 0]
+    out: dict[str, float] = {"n": float(x.size)}
+    if x.size < 3:
+        return out
+    scale = float(x.mean())
+    out["expon_scale"] = scale
+    out["expon_ks_stat"], out["expon_ks_p"] = (float(v) for v in st.kstest(x, "expon", args=(0.0, scale)))
+    ad = st.anderson(x, dist="expon", method="interpolate")
+    out["expon_ad_stat"], out["expon_ad_p"] = float(ad.statistic), float(ad.pvalue)
+    shape, _, ln_scale = st.lognorm.fit(x, floc=0)
+    out["lognorm_sigma"], out["lognorm_mu"] = float(shape), float(np.log(ln_scale))
+    out["lognorm_ks_stat"], out["lognorm_ks_p"] = (
+        float(v) for v in st.kstest(x, "lognorm", args=(shape, 0.0, ln_scale))
+    )
+    logs = np.log(x)
+    ad_log = st.anderson(logs, dist="norm", method="interpolate")
+    out["lognorm_ad_stat"], out["lognorm_ad_p"] = float(ad_log.statistic), float(ad_log.pvalue)
+    if np.ptp(logs) > 0:
+        out["log_shapiro_stat"], out["log_shapiro_p"] = (float(v) for v in st.shapiro(logs))
+    # Log-likelihoods decide which law describes the counts better.
+    out["expon_loglik"] = float(st.expon.logpdf(x, 0.0, scale).sum())
+    out["lognorm_loglik"] = float(st.lognorm.logpdf(x, shape, 0.0, ln_scale).sum())
+    return out
+
+
+@dataclass
+class DatasetReview:
+    table: pl.DataFrame
+    headline: dict[str, float | int | str]
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+
+def review_dataset(
+    chains: pl.DataFrame, hotels: pl.DataFrame, train: pl.DataFrame, test: pl.DataFrame
+) -> DatasetReview:
+    rows: list[tuple[str, str, float]] = []
+
+    def add(section: str, values: dict[str, float]) -> None:
+        rows.extend((section, k, float(v)) for k, v in values.items())
+
+    images_per_hotel = (
+        hotels.select("hotel_id")
+        .join(train.group_by("hotel_id").len("n_train"), on="hotel_id", how="left")
+        .fill_null(0)
+        .get_column("n_train")
+        .to_numpy()
+    )
+    per_chain = hotels.group_by("chain_id").len("n_hotels")
+    known = per_chain.filter(pl.col("chain_id") != UNKNOWN_CHAIN).get_column("n_hotels").to_numpy()
+    unknown_share = float(
+        train.join(hotels.select("hotel_id", "chain_id"), on="hotel_id", how="left")
+        .select((pl.col("chain_id") == UNKNOWN_CHAIN).mean())
+        .item()
+        or 0.0
+    )
+    counts = {
+        "chains": chains.height,
+        "hotels": hotels.height,
+        "train_images": train.height,
+        "test_images": test.height,
+        "hotels_without_train_images": int((images_per_hotel == 0).sum()),
+        "train_images_of_unknown_hotels": train.join(hotels, on="hotel_id", how="anti").height,
+        "hotels_of_unknown_chains": hotels.join(chains, on="chain_id", how="anti").height,
+        "share_train_images_chain_unknown": unknown_share,
+        "unparsed_timestamps": int(train.get_column("uploaded_at").null_count()),
+    }
+    add("counts", counts)
+    add("images_per_hotel", summarize_counts(images_per_hotel))
+    add("hotels_per_chain_known", summarize_counts(known))
+    add("hotels_per_chain_fit", fit_distributions(known))
+    for split, df in (("train", train), ("test", test)):
+        share = df.group_by("image_source").len().with_columns(pl.col("len") / max(df.height, 1))
+        add(f"image_source_share_{split}", dict(share.iter_rows()))
+    years = train.group_by(pl.col("uploaded_at").dt.year().alias("year")).len().drop_nulls().sort("year")
+    add("train_uploads_per_year", {str(y): n for y, n in years.iter_rows()})
+
+    table = pl.DataFrame(rows, schema={"section": pl.Utf8, "metric": pl.Utf8, "value": pl.Float64}, orient="row")
+    fit = fit_distributions(known)
+    better = "n/a"
+    if "expon_loglik" in fit:
+        better = "log-normal" if fit["lognorm_loglik"] > fit["expon_loglik"] else "exponential"
+    ipc = summarize_counts(images_per_hotel)
+    headline: dict[str, float | int | str] = {
+        **{k: v for k, v in counts.items() if k in ("chains", "hotels", "train_images", "test_images")},
+        "images_per_hotel_median": ipc.get("median", 0.0),
+        "images_per_hotel_gini": round(ipc.get("gini", 0.0), 3),
+        "hotels_per_chain_gini": round(gini(known), 3),
+        "share_train_images_chain_unknown": round(unknown_share, 3),
+        "hotels_per_chain_better_fit": better,
+    }
+    return DatasetReview(table=table, headline=headline, figures=_figures(images_per_hotel, known, fit))
+
+
+def _figures(images_per_hotel: np.ndarray, hotels_per_chain: np.ndarray, fit: dict[str, float]) -> dict[str, bytes]:
+    figures: dict[str, bytes] = {}
+    fig, ax = new_figure()
+    top = max(int(images_per_hotel.max()) if images_per_hotel.size else 1, 1)
+    ax.hist(images_per_hotel, bins=min(60, top + 1), color="#4c72b0")
+    ax.set(xlabel="train photos per hotel", ylabel="hotels", title="Photos per hotel")
+    figures["images_per_hotel"] = figure_png(fig)
+
+    fig, ax = new_figure()
+    x = np.sort(hotels_per_chain)
+    if x.size:
+        ecdf = np.arange(1, x.size + 1) / x.size
+        ax.step(x, ecdf, where="post", label="chains (known)", color="black")
+        grid = np.linspace(max(x.min(), 1e-9), x.max(), 200)
+        if "expon_scale" in fit:
+            ax.plot(grid, st.expon.cdf(grid, 0, fit["expon_scale"]), label="exponential fit")
+            ax.plot(grid, st.lognorm.cdf(grid, fit["lognorm_sigma"], 0, np.exp(fit["lognorm_mu"])),
+                    label="log-normal fit")
+        ax.set_xscale("log")
+    ax.set(xlabel="hotels per chain", ylabel="share of chains", title="Hotels per chain: ECDF and fits")
+    ax.legend(loc="lower right")
+    figures["hotels_per_chain_fit"] = figure_png(fig)
+    return figures

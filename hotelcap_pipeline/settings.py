@@ -1,0 +1,114 @@
+"""Run settings from the HOTELCAP_* environment variables (DESIGN.md, "Configuration").
+
+Environment variables give the defaults; Dagster run config overrides them per run
+(see ``hotelcap_pipeline.defs.resources``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+DEMO_DIR = ASSETS_DIR / "demo"
+
+PROFILES = ("hotels50k", "demo")
+UPSTREAM_DATASET_URL = "https://github.com/GWUvision/Hotels-50K/raw/master/input/dataset.tar.gz"
+DEFAULT_CLIP_MODEL = "ViT-B-32"
+DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
+DEFAULT_DIFFUSION_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+# The demo profile builds these small models locally (hotelcap_pipeline.demo.models) under data_store/models/.
+DEMO_CLIP_MODEL = "hotelcap-tiny-clip"
+DEMO_DIFFUSION_MODEL = "hotelcap-tiny-sd"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "hotels50k"
+    data_store: str = "./data_store"
+    dataset: str = UPSTREAM_DATASET_URL
+    n_hotels: int = 10
+    seed: int = 0
+    clip_model: str = DEFAULT_CLIP_MODEL
+    clip_pretrained: str = DEFAULT_CLIP_PRETRAINED
+    diffusion_model: str = DEFAULT_DIFFUSION_MODEL
+    device: str = "auto"
+    insecure_hosts: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.profile == "demo"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the HOTELCAP_* variables; the profile decides the defaults of the others."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str, default: str) -> str:
+        value = env.get(name, "").strip()
+        return value or default
+
+    profile = get("HOTELCAP_PROFILE", "hotels50k")
+    if profile not in PROFILES:
+        raise ValueError(f"HOTELCAP_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+    demo = profile == "demo"
+    try:
+        n_hotels = int(get("HOTELCAP_N_HOTELS", "10"))
+        seed = int(get("HOTELCAP_SEED", "0"))
+    except ValueError as exc:
+        raise ValueError(f"HOTELCAP_N_HOTELS and HOTELCAP_SEED must be integers: {exc}") from None
+    if n_hotels < 1:
+        raise ValueError(f"HOTELCAP_N_HOTELS must be at least 1, got {n_hotels}")
+    return Settings(
+        profile=profile,
+        data_store=get("HOTELCAP_DATA_STORE", "./data_store"),
+        dataset=get("HOTELCAP_DATASET", str(DEMO_DIR / "dataset") if demo else UPSTREAM_DATASET_URL),
+        n_hotels=n_hotels,
+        seed=seed,
+        clip_model=get("HOTELCAP_CLIP_MODEL", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL),
+        clip_pretrained=get("HOTELCAP_CLIP_PRETRAINED", "" if demo else DEFAULT_CLIP_PRETRAINED),
+        diffusion_model=get("HOTELCAP_DIFFUSION_MODEL", DEMO_DIFFUSION_MODEL if demo else DEFAULT_DIFFUSION_MODEL),
+        device=get("HOTELCAP_DEVICE", "auto"),
+        insecure_hosts=tuple(
+            h.strip().lower() for h in get("HOTELCAP_INSECURE_HOSTS", "").split(",") if h.strip()
+        ),
+    )
+
+
+def default_dagster_home() -> Path:
+    return PROJECT_ROOT / ".dagster_home"
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts."""
+    home = Path(_env("DAGSTER_HOME", str(default_dagster_home()))).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """`auto` picks cuda, then mps, then cpu; anything else is passed to torch as is."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"

@@ -1,0 +1,91 @@
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hotelcap_pipeline.metadata.extract import UnsafeArchiveError, extract_archive
+from hotelcap_pipeline.metadata.parse import find_csv_folder
+from hotelcap_pipeline.metadata.source import resolve_dataset
+from hotelcap_pipeline.settings import DEMO_DIR
+
+
+def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"x") -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def make_tar(path: Path, build) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        build(tar)
+    return path
+
+
+def demo_archive(tmp_path: Path, extra=None) -> Path:
+    def build(tar):
+        for csv in sorted((DEMO_DIR / "dataset").glob("*.csv")):
+            tar.add(csv, arcname=f"dataset/{csv.name}")
+        add_file(tar, "__MACOSX/dataset/._train_set.csv")
+        add_file(tar, "dataset/._hotel_info.csv")
+        add_file(tar, "dataset/.DS_Store")
+        if extra:
+            extra(tar)
+
+    return make_tar(tmp_path / "dataset.tar.gz", build)
+
+
+def test_archive_is_extracted_and_junk_skipped(tmp_path):
+    report = extract_archive(demo_archive(tmp_path), tmp_path / "out")
+    assert sorted(report.extracted) == sorted(f"dataset/{p.name}" for p in (DEMO_DIR / "dataset").glob("*.csv"))
+    assert len(report.skipped_junk) == 3
+    assert find_csv_folder(tmp_path / "out") == tmp_path / "out" / "dataset"
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [("../evil.csv", r"climbs out"), ("dataset/../../evil.csv", r"climbs out"), ("/tmp/evil.csv", "absolute")],
+)
+def test_escaping_members_are_refused_and_nothing_is_written(tmp_path, name, match):
+    archive = demo_archive(tmp_path, lambda tar: add_file(tar, name, b"pwned"))
+    target = tmp_path / "sub" / "out"
+    with pytest.raises(UnsafeArchiveError, match=match):
+        extract_archive(archive, target)
+    assert not target.exists()
+    assert not (tmp_path / "evil.csv").exists() and not (tmp_path / "sub" / "evil.csv").exists()
+    assert not Path("/tmp/evil.csv").exists() or Path("/tmp/evil.csv").read_bytes() != b"pwned"
+    assert list((tmp_path / "sub").iterdir()) == []  # staging folder removed too
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
+def test_links_are_refused(tmp_path, kind):
+    def link(tar):
+        info = tarfile.TarInfo("dataset/passwd")
+        info.type = kind
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+
+    with pytest.raises(UnsafeArchiveError, match="is a link"):
+        extract_archive(demo_archive(tmp_path, link), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_zip_traversal_is_refused(tmp_path):
+    path = tmp_path / "d.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("dataset/chain_info.csv", "chain_id,chain_name\n")
+        zf.writestr("../../evil.csv", "pwned")
+    with pytest.raises(UnsafeArchiveError):
+        extract_archive(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_resolve_dataset_extracts_once(tmp_path):
+    archive = demo_archive(tmp_path)
+    raw = tmp_path / "raw"
+    folder = resolve_dataset(str(archive), raw)
+    marker_time = (raw / "extracted" / ".hotelcap-extracted.json").stat().st_mtime_ns
+    assert resolve_dataset(f"file://{archive}", raw) == folder
+    assert (raw / "extracted" / ".hotelcap-extracted.json").stat().st_mtime_ns == marker_time
+    assert (folder / "train_set.csv").exists()

@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hotelcap_pipeline.metadata.parse import DatasetError, detect_header, read_metadata_csv, read_table
+from hotelcap_pipeline.settings import DEMO_DIR
+
+DEMO = DEMO_DIR / "dataset"
+HEADER = "image_id,hotel_id,image_url,image_source,upload_timestamp\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_demo_tables_have_the_upstream_shape():
+    chains, _ = read_table(DEMO, "chains")
+    hotels, _ = read_table(DEMO, "hotels")
+    train, report = read_table(DEMO, "train_images")
+    assert report.header is False  # like the real train_set.csv
+    assert -1 in chains.get_column("chain_id").to_list()
+    assert hotels.schema["latitude"] == pl.Float64
+    assert train.schema["image_id"] == pl.Int64
+    assert train.get_column("uploaded_at").null_count() == 0
+    assert any("&" in n for n in hotels.get_column("hotel_name"))
+
+
+def test_header_is_detected_not_assumed(tmp_path):
+    no_header = write(tmp_path, "train_set.csv", "5,391,https://x/a.jpg,traffickcam,9/9/15 17:23\n")
+    with_header = write(tmp_path, "test_set.csv", HEADER + "5,391,https://x/a.jpg,traffickcam,9/9/15 17:23\n")
+    assert detect_header(no_header, "image_id") is False
+    assert detect_header(with_header, "image_id") is True
+    a, _ = read_metadata_csv(no_header, "images")
+    b, _ = read_metadata_csv(with_header, "images")
+    assert a.equals(b)
+
+
+def test_both_timestamp_formats_parse_and_raw_text_is_kept(tmp_path):
+    path = write(
+        tmp_path,
+        "train_set.csv",
+        "1,391,u1,traffickcam,9/9/15 17:23\n2,391,u2,travel_website,2019-12-19 02:30:24\n3,391,u3,traffickcam,soon\n",
+    )
+    df, report = read_metadata_csv(path, "images")
+    parsed = df.get_column("uploaded_at").to_list()
+    assert str(parsed[0]) == "2015-09-09 17:23:00"
+    assert str(parsed[1]) == "2019-12-19 02:30:24"
+    assert parsed[2] is None and df.get_column("upload_timestamp")[2] == "soon"
+    assert report.unparsed_timestamps == 1
+
+
+def test_hotel_names_with_commas_in_quotes(tmp_path):
+    path = write(tmp_path, "hotel_info.csv",
+                 'hotel_id,hotel_name,chain_id,latitude,longitude\n7,"Inn, Spa & Co / West-End",-1,1.5,2.5\n')
+    df, _ = read_metadata_csv(path, "hotels")
+    assert df.get_column("hotel_name")[0] == "Inn, Spa & Co / West-End"
+
+
+def test_unparsable_id_names_file_line_and_column(tmp_path):
+    path = write(tmp_path, "train_set.csv", "1,391,u1,traffickcam,9/9/15 17:23\n2,abc,u2,traffickcam,9/9/15 17:23\n")
+    with pytest.raises(DatasetError, match=r"train_set.csv line 2, column hotel_id = 'abc'"):
+        read_metadata_csv(path, "images")
+
+
+def test_bad_rows_can_be_skipped_and_are_counted(tmp_path):
+    path = write(tmp_path, "train_set.csv", "1,391,u1,traffickcam,9/9/15 17:23\n2,abc,u2,traffickcam,x\n3,391,,t,x\n")
+    df, report = read_metadata_csv(path, "images", on_bad_rows="skip")
+    assert df.get_column("image_id").to_list() == [1]
+    assert report.skipped == 2
+    assert "line 3, column image_url is empty" in report.skipped_examples[1]
+
+
+def test_duplicate_id_is_an_error_with_lines(tmp_path):
+    path = write(tmp_path, "test_set.csv", HEADER + "1,391,u,t,x\n2,391,u,t,x\n1,392,u,t,x\n")
+    with pytest.raises(DatasetError, match=r"duplicate image_id 1 on lines \[2, 4\]"):
+        read_metadata_csv(path, "images")
+
+
+def test_missing_column_in_header_is_named(tmp_path):
+    path = write(tmp_path, "chain_info.csv", "chain_id,name\n1,a\n")
+    with pytest.raises(DatasetError, match="missing column.*chain_name"):
+        read_metadata_csv(path, "chains")
+
+
+def test_wrong_column_count_without_header(tmp_path):
+    path = write(tmp_path, "train_set.csv", "1,391,u1,traffickcam\n")
+    with pytest.raises(DatasetError, match="expected 5 columns"):
+        read_metadata_csv(path, "images")
