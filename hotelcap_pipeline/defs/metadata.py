@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
 
 from hotelcap_pipeline.store import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
@@ -41,6 +45,12 @@ def png_metadata(png: bytes, title: str = "") -> dg.MetadataValue:
     """An image embedded in Markdown, shown inline on the asset's page in the UI."""
     encoded = base64.b64encode(png).decode("ascii")
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+
+
+def image_metadata(image: Image.Image, title: str = "") -> dg.MetadataValue:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return png_metadata(buf.getvalue(), title)
 
 
 def save_figures(figures: Mapping[str, bytes], folder: Path, prefix: str = "") -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""Stage 2: download and resize the sampled hotels' photos (sharded by hotel).
+
+No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
+"""
+
+import contextlib
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from hotelcap_pipeline.defs.metadata import image_metadata
+from hotelcap_pipeline.defs.partitions import shards, single_run
+from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
+from hotelcap_pipeline.demo.server import serve_directory
+from hotelcap_pipeline.photos import DownloadOptions, contact_sheet, download_images, summarize_manifest
+from hotelcap_pipeline.photos.requests import photo_requests, redirect_urls
+from hotelcap_pipeline.settings import DEMO_DIR
+from hotelcap_pipeline.sharding import with_shard
+
+
+class PhotosConfig(dg.Config):
+    include_test: bool = Field(default=False, description="Also fetch the sampled hotels' test photos.")
+    upscale: bool = Field(default=True, description="Upscale photos smaller than 640 px, as upstream does.")
+    max_in_flight: int = Field(default=64, description="Concurrent requests in all.")
+    per_host: int = Field(default=16, description="Concurrent requests per host.")
+    retries: int = Field(default=3, description="Retries for timeouts, connection errors, 429 and 5xx.")
+    cpu_executor: str = Field(default="thread", description="'thread' or 'process' for decode/resize/encode.")
+    allowed_networks: list[str] = Field(
+        default_factory=list, description="CIDRs allowed although private or link-local (opt-in)."
+    )
+
+
+@dg.asset(
+    partitions_def=shards,
+    backfill_policy=single_run,
+    group_name="photos",
+    kinds={"aiohttp", "pillow", "parquet"},
+    code_version="1",
+)
+def hotel_images(
+    context: dg.AssetExecutionContext,
+    config: PhotosConfig,
+    settings: HotelcapSettings,
+    sampled_hotels: pl.DataFrame,
+    train_images: pl.DataFrame,
+    test_images: pl.DataFrame,
+) -> dg.Output:
+    """Manifest of the sampled hotels' photos, fetched with aiohttp and resized to a longer side of
+    640 under images/<split>/<chain>/<hotel>/<source>/<id>.jpg; failed photos are rows too, with the reason."""
+    s = settings.settings()
+    store = settings.store()
+    sample = sampled_hotels.filter(pl.col("shard").is_in(context.partition_keys))
+    requests = photo_requests(sample, train_images, test_images if config.include_test else None)
+    options = DownloadOptions(
+        max_in_flight=config.max_in_flight, per_host=config.per_host, retries=config.retries,
+        upscale=config.upscale, insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks),
+        cpu_executor=config.cpu_executor,  # type: ignore[arg-type]
+    )
+
+    def progress(event: dict) -> None:
+        context.log.info(
+            f"photos: {event['done']}/{event['total']} done, {event['failed']} failed, "
+            f"{event['remaining']} left, {event['rate_per_s']:.1f}/s"
+        )
+
+    with contextlib.ExitStack() as stack:
+        if settings.is_demo:
+            # Demo URLs name a placeholder host; a loopback server plays it so the real client runs.
+            base = stack.enter_context(serve_directory(DEMO_DIR / "photos"))
+            requests = redirect_urls(requests, DEMO_URL_PREFIX, base)
+        n_shards = len(context.partition_keys)
+        context.log.info(f"{requests.height} photos of {sample.height} hotels in {n_shards} shard(s)")
+        manifest = download_images(requests, store.root, options, progress=progress)
+    manifest = with_shard(manifest)
+    summary = summarize_manifest(manifest)
+    return dg.Output(
+        manifest,
+        metadata={
+            **{k: v for k, v in summary.items() if not isinstance(v, dict)},
+            "failure_reasons": dg.MetadataValue.json(summary["failure_reasons"]),
+            "top_sizes": dg.MetadataValue.json(summary["top_sizes"]),
+            "contact_sheet": image_metadata(contact_sheet(manifest, store.root), "contact sheet"),
+        },
+    )
