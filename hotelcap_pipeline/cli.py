@@ -6,9 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hotelcap_pipeline.settings import ensure_dagster_home, load_settings
 from hotelcap_pipeline.store import DataStore
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _split_keys(value: str) -> list[str]:
@@ -44,6 +48,50 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from hotelcap_pipeline.tagging.search import UnknownTagError, format_table, search_by_tags, search_by_text
+    from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
+
+    settings = load_settings()
+    store = DataStore.at(settings.data_store)
+    try:
+        if args.text:
+            from hotelcap_pipeline.models import load_clip_from_settings
+
+            embeddings = store.read_table("image_embeddings")
+            photos = search_by_text(embeddings, load_clip_from_settings(settings), args.text, args.limit)
+            print(f"photos closest to {args.text!r} (CLIP cosine):")
+            print(format_table(_with_hotel_names(store, photos)))
+            return 0
+        if not args.words:
+            print("give tag words (hotelcap search bed window) or --text 'free text'", file=sys.stderr)
+            return 2
+        tags = store.read_table("image_tags")
+        hotels, photos = search_by_tags(tags, args.words, args.limit, method=args.method,
+                                        vocabulary=load_vocabulary())
+    except FileNotFoundError as exc:
+        print(f"{exc}\nRun `hotelcap materialize` first (the search reads the stored tables only).", file=sys.stderr)
+        return 1
+    except (UnknownTagError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"hotels ranked by the words {', '.join(args.words)} (method {args.method}):")
+    print(format_table(_with_hotel_names(store, hotels)))
+    print("\nphotos:")
+    print(format_table(photos.with_columns(pl.col("score").round(3))))
+    return 0
+
+
+def _with_hotel_names(store: DataStore, df: pl.DataFrame) -> pl.DataFrame:
+    try:
+        names = store.read_table("hotels").select("hotel_id", "hotel_name")
+    except FileNotFoundError:
+        return df
+    return df.join(names, on="hotel_id", how="left", maintain_order="left")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotelcap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="asset keys, comma-separated; missing or stale upstream assets are added")
     mat.add_argument("--config-json", help="Dagster run config as JSON (e.g. ops.sampled_hotels.config.n_hotels)")
     mat.set_defaults(func=cmd_materialize)
+    search = sub.add_parser("search", help="search the stored tables by tag words or by free text")
+    search.add_argument("words", nargs="*", help="vocabulary words, e.g. bed window")
+    search.add_argument("--text", help="free-text CLIP query against the stored embeddings")
+    search.add_argument("--method", default="calibrated", help="tagging method whose tags to search")
+    search.add_argument("--limit", type=int, default=10)
+    search.set_defaults(func=cmd_search)
     return parser
 
 

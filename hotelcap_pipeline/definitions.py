@@ -1,17 +1,18 @@
 """The code location: assembles assets, checks, resources, jobs and schedules; nothing else."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from hotelcap_pipeline.defs.assets import metadata, photos
+from hotelcap_pipeline.defs import checks
+from hotelcap_pipeline.defs.assets import metadata, photos, tagging
+from hotelcap_pipeline.defs.inputs import input_assets
 from hotelcap_pipeline.defs.io import ParquetTableIOManager
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
 
 settings = HotelcapSettings()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([metadata, photos]),
+    assets=[*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging])],
+    asset_checks=[*checks.METADATA_CHECKS, *checks.TAGGING_CHECKS],
     resources={
         "settings": settings,
         "clip": ClipResource(settings=settings),

@@ -84,6 +84,7 @@ def run_plan(defs: dg.Definitions, instance: dg.DagsterInstance, plan: Plan, run
             "dagster/asset_partition_range_end": SHARD_KEYS[-1],
         }
     config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})}
-    return job.execute_in_process(
-        instance=instance, asset_selection=plan.keys, tags=tags, run_config=config, raise_on_error=False
-    )
+    # The checks of the selected assets run too (the blocking ones stop bad data early).
+    checks = {c for c in graph.asset_check_keys if c.asset_key in set(plan.keys)}
+    subset = job.get_subset(asset_selection=set(plan.keys), asset_check_selection=checks)
+    return subset.execute_in_process(instance=instance, tags=tags, run_config=config, raise_on_error=False)

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from hotelcap_pipeline.models import clip_weights
 from hotelcap_pipeline.settings import Settings, load_settings
 from hotelcap_pipeline.store import DataStore
 
@@ -54,21 +55,9 @@ class ClipResource(dg.ConfigurableResource):
     batch_size: int = 64
     workers: int = 2
 
-    def weights(self) -> str:
-        """The pretrained tag or checkpoint path; the demo builds its tiny checkpoint on first use."""
-        if self.pretrained:
-            return self.pretrained
-        from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
-
-        if self.model_name != DEMO_CLIP_MODEL:
-            raise ValueError(
-                f"HOTELCAP_CLIP_PRETRAINED is empty for model {self.model_name!r}: give an open_clip "
-                "pretrained tag or the path of a checkpoint"
-            )
-        return str(ensure_tiny_clip(self.settings.store().models))
-
     def get(self) -> Any:
-        return _load_clip(self.model_name, self.weights(), self.settings.device, self.precision)
+        s = self.settings.settings().with_overrides(clip_model=self.model_name, clip_pretrained=self.pretrained)
+        return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision)
 
 
 @functools.cache

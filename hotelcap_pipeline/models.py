@@ -1,0 +1,44 @@
+"""Models from Settings: where the weights come from (hub tag, local path, or the demo's tiny build).
+
+The asset resources and the `hotelcap search` command both go through here, so the demo profile's
+locally built models are found (or built) the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hotelcap_pipeline.settings import Settings
+from hotelcap_pipeline.store import DataStore
+
+if TYPE_CHECKING:
+    from hotelcap_pipeline.tagging.clip_model import ClipModel
+
+
+def clip_weights(settings: Settings) -> str:
+    """The open_clip pretrained tag or checkpoint path; the demo's tiny checkpoint is built on first use."""
+    if settings.clip_pretrained:
+        return settings.clip_pretrained
+    from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
+
+    if settings.clip_model != DEMO_CLIP_MODEL:
+        raise ValueError(
+            f"HOTELCAP_CLIP_PRETRAINED is empty for model {settings.clip_model!r}: give an open_clip pretrained "
+            "tag or the path of a checkpoint"
+        )
+    return str(ensure_tiny_clip(DataStore.at(settings.data_store).models))
+
+
+def load_clip_from_settings(settings: Settings, precision: str = "fp32") -> ClipModel:
+    from hotelcap_pipeline.tagging.clip_model import load_clip
+
+    return load_clip(settings.clip_model, clip_weights(settings), settings.device, precision=precision)
+
+
+def diffusion_source(settings: Settings) -> str:
+    """The diffusers model id or folder; the demo's tiny pipeline is built on first use."""
+    from hotelcap_pipeline.demo.tiny_diffusion import ensure_tiny_sd
+
+    if settings.diffusion_model == "hotelcap-tiny-sd":
+        return str(ensure_tiny_sd(DataStore.at(settings.data_store).models))
+    return settings.diffusion_model
