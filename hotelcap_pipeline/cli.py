@@ -29,6 +29,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     select = [k for group in args.select or [] for k in _split_keys(group)]
     run_config = json.loads(args.config_json) if args.config_json else None
     with dg.DagsterInstance.get() as instance:
+        # Hash the inputs under assets/ first, so an edited vocabulary or edit series counts as stale.
+        defs.resolve_job_def("observe_inputs_job").execute_in_process(instance=instance)
         plan = plan_run(defs, instance, select)
         for key, why in plan.added.items():
             print(f"adding upstream {key.to_user_string()} ({why})")

@@ -7,12 +7,15 @@ from hotelcap_pipeline.defs.assets import metadata, photos, tagging
 from hotelcap_pipeline.defs.inputs import input_assets
 from hotelcap_pipeline.defs.io import ParquetTableIOManager
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.defs.schedules import JOBS, SCHEDULES
 
 settings = HotelcapSettings()
 
 defs = dg.Definitions(
     assets=[*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging])],
     asset_checks=[*checks.METADATA_CHECKS, *checks.TAGGING_CHECKS],
+    jobs=JOBS,
+    schedules=SCHEDULES,
     resources={
         "settings": settings,
         "clip": ClipResource(settings=settings),
