@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,15 +49,91 @@ def write_parquet_atomic(df: pl.DataFrame, target: Path) -> None:
         df.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
 
 
+def is_remote(spec: str | os.PathLike[str]) -> bool:
+    text = str(spec)
+    return "://" in text and not text.startswith("file://")
+
+
+def local_cache_for(url: str) -> Path:
+    """Where a remote store keeps its local working copy (HOTELCAP_CACHE_DIR, default ~/.cache/hotelcap)."""
+    base = Path(os.environ.get("HOTELCAP_CACHE_DIR") or Path.home() / ".cache" / "hotelcap")
+    return (base / re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/"))).resolve()
+
+
 @dataclass(frozen=True)
 class DataStore:
-    """Paths of the fixed store layout under one root."""
+    """Paths of the fixed store layout under one root.
+
+    A local store is its own root. An object-store URL (``s3://bucket/prefix``, through fsspec) keeps a
+    local working copy as ``root``: stages read and write plain files there, ``pull`` fetches what a
+    stage needs and is missing locally, and ``push`` uploads what it wrote (one PUT per object, so a
+    reader never sees half an object). Credentials and endpoint come from the usual environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL for S3-compatible servers).
+    """
 
     root: Path
+    remote: str | None = None
 
     @classmethod
-    def at(cls, root: str | os.PathLike[str]) -> DataStore:
-        return cls(Path(root).expanduser().resolve())
+    def at(cls, spec: str | os.PathLike[str]) -> DataStore:
+        text = str(spec)
+        if is_remote(text):
+            return cls(local_cache_for(text), text.rstrip("/"))
+        if text.startswith("file://"):
+            text = text[len("file://"):]
+        return cls(Path(text).expanduser().resolve())
+
+    def _fs(self):  # -> (fsspec.AbstractFileSystem, base path)
+        import fsspec
+
+        return fsspec.core.url_to_fs(self.remote)
+
+    def _rel(self, path: Path | str) -> str:
+        path = Path(path)
+        return (path.relative_to(self.root) if path.is_absolute() else path).as_posix()
+
+    def push(self, paths: Iterable[Path | str]) -> int:
+        """Upload files (or whole folders) under ``root`` to the remote store; returns files sent."""
+        if self.remote is None:
+            return 0
+        fs, base = self._fs()
+        local: list[str] = []
+        for path in paths:
+            full = self.root / self._rel(path)
+            local += [str(f) for f in full.rglob("*") if f.is_file()] if full.is_dir() else [str(full)]
+        local = [f for f in local if Path(f).is_file() and not Path(f).name.startswith(".")]
+        if local:
+            fs.put(local, [f"{base}/{self._rel(f)}" for f in local])
+        return len(local)
+
+    def pull(self, paths: Iterable[Path | str], *, refresh: bool = False) -> int:
+        """Fetch files (or folders) missing from the local copy, or all of them with ``refresh``
+        (tables change between runs; photos and edits are immutable under their path)."""
+        if self.remote is None:
+            return 0
+        fs, base = self._fs()
+        wanted: list[str] = []
+        for path in paths:
+            rel = self._rel(path)
+            remote = f"{base}/{rel}"
+            if fs.isdir(remote):
+                wanted += [self._rel_remote(f, base) for f in fs.find(remote)]
+            elif fs.exists(remote):
+                wanted.append(rel)
+        missing = [r for r in wanted if refresh or not (self.root / r).exists()]
+        for rel in missing:
+            with atomic_path(self.root / rel) as tmp:
+                fs.get_file(f"{base}/{rel}", str(tmp))
+        return len(missing)
+
+    def location(self, path: Path | str) -> str:
+        """Where ``path`` lives for a person: the object URL for a remote store, else the local path."""
+        return f"{self.remote}/{self._rel(path)}" if self.remote else str(self.root / self._rel(path))
+
+    @staticmethod
+    def _rel_remote(found: str, base: str) -> str:
+        return found[len(base.rstrip("/")) + 1:] if found.startswith(base.rstrip("/")) else found
+
 
     @property
     def tables(self) -> Path:
@@ -92,6 +169,7 @@ class DataStore:
     def read_table(self, key: str) -> pl.DataFrame:
         """Read a table asset, whole or sharded (a folder of Parquet files)."""
         path = self.table(key)
+        self.pull([path], refresh=True)
         if path.is_dir():
             parts = sorted(path.glob("*.parquet"))
             if not parts:

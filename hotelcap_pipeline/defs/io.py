@@ -20,24 +20,31 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
             return
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame, got {type(obj)}")
-        path = self.settings.store().table(context.asset_key.path[-1])
+        store = self.settings.store()
+        path = store.table(context.asset_key.path[-1])
         if context.has_asset_partitions:
             if "shard" not in obj.columns:
                 raise ValueError(f"{context.asset_key.to_user_string()}: a sharded table needs a 'shard' column")
-            for key in context.asset_partition_keys:
-                write_parquet_atomic(obj.filter(pl.col("shard") == key), path / f"{key}.parquet")
+            files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
+            for key, file in zip(context.asset_partition_keys, files, strict=True):
+                write_parquet_atomic(obj.filter(pl.col("shard") == key), file)
         else:
+            files = [path]
             write_parquet_atomic(obj, path)
-        context.add_output_metadata(table_metadata(obj, path))
+        store.push(files)
+        context.add_output_metadata(table_metadata(obj, store.location(path)))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        path = self.settings.store().table(context.asset_key.path[-1])
+        store = self.settings.store()
+        path = store.table(context.asset_key.path[-1])
         if context.has_asset_partitions:
             files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
+            store.pull(files, refresh=True)
             missing = [f.name for f in files if not f.exists()]
             if missing:
                 raise FileNotFoundError(f"{path}: shards not materialized yet: {', '.join(missing)}")
             return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+        store.pull([path], refresh=True)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
         return pl.read_parquet(path)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
 
-from hotelcap_pipeline.store import atomic_write_bytes
+from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -29,7 +28,7 @@ def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> 
     return "\n".join(lines)
 
 
-def table_metadata(df: pl.DataFrame, path: str | Path | None = None) -> dict[str, Any]:
+def table_metadata(df: pl.DataFrame, path: str | None = None) -> dict[str, Any]:
     schema = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in df.schema.items()])
     meta: dict[str, Any] = {
         "dagster/row_count": df.height,
@@ -53,12 +52,15 @@ def image_metadata(image: Image.Image, title: str = "") -> dg.MetadataValue:
     return png_metadata(buf.getvalue(), title)
 
 
-def save_figures(figures: Mapping[str, bytes], folder: Path, prefix: str = "") -> dict[str, Any]:
-    """Write PNG figures to ``folder`` and return their metadata entries."""
+def save_figures(figures: Mapping[str, bytes], store: DataStore, prefix: str = "") -> dict[str, Any]:
+    """Write PNG figures under report/figures/ of the store and return their metadata entries."""
     meta: dict[str, Any] = {}
+    paths = []
     for name, png in figures.items():
-        path = folder / f"{prefix}{name}.png"
+        path = store.figures / f"{prefix}{name}.png"
         atomic_write_bytes(path, png)
+        paths.append(path)
         meta[f"figure_{name}"] = png_metadata(png, name)
-        meta[f"figure_{name}_path"] = dg.MetadataValue.path(str(path))
+        meta[f"figure_{name}_path"] = dg.MetadataValue.path(store.location(path))
+    store.push(paths)
     return meta

@@ -64,7 +64,7 @@ def dataset_stats(
     hotels per chain with Kolmogorov-Smirnov, Anderson-Darling and Shapiro-Wilk tests."""
     review = review_dataset(chains, hotels, train_images, test_images)
     store = settings.store()
-    figures = save_figures(review.figures, store.figures, prefix="dataset_")
+    figures = save_figures(review.figures, store, prefix="dataset_")
     return dg.Output(review.table, metadata={**review.headline, **figures})
 
 

@@ -18,6 +18,17 @@ from hotelcap_pipeline.photos import DownloadOptions, contact_sheet, download_im
 from hotelcap_pipeline.photos.requests import photo_requests, redirect_urls
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import with_shard
+from hotelcap_pipeline.store import DataStore
+
+
+def _stored_paths(store: DataStore, shard_keys: list[str]) -> list[str]:
+    """Photo files listed as ok by the previous manifest of these shards (empty on a first run)."""
+    try:
+        previous = store.read_table("hotel_images")
+    except FileNotFoundError:
+        return []
+    ok = previous.filter(pl.col("shard").is_in(shard_keys) & (pl.col("status") == "ok"))
+    return ok.get_column("path").to_list()
 
 
 class PhotosConfig(dg.Config):
@@ -65,6 +76,8 @@ def hotel_images(
             f"{event['remaining']} left, {event['rate_per_s']:.1f}/s"
         )
 
+    # With an object store, photos stored by earlier runs (any machine) come back and are not fetched again.
+    store.pull(_stored_paths(store, context.partition_keys))
     with contextlib.ExitStack() as stack:
         if settings.is_demo:
             # Demo URLs name a placeholder host; a loopback server plays it so the real client runs.
@@ -74,6 +87,7 @@ def hotel_images(
         context.log.info(f"{requests.height} photos of {sample.height} hotels in {n_shards} shard(s)")
         manifest = download_images(requests, store.root, options, progress=progress)
     manifest = with_shard(manifest)
+    store.push(manifest.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
     summary = summarize_manifest(manifest)
     return dg.Output(
         manifest,

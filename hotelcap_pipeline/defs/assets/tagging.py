@@ -38,9 +38,11 @@ def image_embeddings(
     store = settings.store()
     folder = store.table("image_embeddings")
     previous = [folder / f"{key}.parquet" for key in context.partition_keys]
+    store.pull(previous, refresh=True)
     cached = pl.concat([pl.read_parquet(p) for p in previous if p.exists()], how="vertical_relaxed") if any(
         p.exists() for p in previous
     ) else None
+    store.pull(hotel_images.filter(pl.col("status") == "ok").get_column("path").to_list())
     model = clip.get()
     context.log.info(f"embedding with {model.model_id} on {model.device}")
 
@@ -106,7 +108,7 @@ def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output
         f"tag_cooccurrence_{PRIMARY_METHOD}": cooccurrence_figure(image_tags, PRIMARY_METHOD, labels),
         "tag_cooccurrence_seed": cooccurrence_figure(image_tags, "seed", labels),
     }
-    return dg.Output(table, metadata={**save_figures(figures, settings.store().figures)})
+    return dg.Output(table, metadata={**save_figures(figures, settings.store())})
 
 
 class ClusterConfig(dg.Config):
@@ -124,7 +126,7 @@ def tag_clusters(settings: HotelcapSettings, config: ClusterConfig, image_tags: 
     labels = [t.label for t in load_vocabulary()]
     analysis = cluster_tags(rows, labels, k_range=range(1, config.k_max + 1), seed=config.seed)
     summary = analysis.summary
-    figures = save_figures({"tag_clusters_elbow": analysis.elbow_png}, settings.store().figures)
+    figures = save_figures({"tag_clusters_elbow": analysis.elbow_png}, settings.store())
     return dg.Output(
         analysis.assignments.with_columns(pl.lit(config.method).alias("method")),
         metadata={

@@ -1,0 +1,95 @@
+"""The data store on an S3-compatible server (moto in server mode on 127.0.0.1, started here)."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from hotelcap_pipeline.defs.assets import metadata, photos, tagging
+from hotelcap_pipeline.defs.inputs import input_assets
+from hotelcap_pipeline.defs.io import ParquetTableIOManager
+from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.settings import DEMO_DIR
+from hotelcap_pipeline.sharding import SHARD_KEYS
+from hotelcap_pipeline.store import DataStore
+
+MOTO = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+pytestmark = pytest.mark.skipif(MOTO is None, reason="moto_server is not installed (pip install 'moto[server]')")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch):
+    port = free_port()
+    proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(key, value)
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    s3fs.S3FileSystem(endpoint_url=endpoint).mkdir("hotelcap-test")
+    yield endpoint
+    proc.terminate()
+    proc.wait(10)
+
+
+def run_stages(url: str) -> dg.ExecuteInProcessResult:
+    settings = HotelcapSettings(profile="demo", data_store=url, dataset=str(DEMO_DIR / "dataset"))
+    return dg.materialize(
+        [*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging])],
+        selection=["chains", "hotels", "train_images", "test_images", "sampled_hotels", "hotel_images",
+                   "image_embeddings"],
+        resources={"settings": settings, "clip": ClipResource(settings=settings),
+                   "io_manager": ParquetTableIOManager(settings=settings)},
+        tags={"dagster/asset_partition_range_start": SHARD_KEYS[0],
+              "dagster/asset_partition_range_end": SHARD_KEYS[-1]},
+    )
+
+
+def embeddings_computed(result: dg.ExecuteInProcessResult) -> int:
+    return result.asset_materializations_for_node("image_embeddings")[0].metadata["computed"].value
+
+
+def test_round_trip_through_the_object_store(s3_endpoint, tmp_path, monkeypatch):
+    import s3fs
+
+    url = "s3://hotelcap-test/store"
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+    first = run_stages(url)
+    assert first.success and embeddings_computed(first) == 48
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint)
+    objects = fs.find("hotelcap-test/store")
+    assert any(o.endswith("tables/train_images.parquet") for o in objects)
+    assert sum(o.endswith(".jpg") for o in objects) == 48
+    assert sum("tables/image_embeddings.parquet/shard-" in o for o in objects) == len(SHARD_KEYS)
+
+    # A second machine (a fresh local cache) finds everything in the bucket: nothing is fetched or embedded.
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-b"))
+    second = run_stages(url)
+    assert second.success and embeddings_computed(second) == 0
+    meta = second.asset_materializations_for_node("hotel_images")[0].metadata
+    assert meta["reused"].value == 48 and meta["fetched"].value == 0
+    a = DataStore.at(url).read_table("image_embeddings").sort("image_id")
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+    b = DataStore.at(url).read_table("image_embeddings").sort("image_id")
+    assert a.equals(b)
+    assert (tmp_path / "cache-b" / "s3_hotelcap-test_store" / "images" / "train").is_dir()
