@@ -1,0 +1,304 @@
+"""The shared HTTP layer: one session policy for photo downloads and archive downloads.
+
+Policy (DESIGN.md, issue 3): TLS verified except for hosts named in ``HOTELCAP_INSECURE_HOSTS``;
+a per-host connection limit with connection reuse and a DNS cache; redirects followed by the
+callers one hop at a time (so every hop is checked and loops are named); and addresses that are
+link-local or cloud-metadata endpoints refused unless a network is explicitly allowed.
+Loopback stays allowed because the demo and the tests serve from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import shutil
+import socket
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from hotelcap_pipeline.store import atomic_path
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Link-local ranges carry the cloud metadata services (169.254.169.254, fd00:ec2::254 is in fc00::/7 but
+# named explicitly below); 100.100.100.200 is Alibaba's metadata address.
+BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in ("169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128", "0.0.0.0/8")
+)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "hotelcap/0.1 (+https://github.com/GWUvision/Hotels-50K photo mirror)"
+CHUNK_BYTES = 1 << 16
+
+
+class BlockedAddressError(OSError):
+    """The host resolves only to addresses this session refuses to contact."""
+
+
+def parse_networks(networks: Sequence[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    return tuple(n if not isinstance(n, str) else ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def address_allowed(address: str | IPAddress, allowed: Sequence[IPNetwork] = ()) -> bool:
+    """False for link-local / metadata addresses (also IPv4 mapped into IPv6) unless inside ``allowed``."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in allowed if net.version == ip.version):
+        return True
+    return not any(ip in net for net in BLOCKED_NETWORKS if net.version == ip.version)
+
+
+def check_url_host(url: URL, allowed: Sequence[IPNetwork] = ()) -> None:
+    """Refuse an IP-literal host that is blocked; names are checked by :class:`GuardedResolver`."""
+    host = url.host or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return
+    if not address_allowed(host, allowed):
+        raise BlockedAddressError(f"refused address {host} (link-local or cloud metadata)")
+
+
+class GuardedResolver(AbstractResolver):
+    """Wraps a resolver and drops blocked addresses, so a DNS name cannot point us at a metadata service."""
+
+    def __init__(self, inner: AbstractResolver, allowed: Sequence[IPNetwork] = ()) -> None:
+        self._inner = inner
+        self._allowed = tuple(allowed)
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        kept = [r for r in results if address_allowed(r["host"], self._allowed)]
+        if not kept:
+            addresses = ", ".join(sorted({r["host"] for r in results}))
+            raise BlockedAddressError(
+                f"refused {host}: resolves to {addresses} (link-local or cloud metadata)")
+        return kept
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Connection settings shared by every session this package opens."""
+
+    limit: int = 64
+    limit_per_host: int = 16
+    insecure_hosts: tuple[str, ...] = ()
+    allowed_networks: tuple[str, ...] = ()
+    dns_cache_ttl_s: int = 300
+
+    def ssl_for(self, url: URL) -> bool:
+        """Per-request ``ssl`` argument: ``False`` (no verification) only for the listed hosts."""
+        return (url.host or "").lower() not in {h.lower() for h in self.insecure_hosts}
+
+
+def open_session(policy: SessionPolicy,
+                 timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:
+    """A session with the policy above; call inside a running event loop and close it (``async with``)."""
+    resolver = GuardedResolver(aiohttp.ThreadedResolver(), parse_networks(policy.allowed_networks))
+    connector = aiohttp.TCPConnector(
+        limit=policy.limit,
+        limit_per_host=policy.limit_per_host,
+        use_dns_cache=True,
+        ttl_dns_cache=policy.dns_cache_ttl_s,
+        resolver=resolver,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout or aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60),
+        headers={"User-Agent": USER_AGENT},
+        auto_decompress=True,
+    )
+
+
+def local_path_of(url: str) -> Path | None:
+    """The filesystem path of a ``file://`` URL or a plain path; None for network URLs."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"{url}: file URLs must name a local path")
+        return Path(urllib.parse.unquote(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        return None
+    # Windows drive letters parse as one-letter schemes; anything else is not a URL we know.
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise ValueError(f"{url}: unsupported URL scheme {parsed.scheme!r}")
+    return Path(url).expanduser()
+
+
+class PermanentFetchError(Exception):
+    """A failure that retrying cannot fix (4xx, redirect loop, refused address...)."""
+
+
+class DownloadError(RuntimeError):
+    """A file download failed; the message names the URL."""
+
+
+def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), timeout_s: float = 600,
+                  allowed_networks: Sequence[str] = (), attempts: int = 4) -> Path:
+    """Fetch ``url`` (http(s), ``file://`` or a plain path) to ``dest`` atomically and return ``dest``.
+
+    ``dest`` only ever appears by an atomic rename of a complete file, so an existing ``dest`` is
+    complete and is not fetched again (this works offline). A network download streams into
+    ``dest.part``; a broken or killed download resumes from there with an HTTP Range request, and the
+    part is renamed only when its size matches the length the server announced. Local sources are
+    copied, again unless ``dest`` exists with the same size.
+    """
+    dest = Path(dest)
+    source = local_path_of(str(url))
+    if source is not None:
+        return _copy_local(source, dest)
+    if dest.exists():
+        return dest
+    policy = SessionPolicy(limit=4, limit_per_host=2, insecure_hosts=tuple(insecure_hosts),
+                           allowed_networks=tuple(allowed_networks))
+    try:
+        asyncio.run(asyncio.wait_for(_download_resumable(str(url), dest, policy, attempts), timeout_s))
+    except TimeoutError:
+        raise DownloadError(f"{url}: not complete after {timeout_s:.0f} s (partial data kept in "
+                            f"{dest.name}.part, a rerun resumes)") from None
+    return dest
+
+
+def _copy_local(source: Path, dest: Path) -> Path:
+    if not source.is_file():
+        raise DownloadError(f"{source}: no such file")
+    if dest.exists() and dest.stat().st_size == source.stat().st_size:
+        return dest
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(source, tmp)
+    return dest
+
+
+async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, attempts: int) -> None:
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last_error = "no attempt made"
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120)
+    async with open_session(policy, timeout) as session:
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(min(30.0, 2.0**attempt))
+            try:
+                if await _download_once(session, policy, URL(url), part):
+                    os.replace(part, dest)
+                    return
+                last_error = "body shorter than announced"
+            except PermanentFetchError as exc:
+                raise DownloadError(f"{url}: {exc}") from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                last_error = describe_client_error(exc)
+    raise DownloadError(f"{url}: failed after {attempts} attempts: {last_error} (a rerun resumes from "
+                        f"{part.name})")
+
+
+async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path) -> bool:
+    """One (possibly resumed) attempt; True when ``part`` holds the whole body."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    async with follow_redirects(session, policy, url, headers) as resp:
+        if resp.status == 416 and have:
+            part.unlink()  # the part is bogus against this resource; start over on the next attempt
+            return False
+        if resp.status >= 400:
+            if resp.status in (408, 429) or resp.status >= 500:
+                raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
+                                                  message=resp.reason or "")
+            raise PermanentFetchError(f"HTTP {resp.status}")
+        resumed = resp.status == 206
+        if resumed:
+            total = _content_range_total(resp.headers.get("Content-Range", ""))
+        else:
+            have = 0
+            total = resp.content_length
+        with open(part, "ab" if resumed else "wb") as fh:
+            async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                fh.write(chunk)
+                have += len(chunk)
+    return total is None or have == total
+
+
+def _content_range_total(value: str) -> int | None:
+    # "bytes 100-199/200" -> 200; "*" means unknown.
+    _, _, total = value.rpartition("/")
+    return int(total) if total.strip().isdigit() else None
+
+
+class follow_redirects:
+    """``async with`` one GET, following redirects hop by hop with the host check on every hop."""
+
+    def __init__(self, session: aiohttp.ClientSession, policy: SessionPolicy, url: URL,
+                 headers: dict[str, str] | None = None, max_redirects: int = 10,
+                 timeout: aiohttp.ClientTimeout | None = None) -> None:
+        self._session, self._policy, self._url = session, policy, url
+        self._headers, self._max, self._timeout = headers or {}, max_redirects, timeout
+        self._resp: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        allowed = parse_networks(self._policy.allowed_networks)
+        url, seen = self._url, {str(self._url)}
+        for _ in range(self._max + 1):
+            try:
+                check_url_host(url, allowed)
+            except BlockedAddressError as exc:
+                raise PermanentFetchError(str(exc)) from None
+            kwargs: dict[str, Any] = {"timeout": self._timeout} if self._timeout is not None else {}
+            resp = await self._session.get(url, headers=self._headers, allow_redirects=False,
+                                           ssl=self._policy.ssl_for(url), **kwargs)
+            location = resp.headers.get("Location")
+            if resp.status not in REDIRECT_STATUSES or not location:
+                self._resp = resp
+                return resp
+            resp.release()
+            url = url.join(URL(location))
+            if url.scheme not in ("http", "https"):
+                raise PermanentFetchError(f"redirect to unsupported scheme {url.scheme!r}")
+            if str(url) in seen:
+                raise PermanentFetchError("redirect loop")
+            seen.add(str(url))
+        raise PermanentFetchError(f"more than {self._max} redirects")
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._resp is not None:
+            self._resp.release()
+
+
+def is_refused(exc: BaseException) -> bool:
+    """True when the address policy refused the connection: retrying cannot help."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return isinstance(exc.os_error, BlockedAddressError)
+    return isinstance(exc, BlockedAddressError)
+
+
+def describe_client_error(exc: BaseException) -> str:
+    """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "TLS certificate not valid (list the host in HOTELCAP_INSECURE_HOSTS to accept it)"
+    if is_refused(exc):
+        return str(exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS lookup failed"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection refused or unreachable"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "connection closed mid-body"
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        return "timeout"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    return type(exc).__name__

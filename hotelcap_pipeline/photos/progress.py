@@ -1,0 +1,55 @@
+"""Progress of a download run, reported at a bounded rate (every few seconds, and once at the end)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+ProgressCallback = Callable[[dict], None]
+logger = logging.getLogger(__name__)
+
+
+def log_progress(event: dict) -> None:
+    """Default callback: one log line per event."""
+    logger.info("photos: %(done)d/%(total)d done, %(failed)d failed, %(reused)d reused, %(remaining)d left, "
+                "%(rate_per_s).1f/s", event)
+
+
+class ProgressTracker:
+    """Counts outcomes and calls ``callback`` at most every ``interval_s`` seconds, plus a final event."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None, interval_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self._callback = callback or log_progress
+        self._interval = interval_s
+        self._clock = clock
+        self._start = clock()
+        self._last = self._start
+        self.ok = self.failed = self.reused = 0
+
+    def record(self, status: str, reused: bool) -> None:
+        if status == "ok":
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.reused += int(reused)
+        now = self._clock()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._callback(self.snapshot(final=False))
+
+    def snapshot(self, final: bool) -> dict:
+        done = self.ok + self.failed
+        elapsed = max(self._clock() - self._start, 1e-9)
+        return {
+            "done": done, "ok": self.ok, "failed": self.failed, "reused": self.reused,
+            "remaining": self.total - done, "total": self.total,
+            "elapsed_s": round(elapsed, 3), "rate_per_s": done / elapsed, "final": final,
+        }
+
+    def finish(self) -> dict:
+        event = self.snapshot(final=True)
+        self._callback(event)
+        return event

@@ -1,0 +1,179 @@
+"""Pixels: decode a downloaded photo, make it RGB, resize its longer side to the target, encode JPEG.
+
+Order matters for speed and correctness: the header is checked against the pixel limit before any
+decoding; JPEGs are reduced on decode (``Image.draft``) when at least twice the target; the mode is
+made RGB before resampling (palette images cannot be LANCZOS-filtered); the EXIF orientation is applied
+after resizing, which is equivalent for the eight EXIF orientations and cheaper on the small image.
+The original size is kept in the JPEG comment so a reused file still knows it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image, UnidentifiedImageError
+
+ORIENTATION_TAG = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+Resample = Literal["lanczos", "bicubic", "hamming", "box"]
+_FILTERS = {
+    "lanczos": Image.Resampling.LANCZOS,
+    "bicubic": Image.Resampling.BICUBIC,
+    "hamming": Image.Resampling.HAMMING,
+    "box": Image.Resampling.BOX,
+}
+_COMMENT = re.compile(rb"hotelcap orig=(\d+)x(\d+)")
+
+
+class ImageRejected(ValueError):
+    """The bytes are not a usable photo; the message is the manifest's error text."""
+
+
+@dataclass(frozen=True)
+class ResizeSpec:
+    target_size: int = 640
+    upscale: bool = True
+    jpeg_quality: int = 90
+    max_pixels: int = 100_000_000
+    # LANCZOS is the sharpest; the others trade sharpness for CPU (see benchmarks/bench_download.py).
+    resample: Resample = "lanczos"
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    jpeg: bytes
+    width: int
+    height: int
+    orig_width: int
+    orig_height: int
+
+
+def target_dims(width: int, height: int, spec: ResizeSpec) -> tuple[int, int]:
+    """Longer side exactly ``target_size``, aspect kept; smaller photos stay as they are without upscale."""
+    longer = max(width, height)
+    if longer == spec.target_size or (not spec.upscale and longer < spec.target_size):
+        return width, height
+    scale = spec.target_size / longer
+    if width >= height:
+        return spec.target_size, max(1, round(height * scale))
+    return max(1, round(width * scale)), spec.target_size
+
+
+def _open(data: bytes, spec: ResizeSpec) -> Image.Image:
+    if not data:
+        raise ImageRejected("empty body")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses before we see the size; its message carries the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found[1]):.2g} pixels" if found else "over Pillow's pixel limit"
+        raise ImageRejected(f"decompression bomb: {pixels}") from None
+    except UnidentifiedImageError:
+        raise ImageRejected("not an image (undecodable bytes)") from None
+    pixels = im.width * im.height
+    if pixels > spec.max_pixels:
+        raise ImageRejected(f"decompression bomb: {pixels:.2g} pixels (limit {spec.max_pixels:.2g})")
+    return im
+
+
+def _load(im: Image.Image) -> None:
+    try:
+        im.load()
+    except OSError as exc:
+        if "truncated" in str(exc):
+            raise ImageRejected("truncated image") from None
+        raise ImageRejected(f"not an image (decode failed: {exc})") from None
+    except (ValueError, SyntaxError) as exc:
+        raise ImageRejected(f"not an image (decode failed: {exc})") from None
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Palette, grayscale, CMYK, 16-bit and alpha images as RGB; transparency is composited on white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode in ("LA", "PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    elif im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        # 16-bit and float samples: scale into 8 bits instead of clipping at 255.
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
+    if im.mode == "RGBA":
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        background.paste(im, mask=im.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+def resize_photo(data: bytes, spec: ResizeSpec) -> EncodedImage:
+    """Decode, orient, convert and resize one photo; :class:`ImageRejected` when it is unusable."""
+    im = _open(data, spec)
+    orientation = im.getexif().get(ORIENTATION_TAG, 1)
+    transpose = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    swapped = transpose in (Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE,
+                            Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
+    orig_w, orig_h = (im.height, im.width) if swapped else im.size
+    out_w, out_h = target_dims(orig_w, orig_h, spec)
+    raw_size = (out_h, out_w) if swapped else (out_w, out_h)
+    if im.format == "JPEG" and im.width >= 2 * raw_size[0] and im.height >= 2 * raw_size[1]:
+        im.draft("RGB", raw_size)  # DCT-domain reduction to at least raw_size: far less to decode
+    _load(im)
+    im = to_rgb(im)
+    if im.size != raw_size:
+        im = im.resize(raw_size, _FILTERS[spec.resample])
+    if transpose is not None:
+        im = im.transpose(transpose)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=spec.jpeg_quality, comment=f"hotelcap orig={orig_w}x{orig_h}")
+    return EncodedImage(buf.getvalue(), out_w, out_h, orig_w, orig_h)
+
+
+@dataclass(frozen=True)
+class StoredInfo:
+    width: int
+    height: int
+    orig_width: int | None
+    orig_height: int | None
+
+
+def inspect_stored(data: bytes, spec: ResizeSpec) -> StoredInfo | None:
+    """Whether stored JPEG bytes are a complete photo of the right size for ``spec``; None if not.
+
+    The decode runs at 1/8 scale: it still reads every entropy-coded byte, so truncation is caught,
+    at a fraction of the cost of a full decode.
+    """
+    try:
+        im = Image.open(io.BytesIO(data))
+        if im.format != "JPEG" or im.mode != "RGB":
+            return None
+        width, height = im.size
+        match = _COMMENT.fullmatch(im.info.get("comment", b"") or b"")
+        im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        im.load()
+    except (OSError, ValueError, SyntaxError):
+        return None
+    if match:
+        orig_w, orig_h = int(match[1]), int(match[2])
+        if target_dims(orig_w, orig_h, spec) != (width, height):
+            return None
+        return StoredInfo(width, height, orig_w, orig_h)
+    # A file from elsewhere (the upstream downloader, a test archive): only the size rule can be checked.
+    longer = max(width, height)
+    if longer == spec.target_size or (not spec.upscale and longer < spec.target_size):
+        return StoredInfo(width, height, None, None)
+    return None

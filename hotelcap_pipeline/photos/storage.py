@@ -1,0 +1,58 @@
+"""Photos on disk: store a resized photo atomically, and decide whether a stored one can be reused.
+
+These run in the CPU worker pool (threads or processes), so they are plain top-level functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotelcap_pipeline.photos.resize import ResizeSpec, inspect_stored, resize_photo
+from hotelcap_pipeline.store import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    width: int
+    height: int
+    orig_width: int | None
+    orig_height: int | None
+    sha256: str
+    bytes: int
+
+
+def store_photo(data: bytes, dest: Path, spec: ResizeSpec) -> StoredPhoto:
+    """Resize downloaded bytes and write the JPEG to ``dest`` atomically (raises ``ImageRejected``)."""
+    encoded = resize_photo(data, spec)
+    atomic_write_bytes(dest, encoded.jpeg)
+    return StoredPhoto(encoded.width, encoded.height, encoded.orig_width, encoded.orig_height,
+                       hashlib.sha256(encoded.jpeg).hexdigest(), len(encoded.jpeg))
+
+
+def reusable_photo(dest: Path, spec: ResizeSpec) -> StoredPhoto | None:
+    """The stored photo at ``dest`` if it decodes completely and has the size ``spec`` asks for."""
+    try:
+        data = dest.read_bytes()
+    except OSError:
+        return None
+    info = inspect_stored(data, spec)
+    if info is None:
+        return None
+    return StoredPhoto(info.width, info.height, info.orig_width, info.orig_height,
+                       hashlib.sha256(data).hexdigest(), len(data))
+
+
+def remove_stale_temps(directory: Path) -> int:
+    """Delete temporary files a killed run left behind (``store.atomic_path`` names them ``.<name>.*``)."""
+    removed = 0
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith(".") and ".tmp" in entry.name and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,262 @@
+"""download_images against a real loopback server: each fault ends as a clear failed row or a good photo."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from helpers_photos import fast, requests_for
+from photo_factories import BLUE, RED
+from PIL import Image
+
+from hotelcap_pipeline.photos import MANIFEST_SCHEMA, download_images
+
+
+def one(server, path: str, tmp_path: Path, **options: object) -> dict:
+    manifest = download_images(requests_for([server.url(path)]), tmp_path, fast(**options))
+    assert manifest.height == 1
+    return manifest.row(0, named=True)
+
+
+def assert_no_stray_files(root: Path) -> None:
+    images = root / "images"
+    if images.exists():
+        assert [p for p in images.rglob("*") if p.is_file() and p.suffix != ".jpg"] == []
+
+
+def close(a: tuple[int, ...], b: tuple[int, ...], tol: int = 40) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def test_landscape_and_portrait_get_longer_side_640(photo_server, tmp_path):
+    urls = [photo_server.url("/blob/photo"), photo_server.url("/blob/portrait")]
+    manifest = download_images(requests_for(urls), tmp_path, fast())
+    assert manifest.schema == pl.Schema(MANIFEST_SCHEMA)
+    assert manifest["status"].to_list() == ["ok", "ok"]
+    assert list(zip(manifest["width"], manifest["height"], strict=True)) == [(640, 480), (320, 640)]
+    originals = list(zip(manifest["orig_width"], manifest["orig_height"], strict=True))
+    assert originals == [(800, 600), (600, 1200)]
+    assert manifest["path"][0] == "images/train/3/391/traffickcam/1001.jpg"
+    for row in manifest.iter_rows(named=True):
+        with Image.open(tmp_path / row["path"]) as im:
+            assert im.size == (row["width"], row["height"])
+        assert (tmp_path / row["path"]).stat().st_size == row["bytes"]
+
+
+@pytest.mark.parametrize(("upscale", "size"), [(True, (640, 480)), (False, (320, 240))])
+def test_small_photo_upscaled_unless_disabled(photo_server, tmp_path, upscale, size):
+    row = one(photo_server, "/blob/small", tmp_path, upscale=upscale)
+    assert (row["status"], row["width"], row["height"]) == ("ok", *size)
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/blob/missing", "HTTP 404"),
+        ("/blob/truncated", "truncated image"),
+        ("/blob/html", "not an image (text/html)"),
+        ("/blob/empty", "empty body"),
+        ("/oversize", "body larger than 1 MB"),
+        ("/oversize?chunked=1", "body larger than 1 MB"),
+        ("/blob/bomb", "decompression bomb: 1.2e+09 pixels"),
+        ("/loop/a", "redirect loop"),
+        ("/redirect/5", "more than 3 redirects"),
+    ],
+)
+def test_fault_ends_as_failed_row_with_reason(photo_server, tmp_path, path, error):
+    row = one(photo_server, path, tmp_path)
+    assert (row["status"], row["error"], row["path"], row["sha256"]) == ("failed", error, None, None)
+    assert row["attempts"] == 1  # none of these is worth a retry
+    assert not (tmp_path / "images/train/3/391/traffickcam/1001.jpg").exists()
+    assert_no_stray_files(tmp_path)
+
+
+def test_redirect_chain_within_limit_is_followed(photo_server, tmp_path):
+    row = one(photo_server, "/redirect/2", tmp_path)  # three hops: the limit
+    assert (row["status"], row["width"]) == ("ok", 640)
+
+
+def test_500_then_success_is_retried(photo_server, tmp_path):
+    row = one(photo_server, "/fail/500/a", tmp_path)
+    assert (row["status"], row["attempts"]) == ("ok", 2)
+
+
+def test_persistent_5xx_gives_up_after_retries(photo_server, tmp_path):
+    row = one(photo_server, "/fail/503/b", tmp_path, retries=0)
+    assert (row["status"], row["error"], row["attempts"]) == ("failed", "HTTP 503 after 1 attempts", 1)
+
+
+def test_429_waits_for_retry_after(photo_server, tmp_path):
+    start = time.monotonic()
+    row = one(photo_server, "/fail/429/c?retry_after=1", tmp_path)
+    assert (row["status"], row["attempts"]) == ("ok", 2)
+    assert time.monotonic() - start >= 0.9
+
+
+def test_other_4xx_is_not_retried(photo_server, tmp_path):
+    row = one(photo_server, "/fail/403/d", tmp_path)
+    assert (row["status"], row["error"], row["attempts"]) == ("failed", "HTTP 403", 1)
+    assert photo_server.hits["403:d"] == 1
+
+
+def test_stalled_body_times_out_and_is_retried(photo_server, tmp_path):
+    start = time.monotonic()
+    row = one(photo_server, "/stall", tmp_path)
+    assert (row["status"], row["error"], row["attempts"]) == ("failed", "timeout after 2 attempts", 2)
+    assert time.monotonic() - start < 5
+
+
+def test_octet_stream_is_judged_by_decoding(photo_server, tmp_path):
+    assert one(photo_server, "/blob/octet", tmp_path)["status"] == "ok"
+
+
+def test_metadata_address_is_refused_without_connecting(tmp_path):
+    row = download_images(requests_for(["http://169.254.169.254/latest/meta-data/x.jpg"]), tmp_path, fast())
+    assert row["status"][0] == "failed"
+    assert "refused address 169.254.169.254" in row["error"][0]
+
+
+def test_unreachable_host_is_a_connection_error(tmp_path):
+    manifest = download_images(requests_for(["http://127.0.0.1:9/x.jpg"]), tmp_path, fast(retries=0))
+    row = manifest.row(0, named=True)
+    assert (row["status"], row["error"]) == ("failed", "connection refused or unreachable after 1 attempts")
+
+
+def test_exif_orientation_applied(photo_server, tmp_path):
+    row = one(photo_server, "/blob/exif6", tmp_path)
+    # raw 400x200 with orientation 6 (rotate 90 cw): displayed 200x400, red half on top
+    assert (row["width"], row["height"], row["orig_width"], row["orig_height"]) == (320, 640, 200, 400)
+    with Image.open(tmp_path / row["path"]) as im:
+        assert close(im.getpixel((160, 100)), RED)
+        assert close(im.getpixel((160, 540)), BLUE)
+
+
+@pytest.mark.parametrize("name", ["cmyk", "gray", "palette", "palette_t", "rgba"])
+def test_colour_modes_become_rgb(photo_server, tmp_path, name):
+    row = one(photo_server, f"/blob/{name}", tmp_path)
+    assert row["status"] == "ok", row["error"]
+    with Image.open(tmp_path / row["path"]) as im:
+        assert (im.mode, im.format, max(im.size)) == ("RGB", "JPEG", 640)
+        left, right = im.getpixel((20, im.height // 2)), im.getpixel((im.width - 20, im.height // 2))
+    if name == "gray":
+        assert left[0] == pytest.approx(left[1], abs=3) and left != right
+    elif name in ("rgba", "palette_t"):
+        assert close(left, RED) and close(right, (255, 255, 255), tol=10)  # transparency -> white
+    else:
+        assert close(left, RED) and close(right, BLUE)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("image_source", "../../../../tmp/evil", "unsafe path: image_source must match"),
+        ("image_source", "a/b", "unsafe path: image_source must match"),
+        ("image_id", "../../etc/passwd", "unsafe path: image_id must be an integer"),
+        ("hotel_id", -5, "unsafe path: hotel_id out of range"),
+        ("split", "../train", "unsafe path: split must be one of"),
+    ],
+)
+def test_path_traversal_is_refused(photo_server, tmp_path, column, value, message):
+    store = tmp_path / "store"
+    requests = requests_for([photo_server.url("/blob/photo")])
+    dtype = pl.Utf8 if isinstance(value, str) else pl.Int64
+    requests = requests.with_columns(pl.Series(column, [value], dtype=dtype))
+    row = download_images(requests, store, fast()).row(0, named=True)
+    assert row["status"] == "failed" and row["error"].startswith(message), row["error"]
+    assert photo_server.hits["photo"] == 0
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and store not in p.parents]
+    assert outside == []
+
+
+def test_file_urls_and_plain_paths(tmp_path):
+    from photo_factories import jpeg
+
+    mirror = tmp_path / "mirror dir"
+    mirror.mkdir()
+    (mirror / "a.jpg").write_bytes(jpeg((1024, 768)))
+    (mirror / "b.jpg").write_bytes(jpeg((768, 1024)))
+    urls = [(mirror / "a.jpg").as_uri(), str(mirror / "b.jpg"), str(mirror / "missing.jpg")]
+    manifest = download_images(requests_for(urls), tmp_path / "store", fast())
+    assert manifest["status"].to_list() == ["ok", "ok", "failed"]
+    assert manifest["error"][2] == "file not found"
+    assert list(zip(manifest["width"], manifest["height"], strict=True))[:2] == [(640, 480), (480, 640)]
+
+
+def test_fetch_url_is_fetched_but_url_recorded(photo_server, tmp_path):
+    requests = requests_for(["http://photos.example.invalid/1001.jpg"],
+                            fetch_urls=[photo_server.url("/blob/photo")])
+    row = download_images(requests, tmp_path, fast()).row(0, named=True)
+    assert (row["status"], row["url"]) == ("ok", "http://photos.example.invalid/1001.jpg")
+
+
+def test_rerun_reuses_verified_files_and_refetches_damaged_ones(photo_server, tmp_path):
+    urls = [photo_server.url(f"/blob/{n}") for n in ("photo", "portrait", "small", "missing")]
+    first = download_images(requests_for(urls), tmp_path, fast())
+    assert first["status"].to_list() == ["ok", "ok", "ok", "failed"]
+    damaged = tmp_path / first["path"][1]
+    damaged.write_bytes(damaged.read_bytes()[:2000])  # as if something outside the pipeline broke it
+    (damaged.parent / ".1002.jpg.stale.tmp.jpg").write_bytes(b"left by a killed run")
+    hits_before = photo_server.hits.copy()
+
+    second = download_images(requests_for(urls), tmp_path, fast())
+    assert second["reused"].to_list() == [True, False, True, False]
+    assert photo_server.hits["photo"] == hits_before["photo"]
+    assert photo_server.hits["portrait"] == hits_before["portrait"] + 1
+    stable = [c for c in second.columns if c not in ("reused", "attempts")]
+    assert second.select(stable).equals(first.select(stable))
+    assert_no_stray_files(tmp_path)
+
+
+def test_changing_upscale_refetches_small_photos(photo_server, tmp_path):
+    urls = [photo_server.url("/blob/photo"), photo_server.url("/blob/small")]
+    download_images(requests_for(urls), tmp_path, fast(upscale=True))
+    second = download_images(requests_for(urls), tmp_path, fast(upscale=False))
+    assert second["reused"].to_list() == [True, False]
+    assert second["width"].to_list() == [640, 320]
+
+
+def test_manifest_is_sorted_by_image_id_and_deterministic(photo_server, tmp_path):
+    urls = [photo_server.url(f"/blob/photo?delay={d}") for d in (0.2, 0, 0.1)]
+    requests = requests_for(urls).with_columns(pl.Series("image_id", [30, 10, 20]))
+    a = download_images(requests, tmp_path / "a", fast())
+    b = download_images(requests, tmp_path / "b", fast())
+    assert a["image_id"].to_list() == [10, 20, 30]
+    assert a.equals(b)
+
+
+def test_progress_reports_counts(photo_server, tmp_path):
+    events: list[dict] = []
+    urls = [photo_server.url("/blob/photo"), photo_server.url("/blob/missing")]
+    download_images(requests_for(urls), tmp_path, fast(), progress=events.append)
+    final = events[-1]
+    assert final["final"]
+    assert (final["done"], final["ok"], final["failed"], final["remaining"]) == (2, 1, 1, 0)
+    assert final["rate_per_s"] > 0
+    assert len(events) >= 2  # interval 0: every image reports
+
+
+def test_missing_request_column_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="lack columns"):
+        download_images(requests_for(["x"]).drop("split"), tmp_path, fast())
+
+
+def test_process_pool_gives_the_same_manifest_as_threads(photo_server, tmp_path):
+    urls = [photo_server.url(f"/blob/{n}") for n in ("photo", "exif6", "truncated", "bomb", "palette_t")]
+    threads = download_images(requests_for(urls), tmp_path / "t", fast(cpu_executor="thread"))
+    processes = download_images(requests_for(urls), tmp_path / "p", fast(cpu_executor="process"))
+    assert processes.equals(threads)
+    assert processes["status"].to_list() == ["ok", "ok", "failed", "failed", "ok"]
+
+
+def test_resample_filter_is_configurable(photo_server, tmp_path):
+    lanczos = one(photo_server, "/blob/photo", tmp_path / "l")
+    box = one(photo_server, "/blob/photo", tmp_path / "b", resample="box")
+    assert (box["width"], box["height"]) == (lanczos["width"], lanczos["height"])
+    assert box["sha256"] != lanczos["sha256"]
+
+
+def test_empty_request_table_gives_empty_manifest(tmp_path):
+    manifest = download_images(requests_for([]), tmp_path, fast())
+    assert manifest.height == 0 and manifest.schema == pl.Schema(MANIFEST_SCHEMA)

@@ -1,0 +1,139 @@
+"""The shared HTTP layer: address policy, TLS policy, Retry-After, and download_file."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from hotelcap_pipeline.http import (
+    BlockedAddressError,
+    DownloadError,
+    GuardedResolver,
+    SessionPolicy,
+    address_allowed,
+    describe_client_error,
+    download_file,
+    is_refused,
+    local_path_of,
+    parse_networks,
+)
+from hotelcap_pipeline.photos.fetch import parse_retry_after
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [("127.0.0.1", True), ("::1", True), ("93.184.216.34", True), ("10.0.0.5", True),
+     ("169.254.169.254", False), ("fe80::1", False), ("::ffff:169.254.169.254", False),
+     ("100.100.100.200", False), ("fd00:ec2::254", False), ("0.0.0.0", False)],
+)
+def test_link_local_and_metadata_addresses_refused_by_default(address, allowed):
+    assert address_allowed(address) is allowed
+
+
+def test_allowed_networks_opt_in():
+    assert address_allowed("169.254.10.1", parse_networks(["169.254.0.0/16"]))
+    assert not address_allowed("169.254.10.1", parse_networks(["10.0.0.0/8"]))
+    assert parse_networks([ipaddress.ip_network("fe80::/10")])[0].version == 6
+
+
+def test_tls_verification_disabled_only_for_listed_hosts():
+    policy = SessionPolicy(insecure_hosts=("traffickcam.example",))
+    assert policy.ssl_for(URL("https://TraffickCam.example/x.jpg")) is False
+    assert policy.ssl_for(URL("https://images.example/x.jpg")) is True
+
+
+def test_retry_after_seconds_and_http_date():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_local_path_of():
+    assert local_path_of("file:///data/a%20b.tar.gz") == Path("/data/a b.tar.gz")
+    assert local_path_of("relative/dataset.tar.gz") == Path("relative/dataset.tar.gz")
+    assert local_path_of("https://example.org/x") is None
+    with pytest.raises(ValueError, match="unsupported URL scheme"):
+        local_path_of("ftp://example.org/x")
+
+
+@pytest.fixture
+def archive(photo_server, tmp_path) -> bytes:
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    photo_server.archive = tmp_path / "served.tar.gz"
+    photo_server.archive.write_bytes(payload)
+    return payload
+
+
+def test_download_file_streams_then_does_not_download_again(photo_server, archive, tmp_path):
+    dest = tmp_path / "raw" / "dataset.tar.gz"
+    assert download_file(photo_server.url("/archive.tar.gz"), dest) == dest
+    assert dest.read_bytes() == archive
+    download_file(photo_server.url("/archive.tar.gz"), dest)
+    assert photo_server.hits["archive"] == 1
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["dataset.tar.gz"]
+
+
+def test_download_file_resumes_a_partial_download(photo_server, archive, tmp_path):
+    dest = tmp_path / "dataset.tar.gz"
+    (tmp_path / "dataset.tar.gz.part").write_bytes(archive[:300_000])
+    download_file(photo_server.url("/archive.tar.gz"), dest)
+    assert photo_server.range_headers == ["bytes=300000-"]
+    assert dest.read_bytes() == archive
+    assert not (tmp_path / "dataset.tar.gz.part").exists()
+
+
+def test_download_file_error_names_the_url(photo_server, tmp_path):
+    url = photo_server.url("/blob/nothing-here")
+    with pytest.raises(DownloadError, match=re.escape(f"{url}: HTTP 404")):
+        download_file(url, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_download_file_copies_local_sources(tmp_path):
+    source = tmp_path / "mirror" / "dataset.tar.gz"
+    source.parent.mkdir()
+    source.write_bytes(b"archive bytes")
+    for url in (source.as_uri(), str(source)):
+        dest = tmp_path / "out" / url[-6:].replace("/", "_")
+        download_file(url, dest)
+        assert dest.read_bytes() == b"archive bytes"
+    with pytest.raises(DownloadError, match="no such file"):
+        download_file(str(tmp_path / "absent.tar.gz"), tmp_path / "y")
+
+
+class _FakeResolver(AbstractResolver):
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        return [ResolveResult(hostname=host, host=a, port=port, family=family, proto=0, flags=0)
+                for a in self.addresses]
+
+    async def close(self) -> None:
+        pass
+
+
+def test_guarded_resolver_drops_blocked_addresses():
+    mixed = GuardedResolver(_FakeResolver(["169.254.169.254", "93.184.216.34"]))
+    assert [r["host"] for r in asyncio.run(mixed.resolve("photos.example", 80))] == ["93.184.216.34"]
+    only_metadata = GuardedResolver(_FakeResolver(["169.254.169.254"]))
+    with pytest.raises(BlockedAddressError, match=re.escape("refused metadata.example: resolves to 169.254.169.254")):
+        asyncio.run(only_metadata.resolve("metadata.example", 80))
+    allowed = GuardedResolver(_FakeResolver(["169.254.169.254"]), parse_networks(["169.254.0.0/16"]))
+    assert len(asyncio.run(allowed.resolve("metadata.example", 80))) == 1
+
+
+def test_refusal_through_a_connector_is_not_retried():
+    error = aiohttp.ClientConnectorDNSError(None, BlockedAddressError("refused x: resolves to 169.254.1.1"))
+    assert is_refused(error)
+    assert describe_client_error(error) == "refused x: resolves to 169.254.1.1"
+    assert not is_refused(aiohttp.ClientConnectorError(None, ConnectionRefusedError("no")))
