@@ -1,24 +1,19 @@
-"""Matplotlib figures as PNG bytes (headless), shared by every stage that draws."""
+"""PNG figures without pyplot's global state (safe in threads and without a display)."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
-def new_figure(width: float = 6, height: float = 3.5) -> tuple[Any, Any]:
-    return plt.subplots(figsize=(width, height))
+def new_figure(width: float = 6, height: float = 3.5) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
-def figure_png(fig: Any, dpi: int = 100) -> bytes:
-    """Render and close ``fig``; closing matters in long-running Dagster processes."""
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()

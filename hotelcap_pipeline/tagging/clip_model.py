@@ -1,0 +1,161 @@
+"""An open_clip model loaded once, with unit-length image and text embeddings.
+
+``load_clip`` is the only factory: ``pretrained`` is either an open_clip pretrained tag (downloaded and
+cached by open_clip itself, exactly as users load it) or the path of a local checkpoint file. The demo's
+locally built model goes through the same local-checkpoint path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from hotelcap_pipeline.settings import resolve_device
+
+# Extra open_clip architectures shipped with the project (the demo's tiny CLIP).
+MODEL_CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
+
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+_register_lock = threading.Lock()
+
+
+def register_model_configs() -> None:
+    """Make open_clip aware of the configs in MODEL_CONFIGS_DIR (idempotent)."""
+    import open_clip
+
+    names = {p.stem for p in MODEL_CONFIGS_DIR.glob("*.json")}
+    with _register_lock:
+        if not names.issubset(open_clip.list_models()):
+            open_clip.add_model_config(MODEL_CONFIGS_DIR)
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def clip_model_id(model_name: str, pretrained: str) -> str:
+    """Stable id of architecture + weights: the tag for hub weights, the content hash for a local file."""
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return f"{model_name}/sha256:{file_sha256(path)[:12]}"
+    return f"{model_name}/{pretrained}"
+
+
+def _check_precision(precision: str, device: str) -> torch.dtype | None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+    kind = torch.device(device).type
+    if dtype is None:
+        return None
+    if kind == "cpu" and dtype is not torch.bfloat16:
+        raise ValueError("on cpu only bf16 autocast is supported; use precision='bf16' or 'fp32'")
+    if kind == "cuda" and dtype is torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU does not support bf16; use precision='fp16' or 'fp32'")
+    if kind == "mps" and dtype is not torch.float16:
+        raise ValueError("on mps only fp16 autocast is supported; use precision='fp16' or 'fp32'")
+    return dtype
+
+
+def _unit_rows(features: torch.Tensor) -> np.ndarray:
+    features = features.float()
+    features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return features.cpu().numpy().astype(np.float32, copy=False)
+
+
+@dataclass
+class ClipModel:
+    """An open_clip model in eval mode on one device; every ``encode_*`` returns float32 unit rows."""
+
+    model_id: str
+    device: str
+    embed_dim: int
+    model: torch.nn.Module = field(repr=False)
+    preprocess: Callable[[Image.Image], torch.Tensor] = field(repr=False)
+    tokenizer: Callable[[Sequence[str]], torch.Tensor] = field(repr=False)
+    autocast_dtype: torch.dtype | None = None
+
+    @property
+    def image_size(self) -> int:
+        """The (shorter) side the preprocess resizes to; JPEG decoding can stop at this scale."""
+        size = getattr(self.model.visual, "image_size", 224)
+        return int(min(size) if isinstance(size, tuple | list) else size)
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        with torch.inference_mode():
+            if self.autocast_dtype is None:
+                yield
+            else:
+                with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype):
+                    yield
+
+    def encode_pixels(self, batch: torch.Tensor) -> np.ndarray:
+        """Embed an already preprocessed (N, 3, H, W) batch."""
+        if batch.shape[0] == 0:
+            return np.zeros((0, self.embed_dim), dtype=np.float32)
+        with self._inference():
+            features = self.model.encode_image(batch.to(self.device, non_blocking=True))
+        return _unit_rows(features)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.embed_dim), dtype=np.float32)
+        return self.encode_pixels(torch.stack([self.preprocess(image) for image in images]))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embed_dim), dtype=np.float32)
+        tokens = self.tokenizer(list(texts))
+        with self._inference():
+            features = self.model.encode_text(tokens.to(self.device))
+        return _unit_rows(features)
+
+
+def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precision: str = "fp32") -> ClipModel:
+    """Build an open_clip model and load its weights from a pretrained tag or a local checkpoint file.
+
+    ``precision`` selects an optional autocast (``bf16`` on cpu/cuda, ``fp16`` on cuda/mps); the weights
+    stay in fp32 and the embeddings are returned as float32 either way.
+    """
+    import open_clip
+
+    register_model_configs()
+    if model_name not in open_clip.list_models():
+        raise ValueError(f"unknown open_clip architecture {model_name!r}; see open_clip.list_models()")
+    if not pretrained:
+        raise ValueError(f"no weights given for {model_name!r}: pass a pretrained tag or a checkpoint path")
+    resolved = resolve_device(device)
+    autocast_dtype = _check_precision(precision, resolved)
+    local = Path(pretrained).expanduser()
+    if not local.is_file() and pretrained not in open_clip.list_pretrained_tags_by_model(model_name):
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
+        raise ValueError(
+            f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} (tags: {known})"
+        )
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        model_name, pretrained=str(local) if local.is_file() else pretrained, device=resolved
+    )
+    model.eval()
+    return ClipModel(
+        model_id=clip_model_id(model_name, pretrained),
+        device=resolved,
+        embed_dim=int(open_clip.get_model_config(model_name)["embed_dim"]),
+        model=model,
+        preprocess=preprocess,
+        tokenizer=open_clip.get_tokenizer(model_name),
+        autocast_dtype=autocast_dtype,
+    )
