@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint ui clean
+.PHONY: install browser demo test ui clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,14 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	HOTELCAP_PROFILE=demo $(BIN)/hotelcap materialize
 
-test: install
+# Debian's chromium for the real-browser UI test, when this is a Debian machine and we are root;
+# elsewhere the browser test is skipped with its reason.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  echo "chromium could not be installed: the browser test will be skipped"; fi
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

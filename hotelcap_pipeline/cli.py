@@ -37,7 +37,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         names = ", ".join(k.to_user_string() for k in plan.keys)
         print(f"materializing {len(plan.keys)} asset(s): {names}")
         result = run_plan(defs, instance, plan, run_config)
-    store = DataStore.at(load_settings().data_store).root
+    store = DataStore.at(load_settings().data_store)
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(f"run {result.run_id} FAILED at: {', '.join(failed) or 'unknown step'}", file=sys.stderr)
@@ -46,7 +46,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
                 print(event.step_failure_data.error.to_string(), file=sys.stderr)
         return 1
     print(f"run {result.run_id} succeeded (DAGSTER_HOME={home})")
-    print(f"outputs: {store}/tables/<asset>.parquet and the rest of {store}/")
+    print(f"outputs: {store.location(store.tables)}/<asset>.parquet and the rest of {store.location(store.root)}/")
+    if dg.AssetKey("report") in plan.keys:
+        print(f"report: {store.location(store.report / 'index.html')} (and report.md beside it)")
     return 0
 
 

@@ -3,22 +3,23 @@
 import dagster as dg
 
 from hotelcap_pipeline.defs import checks
-from hotelcap_pipeline.defs.assets import metadata, photos, tagging
+from hotelcap_pipeline.defs.assets import edits, metadata, photos, report, tagging
 from hotelcap_pipeline.defs.inputs import input_assets
-from hotelcap_pipeline.defs.io import ParquetTableIOManager
-from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.defs.io import parquet_io_manager
+from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
 from hotelcap_pipeline.defs.schedules import JOBS, SCHEDULES
 
 settings = HotelcapSettings()
 
 defs = dg.Definitions(
-    assets=[*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging])],
-    asset_checks=[*checks.METADATA_CHECKS, *checks.TAGGING_CHECKS],
+    assets=[*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging, edits, report])],
+    asset_checks=[*checks.METADATA_CHECKS, *checks.TAGGING_CHECKS, *checks.EDIT_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
     resources={
         "settings": settings,
-        "clip": ClipResource(settings=settings),
-        "io_manager": ParquetTableIOManager(settings=settings),
+        "clip": ClipResource(),
+        "diffusion": DiffusionResource(),
+        "io_manager": parquet_io_manager,
     },
 )

@@ -35,10 +35,16 @@ def load_clip_from_settings(settings: Settings, precision: str = "fp32") -> Clip
     return load_clip(settings.clip_model, clip_weights(settings), settings.device, precision=precision)
 
 
-def diffusion_source(settings: Settings) -> str:
-    """The diffusers model id or folder; the demo's tiny pipeline is built on first use."""
-    from hotelcap_pipeline.demo.tiny_diffusion import ensure_tiny_sd
+def diffusion_sources(settings: Settings, ip2p_model: str, controlnet_model: str) -> tuple[str, str, str]:
+    """(img2img, InstructPix2Pix, ControlNet) model ids or folders; the demo's tiny ones are built on first use."""
+    from hotelcap_pipeline.demo.tiny_diffusion import (
+        TINY_SD,
+        ensure_tiny_controlnet,
+        ensure_tiny_ip2p,
+        ensure_tiny_sd,
+    )
 
-    if settings.diffusion_model == "hotelcap-tiny-sd":
-        return str(ensure_tiny_sd(DataStore.at(settings.data_store).models))
-    return settings.diffusion_model
+    if settings.diffusion_model != TINY_SD:
+        return settings.diffusion_model, ip2p_model, controlnet_model
+    models = DataStore.at(settings.data_store).models
+    return str(ensure_tiny_sd(models)), str(ensure_tiny_ip2p(models)), str(ensure_tiny_controlnet(models))

@@ -19,6 +19,9 @@ UPSTREAM_DATASET_URL = "https://github.com/GWUvision/Hotels-50K/raw/master/input
 DEFAULT_CLIP_MODEL = "ViT-B-32"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
 DEFAULT_DIFFUSION_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+# The structure-preserving edit modes' models (edit series with mode instruct-pix2pix / controlnet).
+DEFAULT_IP2P_MODEL = "timbrooks/instruct-pix2pix"
+DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_canny"
 # The demo profile builds these small models locally (hotelcap_pipeline.demo.models) under data_store/models/.
 DEMO_CLIP_MODEL = "hotelcap-tiny-clip"
 DEMO_DIFFUSION_MODEL = "hotelcap-tiny-sd"

@@ -166,6 +166,15 @@ class DataStore:
     def figures(self) -> Path:
         return self.report / "figures"
 
+    def read_shards(self, key: str, shard_keys: Iterable[str]) -> pl.DataFrame:
+        """Read some shards of a sharded table; every one must exist."""
+        files = [self.table(key) / f"{shard}.parquet" for shard in shard_keys]
+        self.pull(files, refresh=True)
+        missing = [f.name for f in files if not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"{self.table(key)}: shards not materialized yet: {', '.join(missing)}")
+        return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+
     def read_table(self, key: str) -> pl.DataFrame:
         """Read a table asset, whole or sharded (a folder of Parquet files)."""
         path = self.table(key)

@@ -10,10 +10,11 @@ from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.store import write_parquet_atomic
 
 
-class ParquetTableIOManager(dg.ConfigurableIOManager):
+class ParquetTableIOManager(dg.IOManager):
     """Writes polars tables atomically; sharded assets split their output by the ``shard`` column."""
 
-    settings: HotelcapSettings
+    def __init__(self, settings: HotelcapSettings) -> None:
+        self.settings = settings
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
         if obj is None:
@@ -38,13 +39,15 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         store = self.settings.store()
         path = store.table(context.asset_key.path[-1])
         if context.has_asset_partitions:
-            files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
-            store.pull(files, refresh=True)
-            missing = [f.name for f in files if not f.exists()]
-            if missing:
-                raise FileNotFoundError(f"{path}: shards not materialized yet: {', '.join(missing)}")
-            return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+            return store.read_shards(context.asset_key.path[-1], context.asset_partition_keys)
         store.pull([path], refresh=True)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
         return pl.read_parquet(path)
+
+
+@dg.io_manager(required_resource_keys={"settings"}, description="Parquet tables under <data store>/tables/.")
+def parquet_io_manager(init_context: dg.InitResourceContext) -> ParquetTableIOManager:
+    # Take `settings` by resource key, so a data store chosen in the Launchpad (run config) reaches the IO
+    # manager too; a nested resource instance would keep the defaults it was built with.
+    return ParquetTableIOManager(init_context.resources.settings)

@@ -12,8 +12,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from hotelcap_pipeline.models import clip_weights
-from hotelcap_pipeline.settings import Settings, load_settings
+from hotelcap_pipeline.models import clip_weights, diffusion_sources
+from hotelcap_pipeline.settings import DEFAULT_CONTROLNET_MODEL, DEFAULT_IP2P_MODEL, Settings, load_settings
 from hotelcap_pipeline.store import DataStore
 
 _ENV = load_settings()
@@ -48,15 +48,15 @@ class HotelcapSettings(dg.ConfigurableResource):
 class ClipResource(dg.ConfigurableResource):
     """The open_clip model (HOTELCAP_CLIP_MODEL + HOTELCAP_CLIP_PRETRAINED), loaded on first use."""
 
-    settings: HotelcapSettings
     model_name: str = _ENV.clip_model
     pretrained: str = _ENV.clip_pretrained
     precision: str = "fp32"
     batch_size: int = 64
     workers: int = 2
 
-    def get(self) -> Any:
-        s = self.settings.settings().with_overrides(clip_model=self.model_name, clip_pretrained=self.pretrained)
+    def get(self, settings: HotelcapSettings) -> Any:
+        """The model for this run's settings (the demo builds its tiny checkpoint in their store)."""
+        s = settings.settings().with_overrides(clip_model=self.model_name, clip_pretrained=self.pretrained)
         return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision)
 
 
@@ -66,3 +66,27 @@ def _load_clip(model_name: str, weights: str, device: str, precision: str) -> An
     from hotelcap_pipeline.tagging.clip_model import load_clip
 
     return load_clip(model_name, weights, device, precision=precision)
+
+
+class DiffusionResource(dg.ConfigurableResource):
+    """The diffusers pipelines (HOTELCAP_DIFFUSION_MODEL and the structure-preserving modes' models),
+    each loaded with from_pretrained on first use, once per process."""
+
+    model: str = _ENV.diffusion_model
+    ip2p_model: str = DEFAULT_IP2P_MODEL
+    controlnet_model: str = DEFAULT_CONTROLNET_MODEL
+    attention_slicing: bool | None = None
+    max_side: int = Field(default=256 if _ENV.is_demo else 512, description="Longer side of the edits, px.")
+
+    def get(self, settings: HotelcapSettings) -> Any:
+        s = settings.settings().with_overrides(diffusion_model=self.model)
+        sources = diffusion_sources(s, self.ip2p_model, self.controlnet_model)
+        return _load_diffusion(*sources, s.device, self.attention_slicing)
+
+
+@functools.cache
+def _load_diffusion(model: str, ip2p: str, controlnet: str, device: str, attention_slicing: bool | None) -> Any:
+    from hotelcap_pipeline.edits.pipeline import DiffusionEditors
+
+    return DiffusionEditors(model, ip2p_model=ip2p, controlnet_model=controlnet, device=device,
+                            attention_slicing=attention_slicing)

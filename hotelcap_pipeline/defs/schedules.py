@@ -3,8 +3,10 @@
 import dagster as dg
 
 from hotelcap_pipeline.defs.inputs import INPUT_FILES
+from hotelcap_pipeline.defs.partitions import shards
 from hotelcap_pipeline.sharding import SHARD_KEYS
 
+SHARDED_ASSETS = ["hotel_images", "image_embeddings"]
 ALL_SHARDS = {
     "dagster/asset_partition_range_start": SHARD_KEYS[0],
     "dagster/asset_partition_range_end": SHARD_KEYS[-1],
@@ -20,6 +22,12 @@ edits_job = dg.define_asset_job("edits_job", selection=dg.AssetSelection.groups(
                                 description="Edit selection, diffusion edits, visitor portrait.")
 report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.groups("report"),
                                  description="The report.")
+sharded_stages_job = dg.define_asset_job(
+    "sharded_stages_job",
+    selection=dg.AssetSelection.assets(*SHARDED_ASSETS),
+    partitions_def=shards,
+    description="The heavy per-shard stages; backfill it to run shards in parallel.",
+)
 refresh_job = dg.define_asset_job(
     "refresh_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.keys(*INPUT_FILES),
@@ -43,5 +51,6 @@ observe_inputs = dg.ScheduleDefinition(
     description="Every 5 minutes: record the content hash of vocabulary, templates, edit series, persona.",
 )
 
-JOBS = [metadata_job, photos_job, tagging_job, edits_job, report_job, refresh_job, observe_inputs_job]
+JOBS = [metadata_job, photos_job, tagging_job, edits_job, report_job, sharded_stages_job, refresh_job,
+        observe_inputs_job]
 SCHEDULES = [weekly_refresh, observe_inputs]

@@ -29,11 +29,9 @@ import polars as pl
 
 from hotelcap_pipeline.tagging.clip_model import ClipModel
 from hotelcap_pipeline.tagging.embed import embedding_matrix
+from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS
 from hotelcap_pipeline.tagging.vocabulary import PromptTemplates, Tag, load_templates
 
-METHODS = ("seed", "ensemble", "calibrated")
-DEFAULT_THRESHOLDS = {"seed": 0.25, "ensemble": 0.25, "calibrated": 1.0}
-SCORE_KINDS = {"seed": "cosine", "ensemble": "cosine", "calibrated": "z"}
 ID_COLUMNS = ("image_id", "hotel_id", "chain_id")
 
 

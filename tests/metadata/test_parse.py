@@ -81,7 +81,7 @@ def test_duplicate_id_is_an_error_with_lines(tmp_path):
 
 def test_missing_column_in_header_is_named(tmp_path):
     path = write(tmp_path, "chain_info.csv", "chain_id,name\n1,a\n")
-    with pytest.raises(DatasetError, match="missing column.*chain_name"):
+    with pytest.raises(DatasetError, match=r"missing column.*chain_name"):
         read_metadata_csv(path, "chains")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from hotelcap_pipeline.defs.assets import metadata, photos, tagging
 from hotelcap_pipeline.defs.inputs import input_assets
-from hotelcap_pipeline.defs.io import ParquetTableIOManager
+from hotelcap_pipeline.defs.io import parquet_io_manager
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import SHARD_KEYS
@@ -58,8 +58,8 @@ def run_stages(url: str) -> dg.ExecuteInProcessResult:
         [*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging])],
         selection=["chains", "hotels", "train_images", "test_images", "sampled_hotels", "hotel_images",
                    "image_embeddings"],
-        resources={"settings": settings, "clip": ClipResource(settings=settings),
-                   "io_manager": ParquetTableIOManager(settings=settings)},
+        resources={"settings": settings, "clip": ClipResource(),
+                   "io_manager": parquet_io_manager},
         tags={"dagster/asset_partition_range_start": SHARD_KEYS[0],
               "dagster/asset_partition_range_end": SHARD_KEYS[-1]},
     )

@@ -10,7 +10,6 @@ from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.metadata.parse import read_table
 from hotelcap_pipeline.metadata.sample import sample_hotels as draw_sample
 from hotelcap_pipeline.metadata.source import resolve_dataset
-from hotelcap_pipeline.metadata.stats import review_dataset
 from hotelcap_pipeline.settings import load_settings
 from hotelcap_pipeline.sharding import with_shard
 
@@ -62,6 +61,8 @@ def dataset_stats(
 ) -> dg.Output:
     """Dataset review: counts, balance (Gini), image sources, and exponential vs log-normal fits of
     hotels per chain with Kolmogorov-Smirnov, Anderson-Darling and Shapiro-Wilk tests."""
+    from hotelcap_pipeline.metadata.stats import review_dataset  # scipy: imported when the asset runs
+
     review = review_dataset(chains, hotels, train_images, test_images)
     store = settings.store()
     figures = save_figures(review.figures, store, prefix="dataset_")

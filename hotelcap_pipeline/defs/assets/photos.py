@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.metadata import image_metadata
-from hotelcap_pipeline.defs.partitions import shards, single_run
+from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
@@ -45,7 +45,7 @@ class PhotosConfig(dg.Config):
 
 @dg.asset(
     partitions_def=shards,
-    backfill_policy=single_run,
+    backfill_policy=per_shard_runs,
     group_name="photos",
     kinds={"aiohttp", "pillow", "parquet"},
     code_version="1",

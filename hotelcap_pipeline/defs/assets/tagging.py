@@ -3,6 +3,8 @@
 `image_tags` is deliberately not sharded: it is a small matrix product over stored embeddings, and
 the calibrated method standardises each tag over the whole collection, which shards would change.
 No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
+Stage modules that pull in torch or scikit-learn are imported inside the assets, so loading the code
+location (dagster dev, every step subprocess) stays fast.
 """
 
 import dagster as dg
@@ -10,24 +12,21 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.metadata import save_figures
-from hotelcap_pipeline.defs.partitions import shards, single_run
+from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
 from hotelcap_pipeline.sharding import with_shard
-from hotelcap_pipeline.tagging.clusters import cluster_tags
-from hotelcap_pipeline.tagging.embed import embed_images
-from hotelcap_pipeline.tagging.stats import cooccurrence_figure, tag_frequency_figure, tag_statistics
-from hotelcap_pipeline.tagging.tags import DEFAULT_THRESHOLDS, METHODS, SCORE_KINDS, tag_all_methods
+from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, PRIMARY_METHOD, SCORE_KINDS
 from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary
 
 GROUP = "tagging"
-PRIMARY_METHOD = "calibrated"
 
 
 @dg.asset(
     partitions_def=shards,
-    backfill_policy=single_run,
+    backfill_policy=per_shard_runs,
     group_name=GROUP,
     kinds={"pytorch", "open_clip", "parquet"},
+    pool="gpu",
     code_version="1",
 )
 def image_embeddings(
@@ -35,6 +34,8 @@ def image_embeddings(
 ) -> dg.Output:
     """One L2-normalised CLIP embedding per ok photo, keyed by (photo sha256, model): photos already
     embedded by the same model are reused, so a rerun without new photos computes nothing."""
+    from hotelcap_pipeline.tagging.embed import embed_images
+
     store = settings.store()
     folder = store.table("image_embeddings")
     previous = [folder / f"{key}.parquet" for key in context.partition_keys]
@@ -43,7 +44,7 @@ def image_embeddings(
         p.exists() for p in previous
     ) else None
     store.pull(hotel_images.filter(pl.col("status") == "ok").get_column("path").to_list())
-    model = clip.get()
+    model = clip.get(settings)
     context.log.info(f"embedding with {model.model_id} on {model.device}")
 
     def progress(done: int, total: int) -> None:
@@ -74,14 +75,19 @@ class TagConfig(dg.Config):
     code_version="1",
     deps=["vocabulary", "prompt_templates"],
 )
-def image_tags(config: TagConfig, clip: ClipResource, image_embeddings: pl.DataFrame) -> dg.Output:
+def image_tags(
+    config: TagConfig, settings: HotelcapSettings, clip: ClipResource, image_embeddings: pl.DataFrame
+) -> dg.Output:
     """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side;
     every tag's score is kept in score_<label> so thresholds can change without recomputing."""
+    from hotelcap_pipeline.tagging.tags import tag_all_methods
+
     vocabulary = load_vocabulary()
     thresholds = {"seed": config.seed_threshold, "ensemble": config.ensemble_threshold,
                   "calibrated": config.calibrated_threshold}
     table = tag_all_methods(
-        image_embeddings.sort("image_id"), clip.get(), vocabulary, thresholds=thresholds, templates=load_templates()
+        image_embeddings.sort("image_id"), clip.get(settings), vocabulary, thresholds=thresholds,
+        templates=load_templates(),
     )
     per_method = table.group_by("method").agg(pl.col("tags").list.len().mean().alias("mean_tags"))
     return dg.Output(
@@ -101,6 +107,8 @@ def image_tags(config: TagConfig, clip: ClipResource, image_embeddings: pl.DataF
 def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
     """The original review's numbers per method (mean tags per photo, mean top-1 score, 1st-10th gap,
     distinct tags per hotel) beside the original study's, with tag frequency and co-occurrence figures."""
+    from hotelcap_pipeline.tagging.stats import cooccurrence_figure, tag_frequency_figure, tag_statistics
+
     table = tag_statistics(image_tags, SCORE_KINDS)
     labels = [t.label for t in load_vocabulary()]
     figures = {
@@ -122,6 +130,8 @@ def tag_clusters(settings: HotelcapSettings, config: ClusterConfig, image_tags: 
     """k-modes clusters of the binary tag vectors: k by the cost elbow, and k = hotels, k = chains for the
     comparison, with ARI, NMI and purity against hotel and chain and a plain answer on whether clusters
     match classes."""
+    from hotelcap_pipeline.tagging.clusters import cluster_tags
+
     rows = image_tags.filter(pl.col("method") == config.method).sort("image_id")
     labels = [t.label for t in load_vocabulary()]
     analysis = cluster_tags(rows, labels, k_range=range(1, config.k_max + 1), seed=config.seed)

@@ -1,0 +1,140 @@
+"""Stage 4: the most different photos, their diffusion edit series (sharded), and the visitor's portrait.
+
+No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
+"""
+
+import io
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from hotelcap_pipeline.defs.metadata import png_metadata, save_figures
+from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
+from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
+from hotelcap_pipeline.settings import load_settings
+from hotelcap_pipeline.sharding import with_shard
+from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD
+
+GROUP = "edits"
+_ENV = load_settings()
+
+
+class SelectionConfig(dg.Config):
+    k: int = Field(default=6, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
+    seed: int = Field(default=_ENV.seed, description="Seed of the first pick (HOTELCAP_SEED).")
+    method: str = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
+
+
+@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1")
+def edit_selection(
+    config: SelectionConfig,
+    image_embeddings: pl.DataFrame,
+    image_tags: pl.DataFrame,
+    hotel_images: pl.DataFrame,
+) -> dg.Output:
+    """The k most different photos: farthest-point sampling on the CLIP embeddings, a new hotel while one
+    is left, each with its tags as the reason."""
+    from hotelcap_pipeline.edits.selection import select_diverse
+
+    files = hotel_images.select("image_id", "path")
+    embeddings = image_embeddings.join(files, on="image_id", how="inner")
+    tags = image_tags.filter(pl.col("method") == config.method).select("image_id", "tags")
+    picked = with_shard(select_diverse(embeddings, tags, config.k, config.seed).drop("embedding", strict=False))
+    return dg.Output(
+        picked,
+        metadata={"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
+                  "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in picked.get_column("reason")))},
+    )
+
+
+@dg.asset(
+    partitions_def=shards,
+    backfill_policy=per_shard_runs,
+    group_name=GROUP,
+    kinds={"diffusers", "pytorch", "parquet"},
+    pool="gpu",
+    code_version="1",
+    deps=["edit_series"],
+)
+def diffusion_edits(
+    context: dg.AssetExecutionContext,
+    settings: HotelcapSettings,
+    clip: ClipResource,
+    diffusion: DiffusionResource,
+    edit_selection: pl.DataFrame,
+) -> dg.Output:
+    """Every (selected photo x edit series) with img2img, ControlNet or InstructPix2Pix at the photo's aspect
+    ratio: a small strength sweep scored by CLIP image similarity (same room?), CLIP directional similarity
+    (did the asked change happen?) and SSIM (layout kept?), the best allowed strength kept. Edits already
+    rendered with the same photo bytes, model, settings and seed are reused."""
+    from hotelcap_pipeline.edits.render import before_after_grid, render_edits
+    from hotelcap_pipeline.edits.series import load_series
+
+    store = settings.store()
+    selection = edit_selection.filter(pl.col("shard").is_in(context.partition_keys))
+    previous_files = [store.table("diffusion_edits") / f"{k}.parquet" for k in context.partition_keys]
+    store.pull(previous_files, refresh=True)
+    found = [p for p in previous_files if p.exists()]
+    previous = pl.concat([pl.read_parquet(p) for p in found], how="vertical_relaxed") if found else None
+    if previous is not None:
+        store.pull(previous.get_column("path").drop_nulls().to_list())
+    store.pull(selection.get_column("path").to_list())
+    series = load_series()
+
+    def progress(done: int, total: int, what: str) -> None:
+        context.log.info(f"edits: {done}/{total} {what}")
+
+    rows = render_edits(
+        selection, store.root, series, diffusion.get(settings), clip.get(settings), previous,
+        max_side=diffusion.max_side, progress=progress,
+    )
+    rows = with_shard(rows)
+    store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
+    grids = {}
+    for s in series:
+        if rows.filter((pl.col("edit") == s.name) & (pl.col("status") == "ok")).height:
+            buf = io.BytesIO()
+            before_after_grid(rows, store.root, s.name).save(buf, format="PNG")
+            grids[f"grid_{s.name}"] = buf.getvalue()
+    failed = rows.filter(pl.col("status") != "ok")
+    return dg.Output(
+        rows,
+        metadata={
+            "edits": rows.height,
+            "rendered": rows.filter(~pl.col("reused") & (pl.col("status") == "ok")).height,
+            "reused": rows.filter(pl.col("reused")).height,
+            "failed": failed.height,
+            "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
+            **save_figures(grids, store, prefix="edits_"),
+        },
+    )
+
+
+class PortraitConfig(dg.Config):
+    seed: int = Field(default=_ENV.seed, description="Seed of the portrait (HOTELCAP_SEED).")
+    steps: int = Field(default=30, ge=1, description="Denoising steps.")
+    size: int = Field(default=512, description="Side of the square portrait, px.")
+
+
+@dg.asset(group_name=GROUP, kinds={"diffusers", "parquet"}, code_version="1", deps=["persona"], pool="gpu")
+def visitor_portrait(settings: HotelcapSettings, diffusion: DiffusionResource, config: PortraitConfig) -> dg.Output:
+    """A text-to-image portrait of a typical visitor from the persona in assets/persona.md, with the edits'
+    diffusion model and seed rules (reused when prompt, model and settings are unchanged)."""
+    from hotelcap_pipeline.edits.portrait import PERSONA_FILE, render_portrait
+
+    store = settings.store()
+    out = store.figures / "visitor_portrait.png"
+    store.pull([out])
+    record = render_portrait(
+        diffusion.get(settings).editor_for("img2img"), PERSONA_FILE.read_text(encoding="utf-8"), config.seed, out,
+        (config.size, config.size), steps=config.steps,
+    )
+    store.push([out])
+    row = {**record, "path": str(out.relative_to(store.root))}
+    return dg.Output(
+        pl.DataFrame([row]),
+        metadata={"prompt": record.get("prompt", ""), "reused": bool(record.get("reused")),
+                  "portrait": png_metadata(out.read_bytes(), "visitor portrait"),
+                  "path": dg.MetadataValue.path(store.location(out))},
+    )

@@ -1,0 +1,63 @@
+"""Stage 6: the human-readable report (HTML + Markdown) from the stored tables.
+
+No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
+"""
+
+import dagster as dg
+
+from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.report import ReportContext, build_report
+
+# Read through DataStore (so sharded tables work), not passed in: deps only draw the lineage.
+REPORT_INPUTS = [
+    "dataset_stats",
+    "hotel_images",
+    "image_embeddings",
+    "image_tags",
+    "tag_stats",
+    "tag_clusters",
+    "edit_selection",
+    "diffusion_edits",
+    "visitor_portrait",
+]
+
+
+def _cluster_summary(context: dg.AssetExecutionContext) -> dict | None:
+    """The k-modes summary tag_clusters recorded in its materialization metadata, if any."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("tag_clusters"))
+    materialization = event.asset_materialization if event is not None else None
+    value = materialization.metadata.get("summary") if materialization is not None else None
+    data = getattr(value, "data", None)
+    return data if isinstance(data, dict) else None
+
+
+@dg.asset(
+    deps=REPORT_INPUTS,
+    group_name="report",
+    kinds={"html", "markdown"},
+    code_version="1",
+    description="The report: dataset review, persona, tagging vs the original study, clusters vs classes, "
+    "edit grids with scores, the portrait, what worked and what did not, and how to reproduce it. "
+    "Sections whose tables are missing say so instead of showing numbers.",
+)
+def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.MaterializeResult:
+    store = settings.store()
+    report_context = ReportContext.from_settings(
+        settings.settings(), cluster_summary=_cluster_summary(context)
+    )
+    files = build_report(store, report_context)
+    store.push([files.html, files.markdown, *files.figures])
+    context.log.info(f"report written to {store.location(files.html)} and {store.location(files.markdown)}")
+    if files.missing:
+        context.log.warning(
+            f"report sections without data (not materialized yet): {', '.join(files.missing)}"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(store.location(files.html)),
+            "markdown": dg.MetadataValue.path(store.location(files.markdown)),
+            "figures": len(files.figures),
+            "not_materialized_yet": ", ".join(files.missing) or "none",
+            "preview": dg.MetadataValue.md(files.preview()),
+        },
+    )

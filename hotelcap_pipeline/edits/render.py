@@ -1,0 +1,293 @@
+"""Render every (photo x series) edit with a strength sweep, score it, keep the best, and reuse work done.
+
+Layout under the store root:
+
+    edits/<series>/<image_id>.png                  the chosen edit
+    edits/_sweep/<series>/<image_id>/<key>.png      every sweep candidate, keyed by what made its pixels
+
+Two cache levels make reruns free: a row whose key (photo bytes, model, settings, seed, size, sweep,
+scorer, threshold) matches the previous table and whose file exists is taken as is; otherwise each
+candidate whose PNG already exists is only re-scored, not re-rendered. Candidates carry their safety and
+NaN flags in a PNG text chunk, so a reused candidate keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from PIL import Image, ImageDraw
+
+from hotelcap_pipeline.edits.cache import cache_key, png_bytes, read_png_meta
+from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance
+from hotelcap_pipeline.edits.scores import ClipEncoder, choose_strength, score_edits
+from hotelcap_pipeline.edits.series import EditSeries
+from hotelcap_pipeline.store import atomic_write_bytes
+
+SWEEP_DIR = "_sweep"
+Progress = Callable[[int, int, str], None]
+
+SWEEP_SCHEMA = pl.Struct(
+    {
+        "strength": pl.Float64,
+        "image_guidance": pl.Float64,
+        "clip_image_sim": pl.Float64,
+        "directional": pl.Float64,
+        "ssim": pl.Float64,
+        "nsfw_flag": pl.Boolean,
+        "nan_or_black": pl.Boolean,
+        "reused": pl.Boolean,
+    }
+)
+EDIT_SCHEMA = pl.Schema(
+    {
+        "image_id": pl.Int64,
+        "hotel_id": pl.Int64,
+        "edit": pl.Utf8,
+        "condition": pl.Utf8,
+        "status": pl.Utf8,
+        "error": pl.Utf8,
+        "path": pl.Utf8,
+        "source_path": pl.Utf8,
+        "photo_sha256": pl.Utf8,
+        "mode": pl.Utf8,
+        "model": pl.Utf8,
+        "prompt": pl.Utf8,
+        "seed": pl.Int64,
+        "strength": pl.Float64,
+        "image_guidance": pl.Float64,
+        "steps": pl.Int64,
+        "guidance": pl.Float64,
+        "width": pl.Int64,
+        "height": pl.Int64,
+        "sweep": pl.List(SWEEP_SCHEMA),
+        "clip_image_sim": pl.Float64,
+        "directional": pl.Float64,
+        "ssim": pl.Float64,
+        "preserve_threshold": pl.Float64,
+        "choice_reason": pl.Utf8,
+        "nsfw_flag": pl.Boolean,
+        "nan_or_black": pl.Boolean,
+        "clip_model": pl.Utf8,
+        "reused": pl.Boolean,
+        "cache_key": pl.Utf8,
+    }
+)
+
+
+def _previous_rows(previous: pl.DataFrame | None) -> dict[tuple[int, str], dict[str, Any]]:
+    if previous is None or previous.is_empty() or "cache_key" not in previous.columns:
+        return {}
+    return {(r["image_id"], r["edit"]): r for r in previous.iter_rows(named=True) if r.get("status") == "ok"}
+
+
+class _SeriesRenderer:
+    """Renders one series over the photos; holds what is shared by its photos (text embeddings, model id)."""
+
+    def __init__(
+        self, s: EditSeries, store_root: Path, diffusion: EditorSource, clip: ClipEncoder, max_side: int
+    ) -> None:
+        self.s = s
+        self.root = store_root
+        self.diffusion = diffusion
+        self.clip = clip
+        self.max_side = max_side
+        self.model = diffusion.model_for(s.mode)
+        self._text_pair: np.ndarray | None = None
+
+    def text_pair(self) -> np.ndarray:
+        if self._text_pair is None:
+            self._text_pair = self.clip.encode_texts([self.s.source_text, self.s.target_text])
+        return self._text_pair
+
+    def row_key(self, sha256: str, size: tuple[int, int], preserve_threshold: float) -> str:
+        return cache_key(
+            {
+                "photo": sha256,
+                "model": self.model,
+                "size": size,
+                "sweep": self.s.sweep,
+                "clip": self.clip.model_id,
+                "threshold": preserve_threshold,
+                **self.s.settings(),
+            }
+        )
+
+    def candidate(
+        self, photo: Image.Image, image_id: int, sha256: str, size: tuple[int, int], strength: float
+    ) -> tuple[Rendered, bool]:
+        """One sweep candidate, from its cached PNG when present; returns (rendered, reused)."""
+        key = cache_key({"photo": sha256, "model": self.model, "size": size, "strength": strength, **self.s.settings()})
+        path = self.root / "edits" / SWEEP_DIR / self.s.name / str(image_id) / f"{key}.png"
+        meta = read_png_meta(path)
+        if meta is not None:
+            with Image.open(path) as im:
+                return Rendered(im.convert("RGB"), meta["nsfw_flag"], meta["nan_or_black"]), True
+        rendered = self.diffusion.editor_for(self.s.mode).edit(
+            photo,
+            prompt=self.s.prompt,
+            negative_prompt=self.s.negative_prompt,
+            strength=strength,
+            steps=self.s.steps,
+            guidance=self.s.guidance,
+            seed=self.s.seed,
+            size=size,
+        )
+        meta = {
+            "nsfw_flag": rendered.nsfw_flag,
+            "nan_or_black": rendered.nan_or_black,
+            "strength": strength,
+            "model": self.model,
+            "photo": sha256,
+            **self.s.settings(),
+        }
+        atomic_write_bytes(path, png_bytes(rendered.image, meta))
+        return rendered, False
+
+    def render(self, photo_row: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        s = self.s
+        image_id = photo_row["image_id"]
+        out_rel = f"edits/{s.name}/{image_id}.png"
+        with Image.open(self.root / photo_row["path"]) as im:
+            photo = im.convert("RGB")
+        size = fit_dims(*photo.size, max_side=self.max_side)
+        key = self.row_key(photo_row["sha256"], size, s.preserve_threshold)
+        if previous is not None and previous["cache_key"] == key and (self.root / out_rel).is_file():
+            return {**previous, "reused": True}
+
+        rendered = [self.candidate(photo, image_id, photo_row["sha256"], size, st) for st in s.sweep]
+        scores = score_edits(self.clip, photo, [r.image for r, _ in rendered], self.text_pair())
+        sweep = [
+            {
+                "strength": st,
+                "image_guidance": ip2p_image_guidance(st) if s.mode == "instruct-pix2pix" else None,
+                **score,
+                "nsfw_flag": r.nsfw_flag,
+                "nan_or_black": r.nan_or_black,
+                "reused": reused,
+            }
+            for st, (r, reused), score in zip(s.sweep, rendered, scores, strict=True)
+        ]
+        strength, reason = choose_strength(sweep, s.preserve_threshold)
+        chosen = next(i for i, e in enumerate(sweep) if e["strength"] == strength)
+        atomic_write_bytes(self.root / out_rel, png_bytes(rendered[chosen][0].image))
+        best = sweep[chosen]
+        return {
+            "path": out_rel,
+            "mode": s.mode,
+            "model": self.model,
+            "prompt": s.prompt,
+            "seed": s.seed,
+            "strength": strength,
+            "image_guidance": best["image_guidance"],
+            "steps": s.steps,
+            "guidance": s.guidance,
+            "width": size[0],
+            "height": size[1],
+            "sweep": sweep,
+            "clip_image_sim": best["clip_image_sim"],
+            "directional": best["directional"],
+            "ssim": best["ssim"],
+            "preserve_threshold": s.preserve_threshold,
+            "choice_reason": reason,
+            "nsfw_flag": best["nsfw_flag"],
+            "nan_or_black": best["nan_or_black"],
+            "clip_model": self.clip.model_id,
+            "reused": all(e["reused"] for e in sweep),
+            "cache_key": key,
+        }
+
+
+def render_edits(
+    selection: pl.DataFrame,
+    store_root: Path,
+    series: Sequence[EditSeries],
+    diffusion: EditorSource,
+    clip: ClipEncoder,
+    previous: pl.DataFrame | None,
+    *,
+    max_side: int = 512,
+    progress: Progress | None = None,
+) -> pl.DataFrame:
+    """Every (selected photo x series) edit, one row each (schema ``EDIT_SCHEMA``).
+
+    ``selection`` needs image_id, hotel_id, path (relative to ``store_root``) and sha256. A photo that
+    cannot be read or edited gives a ``failed`` row naming the file and the error; the others go on.
+    ``progress(done, total, what)`` is called after each row.
+    """
+    missing = {"image_id", "hotel_id", "path", "sha256"} - set(selection.columns)
+    if missing:
+        raise ValueError(f"selection lacks columns {sorted(missing)}")
+    store_root = Path(store_root)
+    prev = _previous_rows(previous)
+    photos = list(selection.iter_rows(named=True))
+    total = len(photos) * len(series)
+    rows: list[dict[str, Any]] = []
+    for s in series:
+        renderer = _SeriesRenderer(s, store_root, diffusion, clip, max_side)
+        for photo_row in photos:
+            image_id = photo_row["image_id"]
+            base = {
+                "image_id": image_id,
+                "hotel_id": photo_row["hotel_id"],
+                "edit": s.name,
+                "condition": s.condition,
+                "source_path": photo_row["path"],
+                "photo_sha256": photo_row["sha256"],
+            }
+            try:
+                result = {
+                    **base,
+                    "status": "ok",
+                    "error": None,
+                    **renderer.render(photo_row, prev.get((image_id, s.name))),
+                }
+            except (OSError, ValueError) as exc:
+                result = {
+                    **base,
+                    "status": "failed",
+                    "error": f"{photo_row['path']}: {exc}",
+                    "mode": s.mode,
+                    "seed": s.seed,
+                    "steps": s.steps,
+                    "guidance": s.guidance,
+                    "reused": False,
+                }
+            rows.append(result)
+            if progress is not None:
+                progress(len(rows), total, f"{s.name}/{image_id}: {result['status']}")
+    return pl.DataFrame(rows, schema=EDIT_SCHEMA, strict=False)
+
+
+def _fit_box(image: Image.Image, box: int) -> Image.Image:
+    image = image.convert("RGB")
+    image.thumbnail((box, box), Image.Resampling.LANCZOS)
+    cell = Image.new("RGB", (box, box), "white")
+    cell.paste(image, ((box - image.width) // 2, (box - image.height) // 2))
+    return cell
+
+
+def before_after_grid(rows: pl.DataFrame, store_root: Path, series_name: str, *, box: int = 256) -> Image.Image:
+    """One line per photo of ``series_name``: the original, then the chosen edit, with its scores below."""
+    done = rows.filter((pl.col("edit") == series_name) & (pl.col("status") == "ok")).sort("image_id")
+    if done.is_empty():
+        raise ValueError(f"no rendered edit of series {series_name!r} to show")
+    caption = 28
+    grid = Image.new("RGB", (2 * box, done.height * (box + caption)), "white")
+    draw = ImageDraw.Draw(grid)
+    for i, row in enumerate(done.iter_rows(named=True)):
+        top = i * (box + caption)
+        for j, rel in enumerate((row["source_path"], row["path"])):
+            with Image.open(Path(store_root) / rel) as im:
+                grid.paste(_fit_box(im, box), (j * box, top))
+        draw.text((4, top + box + 2), f"{row['image_id']}  (before)", fill="black")
+        draw.text(
+            (box + 4, top + box + 2),
+            f"s={row['strength']:g} clip={row['clip_image_sim']:.2f} dir={row['directional']:.2f} "
+            f"ssim={row['ssim']:.2f}",
+            fill="black",
+        )
+    return grid

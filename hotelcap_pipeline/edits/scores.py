@@ -1,0 +1,124 @@
+"""How good is an edit: is it still the same room, did the asked-for change happen, is the layout kept.
+
+- ``clip_image_sim``: cosine of the CLIP embeddings of the edit and the original (1 = same picture to
+  CLIP; the "same room" score).
+- ``directional``: cosine between the image change E(edit) - E(orig) and the text change
+  T(target) - T(source) (Gal et al., StyleGAN-NADA; used to judge InstructPix2Pix): > 0 when the image
+  moved the way the text did, ~0 when the change is unrelated.
+- ``ssim``: structural similarity (Wang et al., 2004) of downscaled grey versions: the layout score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from hotelcap_pipeline.edits.pipeline import fit_dims
+
+SSIM_SIDE = 128  # layout, not texture: compare at thumbnail size
+
+
+class ClipEncoder(Protocol):
+    """What scoring needs of ``hotelcap_pipeline.tagging.clip_model.ClipModel``."""
+
+    model_id: str
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 1.0, sigma: float = 1.5) -> float:
+    """Mean SSIM of two grey images of equal shape, Gaussian window (sigma 1.5, K1 0.01, K2 0.03)."""
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"ssim needs two 2-D arrays of one shape, got {a.shape} and {b.shape}")
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    c1 = (0.01 * data_range) ** 2
+    c2 = (0.03 * data_range) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return gaussian_filter(x, sigma, truncate=3.5, mode="reflect")
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a * mu_a
+    var_b = blur(b * b) - mu_b * mu_b
+    cov = blur(a * b) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
+    return float(np.mean(num / den))
+
+
+def grey_thumbnail(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(image.convert("L").resize(size, Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+
+
+def layout_ssim(original: Image.Image, edited: Image.Image, side: int = SSIM_SIDE) -> float:
+    """SSIM of the two images as grey thumbnails at the edit's aspect ratio (longer side ``side``)."""
+    size = fit_dims(*edited.size, max_side=side, multiple=1)
+    return ssim(grey_thumbnail(original, size), grey_thumbnail(edited, size))
+
+
+def directional_similarity(
+    orig: np.ndarray, edits: np.ndarray, source_text: np.ndarray, target_text: np.ndarray
+) -> np.ndarray:
+    """Cosine of each edit's image change with the text change; 0 where either change is nil."""
+    image_delta = np.atleast_2d(edits) - orig
+    text_delta = target_text - source_text
+    norms = np.linalg.norm(image_delta, axis=1) * np.linalg.norm(text_delta)
+    dots = image_delta @ text_delta
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 1e-12)
+
+
+def score_edits(
+    clip: ClipEncoder,
+    original: Image.Image,
+    edits: Sequence[Image.Image],
+    text_pair: np.ndarray,
+) -> list[dict[str, float]]:
+    """Scores of each edit of ``original``; ``text_pair`` holds the unit text embeddings (source, target)."""
+    embeddings = clip.encode_images([original, *edits])
+    orig, edited = embeddings[0], embeddings[1:]
+    image_sims = edited @ orig
+    directional = directional_similarity(orig, edited, text_pair[0], text_pair[1])
+    return [
+        {
+            "clip_image_sim": float(image_sims[i]),
+            "directional": float(directional[i]),
+            "ssim": layout_ssim(original, edit),
+        }
+        for i, edit in enumerate(edits)
+    ]
+
+
+def choose_strength(
+    sweep: Sequence[Mapping[str, Any]], preserve_threshold: float, preserve_key: str = "clip_image_sim"
+) -> tuple[float, str]:
+    """Pick a strength from scored sweep entries (``strength``, ``directional``, ``preserve_key``).
+
+    Entries flagged ``nan_or_black`` or ``nsfw_flag`` are never chosen while an unflagged one exists. Of
+    those whose preservation is at least ``preserve_threshold``, the best directional score wins (ties:
+    the lower strength); when none is kept, the lowest strength is the fallback.
+    """
+    if not sweep:
+        raise ValueError("choose_strength needs at least one sweep entry")
+    usable = [e for e in sweep if not e.get("nan_or_black") and not e.get("nsfw_flag")]
+    if not usable:
+        lowest = min(e["strength"] for e in sweep)
+        return lowest, f"every strength gave a NaN, black or flagged image; kept the lowest, {lowest:g}"
+    kept = [e for e in usable if e[preserve_key] >= preserve_threshold]
+    if kept:
+        best = max(kept, key=lambda e: (e["directional"], -e["strength"]))
+        return best["strength"], (
+            f"best directional score {best['directional']:.3f} of {len(kept)}/{len(sweep)} strengths "
+            f"with {preserve_key} >= {preserve_threshold:g}"
+        )
+    lowest = min(e["strength"] for e in usable)
+    return (
+        lowest,
+        f"no strength kept {preserve_key} >= {preserve_threshold:g}; fell back to the lowest, {lowest:g}",
+    )

@@ -1,0 +1,230 @@
+"""The Dagster UI as users see it: `dagster dev` on 127.0.0.1 driven by Debian's headless chromium.
+
+Checks that the asset graph shows every asset key of ``hotelcap_pipeline.definitions.defs`` and that the
+webserver serves every lineage edge, opens one asset's page, and saves screenshots (PNG) to
+``HOTELCAP_SCREENSHOTS_DIR`` (default ``data_store/report/screenshots/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotelcap_pipeline.settings import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT_S = 90
+ASSETS_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+)
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is absent: apt-get install -y chromium (never a downloaded browser build)",
+        allow_module_level=True,
+    )
+
+
+def screenshots_dir() -> Path:
+    return Path(
+        os.environ.get("HOTELCAP_SCREENSHOTS_DIR") or PROJECT_ROOT / "data_store" / "report" / "screenshots"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(base: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    if body.get("errors"):
+        raise AssertionError(f"GraphQL errors: {body['errors']}")
+    return body["data"]
+
+
+def wait_until_served(base: str, process: subprocess.Popen, log: Path) -> None:
+    """Until the code location is loaded: the webserver answers before its code server is up."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dagster dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if graphql(base, ASSETS_QUERY)["assetNodes"]:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, AssertionError, KeyError):
+            pass
+        time.sleep(1)
+    raise AssertionError(
+        f"dagster dev did not serve the assets in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The venv's own CLI, also when pytest runs as .venv/bin/python without an activated venv.
+    bin_dir = str(Path(sys.executable).parent)
+    dagster = shutil.which("dagster", path=bin_dir) or shutil.which("dagster")
+    if dagster is None:
+        pytest.skip("the dagster CLI is not installed")
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "DAGSTER_HOME": str(home),
+        "HOTELCAP_PROFILE": "demo",
+        "HOTELCAP_DATA_STORE": str(tmp_path_factory.mktemp("store")),
+    }
+    port = free_port()
+    log = home / "dagster_dev.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_served(base, process, log)
+        yield base
+    finally:
+        # dagster dev stops its webserver, daemon and code server on SIGINT; its own group only.
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def expected_graph() -> tuple[set[str], set[tuple[str, str]]]:
+    """Asset keys and (upstream, downstream) edges of the code location, from the Definitions object."""
+    from hotelcap_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    edges = {(p.to_user_string(), k.to_user_string()) for k in keys for p in graph.get(k).parent_keys}
+    return {k.to_user_string() for k in keys}, edges
+
+
+def served_graph(base: str) -> tuple[set[str], set[tuple[str, str]]]:
+    nodes = graphql(base, ASSETS_QUERY)["assetNodes"]
+    keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
+    edges = {
+        ("/".join(d["path"]), "/".join(n["assetKey"]["path"])) for n in nodes for d in n["dependencyKeys"]
+    }
+    return keys, edges
+
+
+@pytest.fixture(scope="module")
+def page(dagster_ui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sync_api.Page]:
+    with sync_api.sync_playwright() as playwright:
+        # A fresh --user-data-dir every run: no cookies, dismissed dialogs or graph state carry over.
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path_factory.mktemp("chromium_profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,  # Playwright passes --headless itself
+            args=[f for f in CHROMIUM_FLAGS if f != "--headless"],
+            viewport={"width": 1920, "height": 1800},
+        )
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def dismiss_community_dialog(page: sync_api.Page) -> None:
+    """The "Join the Dagster community" dialog shows on some first visits; Skip it when it does."""
+    skip = page.get_by_role("button", name="Skip", exact=True)
+    try:
+        skip.wait_for(state="visible", timeout=3000)
+    except sync_api.TimeoutError:
+        return
+    skip.click()
+
+
+def node_labels(page: sync_api.Page) -> set[str]:
+    """Texts of the graph's nodes (asset nodes start with their key)."""
+    return {(text or "").strip() for text in page.locator("svg foreignObject").all_text_contents()}
+
+
+def test_asset_graph_shows_every_asset_and_edge(dagster_ui: str, page: sync_api.Page) -> None:
+    keys, edges = expected_graph()
+    served_keys, served_edges = served_graph(dagster_ui)
+    assert served_keys == keys, f"missing {keys - served_keys}, unexpected {served_keys - keys}"
+    assert served_edges == edges, f"missing {edges - served_edges}, unexpected {served_edges - edges}"
+
+    page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle")
+    dismiss_community_dialog(page)
+    page.wait_for_selector("svg foreignObject", timeout=30_000)
+    # Groups start collapsed; expand them all, then reload so the graph is laid out and fitted whole.
+    page.get_by_role("button", name="settings", exact=True).click()
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    page.reload(wait_until="networkidle")
+    page.wait_for_selector("svg foreignObject", timeout=30_000)
+    page.wait_for_function(
+        "n => document.querySelectorAll('svg foreignObject').length >= n", arg=len(keys), timeout=15_000
+    )
+    labels = node_labels(page)
+    shown = {k for k in keys if any(label.startswith(k) for label in labels)}
+    assert shown == keys, f"asset graph lacks nodes {sorted(keys - shown)}"
+    # Every edge is drawn as one SVG path between nodes; there are at least as many paths as edges.
+    assert page.locator("svg path").count() >= len(edges)
+    out = screenshots_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / "asset_graph.png"))
+
+
+def test_asset_page_shows_its_lineage(dagster_ui: str, page: sync_api.Page) -> None:
+    keys, edges = expected_graph()
+    # The asset with the most upstream edges shows the most lineage on its own page.
+    key = max(sorted(keys), key=lambda k: sum(1 for _, child in edges if child == k))
+    parents = {p for p, child in edges if child == key}
+    page.goto(f"{dagster_ui}/assets/{key}", wait_until="networkidle")
+    dismiss_community_dialog(page)
+    page.get_by_text(key).first.wait_for(timeout=30_000)
+    out = screenshots_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"asset_{key}.png"))
+
+    page.goto(f"{dagster_ui}/assets/{key}?view=lineage", wait_until="networkidle")
+    page.wait_for_selector("svg foreignObject", timeout=30_000)
+    labels = node_labels(page)
+    missing = {p for p in parents if not any(label.startswith(p) for label in labels)}
+    assert not missing, f"lineage of {key} lacks {sorted(missing)}"
+    page.screenshot(path=str(out / f"asset_{key}_lineage.png"))

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+from hotelcap_pipeline.edits.render import EDIT_SCHEMA, SWEEP_DIR, before_after_grid, render_edits
+from hotelcap_pipeline.edits.series import EditSeries
+
+
+def series(name: str, mode: str = "img2img", **extra) -> EditSeries:
+    return EditSeries(
+        name=name,
+        condition="time of day",
+        prompt="hotel room at night",
+        source_text="a room by day",
+        target_text="a room at night",
+        steps=4,
+        strengths=(0.5, 1.0),
+        mode=mode,
+        **extra,
+    )
+
+
+def test_every_photo_and_series_gets_a_scored_row_and_a_file(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    all_series = [series("night"), series("lights_off", "controlnet"), series("petals", "instruct-pix2pix")]
+    seen = []
+    rows = render_edits(
+        selection,
+        root,
+        all_series,
+        counting,
+        fake_clip,
+        None,
+        max_side=64,
+        progress=lambda done, total, what: seen.append((done, total)),
+    )
+    assert rows.schema == EDIT_SCHEMA and rows.height == 9 and seen[-1] == (9, 9)
+    assert rows["status"].to_list() == ["ok"] * 9 and not rows["reused"].any()
+    assert counting.calls == 3 * 3 * 2  # one render per sweep candidate
+    for row in rows.iter_rows(named=True):
+        out = root / row["path"]
+        assert row["path"] == f"edits/{row['edit']}/{row['image_id']}.png" and out.is_file()
+        with Image.open(out) as im:
+            assert im.size == (row["width"], row["height"]) and max(im.size) == 64
+            assert row["width"] % 8 == 0 and row["height"] % 8 == 0
+        assert [e["strength"] for e in row["sweep"]] == [0.5, 1.0]
+        assert all(row[k] is not None for k in ("clip_image_sim", "directional", "ssim", "choice_reason"))
+        assert row["strength"] in [e["strength"] for e in row["sweep"]]
+        assert row["model"] == editors.model_for(row["mode"]) and row["clip_model"] == "fake-clip"
+    petals = rows.filter(pl.col("mode") == "instruct-pix2pix")
+    assert petals["image_guidance"].is_not_null().all()
+    # The portrait photo keeps its aspect ratio.
+    tall = rows.filter(pl.col("image_id") == 101).row(0, named=True)
+    assert (tall["width"], tall["height"]) == (40, 64)
+
+
+def test_second_run_renders_nothing_and_returns_the_same_rows(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    before = {p: p.stat().st_mtime_ns for p in (root / "edits").rglob("*.png")}
+    second = render_edits(selection, root, [series("night")], counting, fake_clip, first, max_side=64)
+    assert counting.calls == 0 and second["reused"].all()
+    assert second.drop("reused").equals(first.drop("reused"))
+    assert {p: p.stat().st_mtime_ns for p in (root / "edits").rglob("*.png")} == before
+
+
+def test_lost_table_is_rebuilt_from_the_sweep_cache_without_rendering(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    again = render_edits(selection, root, [series("night")], counting, fake_clip, None, max_side=64)
+    assert counting.calls == 0 and again["reused"].all()
+    assert again["clip_image_sim"].to_list() == pytest.approx(first["clip_image_sim"].to_list())
+
+
+def test_changed_settings_render_again_a_new_threshold_only_rescores(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    reseeded = render_edits(selection, root, [series("night", seed=7)], counting, fake_clip, first, max_side=64)
+    assert counting.calls == 3 * 2 and not reseeded["reused"].any()
+    assert set(reseeded["cache_key"]).isdisjoint(first["cache_key"])
+    # Stricter threshold: a new choice, but every candidate comes from the cache.
+    counting.calls = 0
+    stricter = render_edits(
+        selection, root, [series("night", preserve_threshold=0.999)], counting, fake_clip, first, max_side=64
+    )
+    assert counting.calls == 0 and (stricter["strength"] == 0.5).all()
+
+
+def test_same_inputs_same_pixels_across_stores(photo_store, editors, fake_clip, tmp_path_factory):
+    root, selection = photo_store
+    other = tmp_path_factory.mktemp("other")
+    for rel in selection["path"]:
+        (other / rel).parent.mkdir(parents=True, exist_ok=True)
+        (other / rel).write_bytes((root / rel).read_bytes())
+    a = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    b = render_edits(selection, other, [series("night")], editors, fake_clip, None, max_side=64)
+    for rel in a["path"]:
+        assert np.array_equal(np.asarray(Image.open(root / rel)), np.asarray(Image.open(other / rel)))
+    assert a["cache_key"].to_list() == b["cache_key"].to_list()
+
+
+def test_a_bad_photo_fails_alone(photo_store, editors, fake_clip):
+    root, selection = photo_store
+    (root / selection["path"][1]).write_bytes(b"not a jpeg")
+    rows = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    assert rows["status"].to_list() == ["ok", "failed", "ok"]
+    failed = rows.row(1, named=True)
+    assert selection["path"][1] in failed["error"] and failed["path"] is None
+
+
+def test_sweep_candidates_live_in_the_cache_folder(photo_store, editors, fake_clip):
+    root, selection = photo_store
+    render_edits(selection[:1], root, [series("night")], editors, fake_clip, None, max_side=64)
+    assert len(list((root / "edits" / SWEEP_DIR / "night" / "100").glob("*.png"))) == 2
+    assert sorted(p.name for p in (root / "edits" / "night").iterdir()) == ["100.png"]
+
+
+def test_before_after_grid(photo_store, editors, fake_clip):
+    root, selection = photo_store
+    rows = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    grid = before_after_grid(rows, root, "night", box=100)
+    assert grid.size == (200, 3 * (100 + 28))
+    with pytest.raises(ValueError, match="no rendered edit"):
+        before_after_grid(rows, root, "snow")
+
+
+def test_scores_with_the_real_tiny_clip(photo_store, editors, tmp_path):
+    from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
+    from hotelcap_pipeline.tagging.clip_model import load_clip
+
+    clip = load_clip(DEMO_CLIP_MODEL, str(ensure_tiny_clip(tmp_path / "models")), "cpu")
+    root, selection = photo_store
+    rows = render_edits(selection[:1], root, [series("night")], editors, clip, None, max_side=64)
+    row = rows.row(0, named=True)
+    assert row["clip_model"] == clip.model_id and -1.0 <= row["directional"] <= 1.0
+    assert all(-1.0 <= e["clip_image_sim"] <= 1.0 + 1e-6 for e in row["sweep"])

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hotelcap_pipeline.edits.scores import (
+    choose_strength,
+    directional_similarity,
+    layout_ssim,
+    score_edits,
+    ssim,
+)
+
+
+def test_ssim_of_identical_images_is_one():
+    a = np.random.default_rng(0).random((32, 40))
+    assert ssim(a, a) == pytest.approx(1.0)
+
+
+def test_ssim_of_flat_images_is_the_luminance_term():
+    # Flat images: zero variance, so SSIM = (2 mu_a mu_b + C1) / (mu_a^2 + mu_b^2 + C1) everywhere.
+    a, b = np.full((16, 16), 0.2), np.full((16, 16), 0.6)
+    c1 = 0.01**2
+    assert ssim(a, b) == pytest.approx((2 * 0.2 * 0.6 + c1) / (0.2**2 + 0.6**2 + c1))
+
+
+def test_ssim_ranks_noise_below_a_slight_change():
+    rng = np.random.default_rng(1)
+    a = np.tile(np.linspace(0, 1, 48), (48, 1))
+    slight = np.clip(a + rng.normal(0, 0.02, a.shape), 0, 1)
+    noise = rng.random(a.shape)
+    inverted = 1 - a
+    assert 1 > ssim(a, slight) > ssim(a, noise) > ssim(a, inverted)
+    assert ssim(a, inverted) < 0  # anti-correlated structure
+
+
+def test_ssim_needs_matching_2d_arrays():
+    with pytest.raises(ValueError, match="one shape"):
+        ssim(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_layout_ssim_compares_at_the_edits_size():
+    photo = Image.fromarray((np.random.default_rng(2).random((60, 90, 3)) * 255).astype(np.uint8))
+    same_bigger = photo.resize((180, 120))
+    assert layout_ssim(photo, same_bigger) > 0.8
+    assert layout_ssim(photo, Image.new("RGB", (90, 60), "grey")) < 0.1
+
+
+def test_directional_similarity_on_hand_made_vectors():
+    orig = np.array([1.0, 0.0, 0.0])
+    source, target = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])  # text change: -x +y
+    edits = np.array([[0.0, 1.0, 0.0], [1.0, -1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    got = directional_similarity(orig, edits, source, target)
+    assert got[0] == pytest.approx(1.0)  # moved exactly as the text did
+    assert got[1] == pytest.approx(-1 / np.sqrt(2))  # moved partly against it
+    assert got[2] == pytest.approx(0.0)  # an unrelated change
+    assert got[3] == 0.0  # no change at all: 0, not NaN
+
+
+def test_score_edits_with_a_stand_in_clip(fake_clip, make_room):
+    photo = make_room(0, (64, 48))
+    scores = score_edits(fake_clip, photo, [photo, make_room(5, (64, 48))], fake_clip.encode_texts(["a", "b"]))
+    assert scores[0]["clip_image_sim"] == pytest.approx(1.0, abs=1e-5)
+    assert scores[0]["ssim"] == pytest.approx(1.0) and scores[0]["directional"] == 0.0
+    assert scores[1]["clip_image_sim"] < 0.999 and scores[1]["ssim"] < 0.9
+
+
+def entry(strength, sim, directional, **flags):
+    return {"strength": strength, "clip_image_sim": sim, "directional": directional, "ssim": 0.5, **flags}
+
+
+def test_choose_strength_best_directional_among_the_preserving():
+    sweep = [entry(0.3, 0.95, 0.05), entry(0.45, 0.88, 0.20), entry(0.6, 0.70, 0.40)]
+    strength, reason = choose_strength(sweep, 0.8)
+    assert strength == 0.45  # 0.6 changes most but no longer looks like the room
+    assert "2/3" in reason
+
+
+def test_choose_strength_falls_back_to_the_lowest():
+    sweep = [entry(0.6, 0.5, 0.4), entry(0.3, 0.6, 0.1), entry(0.45, 0.55, 0.3)]
+    strength, reason = choose_strength(sweep, 0.8)
+    assert strength == 0.3 and "fell back" in reason
+
+
+def test_choose_strength_ties_go_to_the_lower_strength_and_flags_are_skipped():
+    sweep = [entry(0.6, 0.9, 0.2), entry(0.3, 0.9, 0.2)]
+    assert choose_strength(sweep, 0.8)[0] == 0.3
+    flagged = [entry(0.3, 0.9, 0.1, nan_or_black=True), entry(0.45, 0.9, 0.05), entry(0.6, 0.9, 0.3, nsfw_flag=True)]
+    assert choose_strength(flagged, 0.8)[0] == 0.45
+    all_bad = [entry(0.45, 0.9, 0.1, nan_or_black=True), entry(0.3, 0.9, 0.3, nsfw_flag=True)]
+    strength, reason = choose_strength(all_bad, 0.8)
+    assert strength == 0.3 and "black" in reason
+    with pytest.raises(ValueError):
+        choose_strength([], 0.8)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from hotelcap_pipeline.edits.selection import select_diverse
+
+
+def table(vectors, hotels, ids=None) -> pl.DataFrame:
+    ids = ids or list(range(len(vectors)))
+    return pl.DataFrame(
+        {
+            "image_id": ids,
+            "hotel_id": hotels,
+            "chain_id": [h // 10 for h in hotels],
+            "embedding": [list(map(float, v)) for v in vectors],
+        },
+        schema_overrides={"embedding": pl.List(pl.Float32)},
+    )
+
+
+def angles(degrees) -> list[list[float]]:
+    return [[np.cos(np.radians(d)), np.sin(np.radians(d)), 0.0] for d in degrees]
+
+
+def test_farthest_point_order_on_hand_made_points():
+    # Three clumps on a half circle, one hotel each photo.
+    frame = table(angles([0, 2, 4, 90, 92, 180]), [1, 2, 3, 4, 5, 6])
+    got = select_diverse(frame, None, 3, seed=0)
+    first = got["image_id"][0]
+    clumps = {0: "a", 1: "a", 2: "a", 3: "b", 4: "b", 5: "c"}
+    assert {clumps[i] for i in got["image_id"]} == {"a", "b", "c"}  # one photo of each clump
+    assert got["rank"].to_list() == [1, 2, 3] and got["min_distance"][0] is None
+    assert got["min_distance"][1] >= got["min_distance"][2] > 0.5
+    assert first in got["image_id"].to_list()
+
+
+def test_prefers_a_new_hotel_while_one_is_left():
+    # Hotel 1 has the two most different photos; hotel 2's photo is close to one of them.
+    frame = table(angles([0, 180, 10]), [1, 1, 2])
+    for seed in range(6):  # whichever photo the seed starts from
+        assert select_diverse(frame, None, 2, seed=seed)["hotel_id"].n_unique() == 2
+    # Once every hotel is used, distance alone decides.
+    all_three = select_diverse(frame, None, 3, seed=0)
+    assert sorted(all_three["image_id"]) == [0, 1, 2] and all_three["new_hotel"].to_list()[-1] is False
+
+
+def test_deterministic_for_a_seed_whatever_the_row_order():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8))
+    frame = table(vectors, list(rng.integers(0, 12, 40)))
+    a = select_diverse(frame, None, 8, seed=3)
+    b = select_diverse(frame.sample(fraction=1.0, shuffle=True, seed=9), None, 8, seed=3)
+    assert a.equals(b)
+    assert a["hotel_id"].n_unique() == 8  # 12 hotels available: all picks from different hotels
+    others = [select_diverse(frame, None, 8, seed=s)["image_id"].to_list() for s in range(5)]
+    assert len({tuple(o) for o in others}) > 1  # the seed picks the start
+
+
+def test_reasons_carry_tags_and_extra_columns_pass_through():
+    frame = table(angles([0, 90, 180]), [1, 2, 3]).with_columns(pl.lit("x").alias("sha256"))
+    tags = pl.DataFrame({"image_id": [0, 1], "tags": [["bed", "lamp"], ["window"]], "score_bed": [0.3, 0.1]})
+    got = select_diverse(frame, tags, 5, seed=1)
+    assert got.height == 3 and "embedding" not in got.columns and "sha256" in got.columns
+    by_id = {r["image_id"]: r for r in got.iter_rows(named=True)}
+    assert by_id[0]["reason"].startswith("tags: bed, lamp") and by_id[0]["tags"] == ["bed", "lamp"]
+    assert by_id[2]["reason"].startswith("no tags")
+
+
+def test_bad_input_is_refused():
+    frame = table(angles([0, 90]), [1, 2], ids=[5, 5])
+    with pytest.raises(ValueError, match="repeat image_id"):
+        select_diverse(frame, None, 2, seed=0)
+    with pytest.raises(ValueError, match="k must"):
+        select_diverse(table(angles([0]), [1]), None, 0, seed=0)
+    with pytest.raises(ValueError, match="lack columns"):
+        select_diverse(pl.DataFrame({"image_id": [1]}), None, 1, seed=0)
+    assert select_diverse(table(angles([0]), [1]).clear(), None, 3, seed=0).height == 0

@@ -1,0 +1,272 @@
+"""The report renders every section from small hand-made tables, and says so when a table is missing."""
+
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import polars as pl
+import pytest
+from PIL import Image
+
+from hotelcap_pipeline.report import ReportContext, build_report
+from hotelcap_pipeline.report.render import format_cell, markdown_html
+from hotelcap_pipeline.store import DataStore, write_parquet_atomic
+from hotelcap_pipeline.tagging.stats import tag_statistics
+
+SECTIONS = (
+    "About this report",
+    "Dataset review",
+    "The visitors, and why the tags and edits suit them",
+    "Tagging results per method vs the original study",
+    "Clusters vs classes",
+    "Edit series and their scores",
+    "The visitor's portrait",
+    "What worked and what did not",
+    "How to reproduce",
+)
+
+
+def context(profile: str = "demo") -> ReportContext:
+    return ReportContext(
+        profile=profile,
+        seed=7,
+        n_hotels=3,
+        dataset="assets/demo/dataset",
+        clip_model="ViT-B-32",
+        clip_pretrained="laion2b_s34b_b79k",
+        diffusion_model="sd-test",
+        packages={"polars": "1.0"},
+    )
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_tags() -> pl.DataFrame:
+    rows = []
+    for method, shift in (("seed", 0.0), ("calibrated", 1.0)):
+        for i in range(6):
+            rows.append(
+                {
+                    "method": method,
+                    "image_id": i,
+                    "hotel_id": 10 + i % 3,
+                    "chain_id": 1 + i % 2,
+                    "tags": ["bed", "desk"] if i % 2 else ["towel"],
+                    "score_bed": 0.30 + shift,
+                    "score_desk": 0.26 + shift,
+                    "score_towel": 0.20 + shift + i / 100,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def write(store: DataStore, key: str, df: pl.DataFrame) -> None:
+    write_parquet_atomic(df, store.table(key))
+
+
+@pytest.fixture
+def full_store(tmp_path: Path) -> DataStore:
+    store = DataStore.at(tmp_path / "store")
+    write(
+        store,
+        "dataset_stats",
+        pl.DataFrame(
+            {
+                "section": ["counts"] * 4 + ["images_per_hotel"] * 3,
+                "metric": ["chains", "hotels", "train_images", "test_images", "median", "max", "gini"],
+                "value": [2.0, 3.0, 123.0, 9.0, 4.0, 11.0, 0.55],
+            }
+        ),
+    )
+    ids = list(range(6))
+    write(
+        store,
+        "hotel_images",
+        pl.DataFrame(
+            {
+                "image_id": ids,
+                "hotel_id": [10 + i % 3 for i in ids],
+                "status": ["ok"] * 5 + ["failed"],
+                "width": [640] * 4 + [480, None],
+                "height": [480] * 4 + [640, None],
+                "error": [None] * 5 + ["http://x/y.jpg: HTTP 404"],
+            }
+        ),
+    )
+    tags = image_tags()
+    write(store, "image_tags", tags)
+    write(store, "tag_stats", tag_statistics(tags, {"seed": "cosine", "calibrated": "z"}))
+    write(
+        store,
+        "tag_clusters",
+        pl.DataFrame(
+            {
+                "image_id": ids,
+                "hotel_id": [10, 10, 11, 11, 12, 12],
+                "chain_id": [1, 1, 2, 2, 1, 1],
+                "cluster": [0, 0, 1, 1, 2, 2],
+            }
+        ),
+    )
+    for i in (0, 1):
+        (store.root / f"images/{i}.jpg").parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (64, 48), (200, 10 * i, 0)).save(store.root / f"images/{i}.jpg")
+        (store.edits / "night").mkdir(parents=True, exist_ok=True)
+        (store.edits / "night" / f"{i}.png").write_bytes(png((0, 0, 90)))
+    write(
+        store,
+        "edit_selection",
+        pl.DataFrame(
+            {"rank": [1, 2], "image_id": [0, 1], "hotel_id": [10, 10], "reason": ["seed pick", "farthest"]}
+        ),
+    )
+    write(
+        store,
+        "diffusion_edits",
+        pl.DataFrame(
+            {
+                "image_id": [0, 1],
+                "hotel_id": [10, 10],
+                "edit": ["night", "night"],
+                "status": ["ok", "ok"],
+                "error": [None, None],
+                "path": ["edits/night/0.png", "edits/night/1.png"],
+                "source_path": ["images/0.jpg", "images/1.jpg"],
+                "mode": ["img2img"] * 2,
+                "model": ["sd-test"] * 2,
+                "strength": [0.3, 0.45],
+                "clip_image_sim": [0.91, 0.62],
+                "directional": [0.12, 0.2],
+                "ssim": [0.8, 0.5],
+                "preserve_threshold": [0.8, 0.8],
+                "nan_or_black": [False, False],
+            }
+        ),
+    )
+    (store.figures).mkdir(parents=True, exist_ok=True)
+    (store.figures / "visitor_portrait.png").write_bytes(png((10, 200, 10)))
+    write(
+        store,
+        "visitor_portrait",
+        pl.DataFrame(
+            {
+                "path": ["report/figures/visitor_portrait.png"],
+                "prompt": ["an alien founder at a desk"],
+                "model": ["sd-test"],
+                "seed": [7],
+            }
+        ),
+    )
+    (store.figures / "dataset_images_per_hotel.png").write_bytes(png((1, 2, 3)))
+    return store
+
+
+class Resources(HTMLParser):
+    """Every URL the page would load by itself (not links a reader may follow)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []
+        self.anchors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a":
+            self.anchors.append(a.get("href") or "")
+        elif tag == "link" or "src" in a:
+            self.loads.append(a.get("src") or a.get("href") or "")
+
+
+def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
+    files = build_report(full_store, context())
+    html, md = files.html.read_text(), files.markdown.read_text()
+    for title in SECTIONS:
+        assert title in md
+        assert title.replace("'", "&#x27;") in html or title in html
+    assert files.missing == ()
+    assert "Not materialized yet" not in md
+    # Numbers from the tables, formatted, and the study's numbers beside them.
+    assert "123 train and 9 test photos" in md
+    assert "Gini 0.55: far from balanced" in md
+    assert "5 of 6 downloaded" in md and "HTTP 404" in md
+    seed = tag_statistics(image_tags()).filter(pl.col("method") == "seed").row(0, named=True)
+    assert f"{seed['mean_tags_per_photo']:.3g} tags per photo" in md
+    assert "10.46" in md and "0.266" in md
+    assert "are z units, not cosines" in md  # calibrated scores are not compared with cosines
+    assert "3 clusters for 6 photos of 3 hotels" in md and "ARI 1.00" in md
+    assert "`night`: possibly, only 50% of the edits keep the room recognisable" in md
+    assert "an alien founder at a desk" in md
+    assert "HOTELCAP_SEED=7" in md and "| polars | 1.0 |" in md
+    # Markdown figures are relative links to files that exist.
+    links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", md)
+    assert "figures/report_edits_night.png" in links and "figures/dataset_images_per_hotel.png" in links
+    assert all((files.markdown.parent / link).is_file() for link in links)
+    assert html.count("<img ") == len(links)
+
+
+def test_html_is_self_contained(full_store: DataStore) -> None:
+    files = build_report(full_store, context())
+    parser = Resources()
+    parser.feed(files.html.read_text())
+    assert parser.loads, "the page embeds figures"
+    assert all(src.startswith("data:image/png;base64,") for src in parser.loads)
+    assert "@import" not in files.html.read_text() and "url(" not in files.html.read_text()
+    assert all(h.startswith(("#", "https://arxiv.org/")) for h in parser.anchors)
+
+
+def test_missing_tables_say_so_and_invent_nothing(tmp_path: Path) -> None:
+    store = DataStore.at(tmp_path / "empty")
+    files = build_report(store, context())
+    md = files.markdown.read_text()
+    for key in (
+        "dataset_stats",
+        "hotel_images",
+        "tag_stats",
+        "tag_clusters",
+        "diffusion_edits",
+        "visitor_portrait",
+    ):
+        assert f"`{key}` is not materialized yet" in md
+        assert key in files.missing
+    assert "<img " not in files.html.read_text()
+    assert "Nothing measured yet." in md
+    assert "ARI" not in md and "tags per photo (study" not in md
+
+
+def test_report_states_profile_and_demo_caveat(full_store: DataStore) -> None:
+    demo = build_report(full_store, context("demo")).markdown.read_text()
+    assert "profile `demo`" in demo and "random-weight models" in demo
+    real = build_report(full_store, context("hotels50k")).markdown.read_text()
+    assert "profile `hotels50k`" in real and "random-weight" not in real
+    assert "CLIP `ViT-B-32 (laion2b_s34b_b79k)`" in real
+
+
+def test_findings_follow_the_numbers(full_store: DataStore) -> None:
+    def verdicts() -> tuple[str, str]:
+        md = build_report(full_store, context("hotels50k")).markdown.read_text()
+        section = md.split("## What worked and what did not", 1)[1].split("\n## ", 1)[0]
+        worked, failed = section.split("**Did not work:**")
+        return worked, failed
+
+    worked, failed = verdicts()
+    assert "Photo download: 83% of 6" in failed  # 1 of 6 failed is above the 10% limit
+    assert "Clusters: 3 k-modes clusters vs 3 hotels, ARI 1.00" in worked
+    images = full_store.read_table("hotel_images").with_columns(pl.lit("ok").alias("status"))
+    write(full_store, "hotel_images", images)
+    worked, failed = verdicts()
+    assert "Photo download: 100% of 6" in worked
+
+
+def test_format_and_markdown_helpers() -> None:
+    assert format_cell(3.0) == "3" and format_cell(0.123456) == "0.1235" and format_cell(None) == "–"
+    html = markdown_html("## Traits\n\n1. **Fast.** Never waits\n   for anything.\n2. Tidy.\n\n> an oath")
+    assert "<h3>Traits</h3>" in html
+    assert "<ol><li><strong>Fast.</strong> Never waits for anything.</li><li>Tidy.</li></ol>" in html
+    assert "<blockquote>an oath</blockquote>" in html
