@@ -47,8 +47,9 @@ class ResizeSpec:
     upscale: bool = True
     jpeg_quality: int = 90
     max_pixels: int = 100_000_000
-    # LANCZOS is the sharpest; the others trade sharpness for CPU (see benchmarks/bench_download.py).
-    resample: Resample = "lanczos"
+    # LANCZOS is the sharpest; HAMMING (the default, see DownloadOptions) and the others trade a little
+    # sharpness for CPU (benchmarks/bench_download.py).
+    resample: Resample = "hamming"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hotelcap_pipeline.report.document import (
     Table,
 )
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables, stage_figures
-from hotelcap_pipeline.tagging.stats import ORIGINAL_STUDY
+from hotelcap_pipeline.tagging.stats import ORIGINAL_STUDY, STUDY_METRICS
 
 ALPHA = 0.05
 TEST_NAMES = {"ks": "Kolmogorov-Smirnov", "ad": "Anderson-Darling", "shapiro": "Shapiro-Wilk on logs"}
@@ -34,14 +34,6 @@ PRIORITIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("a bed that is simply a bed", ("bed", "pillow")),
     ("no television (a tag to filter it out)", ("television",)),
     ("light and air", ("window", "curtains", "balcony", "plant")),
-)
-STUDY_METRICS = (
-    "mean_tags_per_photo",
-    "mean_top1_score",
-    "mean_gap_1st_10th",
-    "mean_distinct_tags_per_hotel",
-    "max_distinct_tags_per_hotel",
-    "min_distinct_tags_per_hotel",
 )
 COSINE_ONLY = ("mean_top1_score", "mean_gap_1st_10th")
 # Ways to change one condition and keep the rest of the room (the study's open question).

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from hotelcap_pipeline.defs.metadata import png_metadata, save_figures
+from hotelcap_pipeline.defs.metadata import png_metadata
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
 from hotelcap_pipeline.settings import load_settings
@@ -106,7 +106,8 @@ def diffusion_edits(
             "reused": rows.filter(pl.col("reused")).height,
             "failed": failed.height,
             "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
-            **save_figures(grids, store, prefix="edits_"),
+            # Shown on the asset's page; the report draws its own grids from every shard's rows.
+            **{name: png_metadata(png, name) for name, png in grids.items()},
         },
     )
 

@@ -116,7 +116,7 @@ def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output
         f"tag_cooccurrence_{PRIMARY_METHOD}": cooccurrence_figure(image_tags, PRIMARY_METHOD, labels),
         "tag_cooccurrence_seed": cooccurrence_figure(image_tags, "seed", labels),
     }
-    return dg.Output(table, metadata={**save_figures(figures, settings.store())})
+    return dg.Output(table, metadata=save_figures(figures, settings.store(), prefix="tag_stats_"))
 
 
 class ClusterConfig(dg.Config):
