@@ -180,7 +180,8 @@ class DataStore:
         path = self.table(key)
         self.pull([path], refresh=True)
         if path.is_dir():
-            parts = sorted(path.glob("*.parquet"))
+            # Hidden names are other writers' temporary files (atomic_path), never shards.
+            parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
             if not parts:
                 raise FileNotFoundError(f"{path} holds no shard yet")
             return pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")

@@ -40,6 +40,6 @@ def stage_figures(store: DataStore, prefixes: tuple[str, ...]) -> list[Figure]:
     paths = sorted(
         p
         for p in store.figures.glob("*.png")
-        if p.name.startswith(prefixes) and not p.name.startswith(REPORT_FIGURE_PREFIX)
+        if p.name.startswith(prefixes) and not p.name.startswith((REPORT_FIGURE_PREFIX, "."))
     )
     return [Figure(p.name, p.read_bytes(), p.stem.replace("_", " ")) for p in paths]

@@ -23,12 +23,13 @@ from hotelcap_pipeline.store import DataStore
 
 def _stored_paths(store: DataStore, shard_keys: list[str]) -> list[str]:
     """Photo files listed as ok by the previous manifest of these shards (empty on a first run)."""
-    try:
-        previous = store.read_table("hotel_images")
-    except FileNotFoundError:
+    files = [store.table("hotel_images") / f"{key}.parquet" for key in shard_keys]
+    store.pull(files, refresh=True)
+    found = [f for f in files if f.exists()]
+    if not found:
         return []
-    ok = previous.filter(pl.col("shard").is_in(shard_keys) & (pl.col("status") == "ok"))
-    return ok.get_column("path").to_list()
+    previous = pl.concat([pl.read_parquet(f) for f in found], how="vertical_relaxed")
+    return previous.filter(pl.col("status") == "ok").get_column("path").to_list()
 
 
 class PhotosConfig(dg.Config):
