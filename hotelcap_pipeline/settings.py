@@ -7,6 +7,7 @@ Environment variables give the defaults; Dagster run config overrides them per r
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,8 +28,9 @@ DEMO_CLIP_MODEL = "hotelcap-tiny-clip"
 DEMO_DIFFUSION_MODEL = "hotelcap-tiny-sd"
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
+def _env(name: str, default: str, environ: Mapping[str, str] | None = None) -> str:
+    """The variable's value, or ``default`` when it is unset or blank."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
     return value or default
 
 
@@ -58,8 +60,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
 
     def get(name: str, default: str) -> str:
-        value = env.get(name, "").strip()
-        return value or default
+        return _env(name, default, env)
 
     profile = get("HOTELCAP_PROFILE", "hotels50k")
     if profile not in PROFILES:

@@ -166,14 +166,16 @@ class DataStore:
     def figures(self) -> Path:
         return self.report / "figures"
 
-    def read_shards(self, key: str, shard_keys: Iterable[str]) -> pl.DataFrame:
-        """Read some shards of a sharded table; every one must exist."""
+    def read_shards(self, key: str, shard_keys: Iterable[str], *, missing_ok: bool = False) -> pl.DataFrame | None:
+        """Read some shards of a sharded table. Every one must exist, unless ``missing_ok``: then the
+        shards written so far are read (None when there are none), as a stage reading its own last output does."""
         files = [self.table(key) / f"{shard}.parquet" for shard in shard_keys]
         self.pull(files, refresh=True)
         missing = [f.name for f in files if not f.exists()]
-        if missing:
+        if missing and not missing_ok:
             raise FileNotFoundError(f"{self.table(key)}: shards not materialized yet: {', '.join(missing)}")
-        return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+        found = [f for f in files if f.exists()]
+        return pl.concat([pl.read_parquet(f) for f in found], how="vertical_relaxed") if found else None
 
     def read_table(self, key: str) -> pl.DataFrame:
         """Read a table asset, whole or sharded (a folder of Parquet files)."""

@@ -16,20 +16,21 @@ from hotelcap_pipeline.models import clip_weights, diffusion_sources
 from hotelcap_pipeline.settings import DEFAULT_CONTROLNET_MODEL, DEFAULT_IP2P_MODEL, Settings, load_settings
 from hotelcap_pipeline.store import DataStore
 
-_ENV = load_settings()
+# Read once when the code location loads: the defaults every resource and asset config shows.
+ENV_DEFAULTS = load_settings()
 
 
 class HotelcapSettings(dg.ConfigurableResource):
     """Profile, data store and dataset source for a run (DESIGN.md, "Configuration")."""
 
-    profile: str = _ENV.profile
-    data_store: str = _ENV.data_store
-    dataset: str = _ENV.dataset
-    device: str = _ENV.device
-    insecure_hosts: list[str] = Field(default_factory=lambda: list(_ENV.insecure_hosts))
+    profile: str = ENV_DEFAULTS.profile
+    data_store: str = ENV_DEFAULTS.data_store
+    dataset: str = ENV_DEFAULTS.dataset
+    device: str = ENV_DEFAULTS.device
+    insecure_hosts: list[str] = Field(default_factory=lambda: list(ENV_DEFAULTS.insecure_hosts))
 
     def settings(self) -> Settings:
-        return _ENV.with_overrides(
+        return ENV_DEFAULTS.with_overrides(
             profile=self.profile,
             data_store=self.data_store,
             dataset=self.dataset,
@@ -48,8 +49,8 @@ class HotelcapSettings(dg.ConfigurableResource):
 class ClipResource(dg.ConfigurableResource):
     """The open_clip model (HOTELCAP_CLIP_MODEL + HOTELCAP_CLIP_PRETRAINED), loaded on first use."""
 
-    model_name: str = _ENV.clip_model
-    pretrained: str = _ENV.clip_pretrained
+    model_name: str = ENV_DEFAULTS.clip_model
+    pretrained: str = ENV_DEFAULTS.clip_pretrained
     precision: str = "fp32"
     batch_size: int = 64
     workers: int = 2
@@ -72,11 +73,11 @@ class DiffusionResource(dg.ConfigurableResource):
     """The diffusers pipelines (HOTELCAP_DIFFUSION_MODEL and the structure-preserving modes' models),
     each loaded with from_pretrained on first use, once per process."""
 
-    model: str = _ENV.diffusion_model
+    model: str = ENV_DEFAULTS.diffusion_model
     ip2p_model: str = DEFAULT_IP2P_MODEL
     controlnet_model: str = DEFAULT_CONTROLNET_MODEL
     attention_slicing: bool | None = None
-    max_side: int = Field(default=256 if _ENV.is_demo else 512, description="Longer side of the edits, px.")
+    max_side: int = Field(default=256 if ENV_DEFAULTS.is_demo else 512, description="Longer side of the edits, px.")
 
     def get(self, settings: HotelcapSettings) -> Any:
         s = settings.settings().with_overrides(diffusion_model=self.model)

@@ -11,18 +11,16 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.metadata import png_metadata
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
-from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
-from hotelcap_pipeline.settings import load_settings
+from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, ClipResource, DiffusionResource, HotelcapSettings
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD
 
 GROUP = "edits"
-_ENV = load_settings()
 
 
 class SelectionConfig(dg.Config):
     k: int = Field(default=6, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
-    seed: int = Field(default=_ENV.seed, description="Seed of the first pick (HOTELCAP_SEED).")
+    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the first pick (HOTELCAP_SEED).")
     method: str = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
 
 
@@ -73,10 +71,7 @@ def diffusion_edits(
 
     store = settings.store()
     selection = edit_selection.filter(pl.col("shard").is_in(context.partition_keys))
-    previous_files = [store.table("diffusion_edits") / f"{k}.parquet" for k in context.partition_keys]
-    store.pull(previous_files, refresh=True)
-    found = [p for p in previous_files if p.exists()]
-    previous = pl.concat([pl.read_parquet(p) for p in found], how="vertical_relaxed") if found else None
+    previous = store.read_shards("diffusion_edits", context.partition_keys, missing_ok=True)
     if previous is not None:
         store.pull(previous.get_column("path").drop_nulls().to_list())
     store.pull(selection.get_column("path").to_list())
@@ -113,7 +108,7 @@ def diffusion_edits(
 
 
 class PortraitConfig(dg.Config):
-    seed: int = Field(default=_ENV.seed, description="Seed of the portrait (HOTELCAP_SEED).")
+    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the portrait (HOTELCAP_SEED).")
     steps: int = Field(default=30, ge=1, description="Denoising steps.")
     size: int = Field(default=512, description="Side of the square portrait, px.")
 

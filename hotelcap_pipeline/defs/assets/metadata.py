@@ -6,15 +6,13 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.metadata import save_figures
-from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, HotelcapSettings
 from hotelcap_pipeline.metadata.parse import read_table
 from hotelcap_pipeline.metadata.sample import sample_hotels as draw_sample
 from hotelcap_pipeline.metadata.source import resolve_dataset
-from hotelcap_pipeline.settings import load_settings
 from hotelcap_pipeline.sharding import with_shard
 
 GROUP = "metadata"
-_ENV = load_settings()
 
 TABLE_DESCRIPTIONS = {
     "chains": "Hotel chains from chain_info.csv (chain_id -1 is 'unknown').",
@@ -70,8 +68,8 @@ def dataset_stats(
 
 
 class SampleConfig(dg.Config):
-    n_hotels: int = Field(default=_ENV.n_hotels, description="How many hotels (HOTELCAP_N_HOTELS).")
-    seed: int = Field(default=_ENV.seed, description="Seed of the draw (HOTELCAP_SEED).")
+    n_hotels: int = Field(default=ENV_DEFAULTS.n_hotels, description="How many hotels (HOTELCAP_N_HOTELS).")
+    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the draw (HOTELCAP_SEED).")
     min_train_images: int = Field(default=0, description="Only hotels with at least this many train photos.")
     chains: list[int] = Field(default_factory=list, description="Only hotels of these chain ids (empty: all).")
 

@@ -23,12 +23,9 @@ from hotelcap_pipeline.store import DataStore
 
 def _stored_paths(store: DataStore, shard_keys: list[str]) -> list[str]:
     """Photo files listed as ok by the previous manifest of these shards (empty on a first run)."""
-    files = [store.table("hotel_images") / f"{key}.parquet" for key in shard_keys]
-    store.pull(files, refresh=True)
-    found = [f for f in files if f.exists()]
-    if not found:
+    previous = store.read_shards("hotel_images", shard_keys, missing_ok=True)
+    if previous is None:
         return []
-    previous = pl.concat([pl.read_parquet(f) for f in found], how="vertical_relaxed")
     return previous.filter(pl.col("status") == "ok").get_column("path").to_list()
 
 

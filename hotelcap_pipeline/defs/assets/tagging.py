@@ -37,12 +37,7 @@ def image_embeddings(
     from hotelcap_pipeline.tagging.embed import embed_images
 
     store = settings.store()
-    folder = store.table("image_embeddings")
-    previous = [folder / f"{key}.parquet" for key in context.partition_keys]
-    store.pull(previous, refresh=True)
-    cached = pl.concat([pl.read_parquet(p) for p in previous if p.exists()], how="vertical_relaxed") if any(
-        p.exists() for p in previous
-    ) else None
+    cached = store.read_shards("image_embeddings", context.partition_keys, missing_ok=True)
     store.pull(hotel_images.filter(pl.col("status") == "ok").get_column("path").to_list())
     model = clip.get(settings)
     context.log.info(f"embedding with {model.model_id} on {model.device}")
