@@ -3,13 +3,14 @@
 Serves N synthetic JPEGs (distinct URLs; the bytes cycle through a pool of distinct photos) from a
 loopback aiohttp server in its own process, then times, one after the other on the same URLs:
 
-- hotelcap: ``hotelcap_pipeline.photos.download_images`` (threads for the CPU work, and processes with
-  ``--executors thread,process``);
+- hotelcap: ``hotelcap_pipeline.photos.download_images`` with its default worker processes (one event
+  loop per core) and, for comparison, in one process (``--processes auto,1``);
 - img2dataset 1.47 (its CLI, ``keep_ratio_largest``, 640 px, 2 processes x 32 threads, files output);
 - the upstream Hotels-50K approach: a multiprocessing pool over blocking urllib + OpenCV resize.
 
 Every contender runs as a subprocess and is timed wall-clock, start-up included. Also prints the
-single-core decode+resize+encode rate (hotelcap's own resize) as the CPU ceiling: 2 cores x that rate.
+single-core decode+resize+encode rate (hotelcap's own resize) as the CPU ceiling: 2 cores x that rate,
+measured before and after the contenders (a shared machine drifts) and averaged.
 
     python benchmarks/bench_download.py                       # 3000 x 1024x768 (~250 KB)
     python benchmarks/bench_download.py --size 2048x1536
@@ -87,8 +88,8 @@ import polars as pl
 from hotelcap_pipeline.photos import DownloadOptions, download_images
 requests = pl.read_parquet(sys.argv[1])
 in_flight = int(sys.argv[3])
-options = DownloadOptions(max_in_flight=in_flight, per_host=in_flight, cpu_workers=int(sys.argv[4]),
-                          cpu_executor=sys.argv[5], resample=sys.argv[6])
+processes = None if sys.argv[4] == "auto" else int(sys.argv[4])
+options = DownloadOptions(max_in_flight=in_flight, per_host=in_flight, processes=processes, resample=sys.argv[5])
 start = time.perf_counter()
 manifest = download_images(requests, Path(sys.argv[2]), options, progress=lambda event: None)
 print(json.dumps({"ok": manifest.filter(pl.col("status") == "ok").height,
@@ -156,10 +157,10 @@ def main() -> None:
     parser.add_argument("--size", default="1024x768", help="synthetic photo size (default 1024x768)")
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality of the served photos")
     parser.add_argument("--pool", type=int, default=48, help="distinct photos the URLs cycle through")
-    parser.add_argument("--executors", default="thread", help="hotelcap executors to time: thread,process")
-    parser.add_argument("--resamples", default="lanczos",
-                        help="hotelcap resize filters to time: lanczos,bicubic,hamming,box")
-    parser.add_argument("--cpu-workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--processes", default="auto,1",
+                        help="hotelcap worker processes to time: 'auto' (the default, one per core) and/or numbers")
+    parser.add_argument("--resamples", default="hamming",
+                        help="hotelcap resize filters to time: hamming (the default), lanczos, bicubic, box")
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--upstream-processes", type=int, default=os.cpu_count() or 2,
                         help="pool size of the upstream approach (Pool() default: CPU count)")
@@ -184,6 +185,8 @@ def main() -> None:
     print(f"{args.n} photos {width}x{height}, mean {mean_kb:.0f} KB ({args.pool} distinct), "
           f"{os.cpu_count()} CPU cores")
 
+    resamples = args.resamples.split(",")
+    before = {r: cpu_ceiling(pool, args.ceiling_seconds, r) for r in resamples}
     ctx = multiprocessing.get_context("fork")
     ports: multiprocessing.Queue = ctx.Queue()
     server = ctx.Process(target=serve, args=(str(pool_dir), ports), daemon=True)
@@ -201,12 +204,13 @@ def main() -> None:
         # img2dataset's reader wants string columns (its CSV reader breaks on the dataset's timestamps).
         requests.select(pl.all().cast(pl.Utf8)).write_parquet(work / "urls.parquet")
 
-        for executor, resample in itertools.product(args.executors.split(","), args.resamples.split(",")):
-            out = work / f"hotelcap-{executor}-{resample}"
+        for processes, resample in itertools.product(args.processes.split(","), args.resamples.split(",")):
+            out = work / f"hotelcap-{processes}-{resample}"
             elapsed, stdout = timed([sys.executable, "-c", HOTELCAP_CHILD, str(work / "requests.parquet"),
-                                     str(out), str(args.in_flight), str(args.cpu_workers), executor, resample])
+                                     str(out), str(args.in_flight), processes, resample])
             info = json.loads(stdout.strip().splitlines()[-1])
-            name = f"hotelcap ({executor} pool, {resample})"
+            label = "worker processes" if processes == "auto" else f"{processes} process(es)"
+            name = f"hotelcap ({label}, {resample})"
             results[name] = info["ok"] / elapsed
             print(f"{name}: {info['ok']}/{args.n} ok in {elapsed:.1f} s "
                   f"({info['inner_s']:.1f} s without start-up) -> {info['ok'] / elapsed:.1f} img/s")
@@ -238,11 +242,12 @@ def main() -> None:
         server.join(5)
 
     ceilings = {}
-    for resample in args.resamples.split(","):
-        single = cpu_ceiling(pool, args.ceiling_seconds, resample)
+    for resample in resamples:
+        after = cpu_ceiling(pool, args.ceiling_seconds, resample)
+        single = (before[resample] + after) / 2
         ceilings[resample] = 2 * single
-        print(f"CPU ceiling ({resample}): {single:.1f} img/s on one core (decode+resize+encode) "
-              f"-> 2 cores {2 * single:.1f} img/s")
+        print(f"CPU ceiling ({resample}): {single:.1f} img/s on one core (decode+resize+encode; "
+              f"{before[resample]:.1f} before, {after:.1f} after the contenders) -> 2 cores {2 * single:.1f} img/s")
     reference = results.get("img2dataset 1.47")
     print("\nsummary (images/s, ratio to img2dataset, share of the 2-core ceiling of the same filter):")
     for name, rate in results.items():

@@ -30,11 +30,14 @@ def test_demo_graph_end_to_end_then_nothing_recomputed(tmp_path):
     }
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        first = run_plan(defs, instance, Plan(everything, {}), config)
+        # The first run spreads the photos over two worker processes; the rerun (in-process) reuses them all.
+        spread = {**config, "ops": {**config["ops"], "hotel_images": {"config": {"processes": 2}}}}
+        first = run_plan(defs, instance, Plan(everything, {}), spread)
         assert first.success
         checks = [e for e in first.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
         assert checks and all(e.event_specific_data.passed for e in checks)
         assert latest(instance, "image_embeddings")["computed"] == 48
+        assert latest(instance, "hotel_images")["failed"] == 0
         edits_meta = latest(instance, "diffusion_edits")
         assert edits_meta["failed"] == 0 and edits_meta["rendered"] == edits_meta["edits"] > 0
 

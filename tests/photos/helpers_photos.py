@@ -11,7 +11,7 @@ from hotelcap_pipeline.photos import DownloadOptions
 FAST = DownloadOptions(
     max_in_flight=8, per_host=8, total_timeout_s=5, stall_timeout_s=0.5, connect_timeout_s=2, retries=1,
     backoff_base_s=0.01, retry_after_max_s=5, max_body_bytes=1_000_000, max_pixels=10_000_000,
-    max_redirects=3, cpu_workers=2, cpu_executor="thread", progress_interval_s=0,
+    max_redirects=3, processes=1, cpu_workers=2, progress_interval_s=0,
 )
 
 

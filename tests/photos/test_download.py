@@ -242,12 +242,20 @@ def test_missing_request_column_is_a_clear_error(tmp_path):
         download_images(requests_for(["x"]).drop("split"), tmp_path, fast())
 
 
-def test_process_pool_gives_the_same_manifest_as_threads(photo_server, tmp_path):
-    urls = [photo_server.url(f"/blob/{n}") for n in ("photo", "exif6", "truncated", "bomb", "palette_t")]
-    threads = download_images(requests_for(urls), tmp_path / "t", fast(cpu_executor="thread"))
-    processes = download_images(requests_for(urls), tmp_path / "p", fast(cpu_executor="process"))
-    assert processes.equals(threads)
-    assert processes["status"].to_list() == ["ok", "ok", "failed", "failed", "ok"]
+def test_worker_processes_give_the_same_manifest_as_one_process(photo_server, tmp_path):
+    names = ("photo", "exif6", "truncated", "bomb", "palette_t", "missing")
+    urls = [photo_server.url(f"/blob/{n}") for n in names] + ["", "http://x/1.jpg"]
+    requests = requests_for(urls).with_columns(
+        pl.when(pl.int_range(pl.len()) == 7).then(pl.lit("../../etc")).otherwise("image_source")
+        .alias("image_source"))
+    events: list[dict] = []
+    single = download_images(requests, tmp_path / "one", fast(processes=1))
+    spread = download_images(requests, tmp_path / "two", fast(processes=2), progress=events.append)
+    assert spread.equals(single)
+    assert spread["status"].to_list() == ["ok", "ok", "failed", "failed", "ok", "failed", "failed", "failed"]
+    assert spread["error"][6] == "no URL" and spread["error"][7].startswith("unsafe path: image_source")
+    final = events[-1]
+    assert (final["final"], final["done"], final["ok"]) == (True, 8, 3)
 
 
 def test_resample_filter_is_configurable(photo_server, tmp_path):

@@ -1,7 +1,9 @@
-"""Kill-and-resume: a download subprocess killed with SIGKILL mid-run, then a rerun that completes."""
+"""Kill-and-resume: a download killed with SIGKILL mid-run (the whole run, or one worker process), then a
+rerun that completes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from helpers_photos import fast, requests_for
 from PIL import Image
 
@@ -21,8 +24,28 @@ CHILD = textwrap.dedent("""
     import polars as pl
     from hotelcap_pipeline.photos import DownloadOptions, download_images
     requests = pl.read_parquet(sys.argv[1])
-    download_images(requests, Path(sys.argv[2]), DownloadOptions(max_in_flight=4, cpu_workers=2))
+    download_images(requests, Path(sys.argv[2]),
+                    DownloadOptions(max_in_flight=4, cpu_workers=2, processes=int(sys.argv[3])))
 """)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def fully_decodes(path: Path) -> bool:
@@ -34,7 +57,8 @@ def fully_decodes(path: Path) -> bool:
         return False
 
 
-def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path, processes):
     n = 60
     urls = [photo_server.url(f"/blob/{'photo' if i % 2 else 'portrait'}?delay=0.2") for i in range(n)]
     urls[7] = photo_server.url("/blob/truncated")
@@ -42,12 +66,21 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path):
     requests.write_parquet(tmp_path / "requests.parquet")
     store = tmp_path / "store"
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "requests.parquet"), str(store)])
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "requests.parquet"), str(store),
+                              str(processes)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(store.rglob("*.jpg"))) < 4:
         time.sleep(0.02)
+    workers = children_of(child.pid)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
+    # Orphaned worker processes notice and stop, so they cannot write beside the rerun.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(running(pid) for pid in workers):
+        time.sleep(0.05)
+    if processes > 1:
+        assert len(workers) >= processes  # the workers (and multiprocessing's resource tracker)
+    assert not any(running(pid) for pid in workers)
     stored = list(store.rglob("*.jpg"))
     assert 4 <= len(stored) < n - 1, f"the child was not killed mid-run: {len(stored)} stored"
     assert all(fully_decodes(p) for p in stored)
@@ -59,3 +92,29 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path):
     assert all(fully_decodes(store / p) for p in manifest["path"].drop_nulls())
     leftovers = [p for p in store.rglob("*") if p.is_file() and p.suffix != ".jpg"]
     assert leftovers == []
+
+
+def test_a_killed_worker_process_leaves_failed_rows_and_a_rerun_completes(photo_server, tmp_path):
+    n = 40
+    urls = [photo_server.url(f"/blob/photo?delay={0.1 * (i % 3)}") for i in range(n)]
+    requests = requests_for(urls)
+    killed: list[int] = []
+
+    def kill_one_worker(event: dict) -> None:
+        workers = [p for p in multiprocessing.active_children() if p.name.startswith("hotelcap-photos-")]
+        if not killed and event["done"] >= 3 and workers:
+            killed.append(workers[0].pid)
+            os.kill(workers[0].pid, signal.SIGKILL)
+
+    manifest = download_images(requests, tmp_path, fast(processes=2, max_in_flight=4),
+                               progress=kill_one_worker)
+    assert killed and manifest.height == n
+    failed = manifest.filter(manifest["status"] == "failed")
+    assert 0 < failed.height < n - 3
+    assert set(failed["error"]) == {
+        "photo worker process ended (exit code -9) before this photo was done"}
+    assert all(fully_decodes(tmp_path / p) for p in manifest["path"].drop_nulls())
+
+    rerun = download_images(requests, tmp_path, fast(processes=2))
+    assert rerun["status"].to_list() == ["ok"] * n
+    assert rerun["reused"].sum() == n - failed.height

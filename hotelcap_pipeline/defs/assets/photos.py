@@ -35,7 +35,9 @@ class PhotosConfig(dg.Config):
     max_in_flight: int = Field(default=64, description="Concurrent requests in all.")
     per_host: int = Field(default=16, description="Concurrent requests per host.")
     retries: int = Field(default=3, description="Retries for timeouts, connection errors, 429 and 5xx.")
-    cpu_executor: str = Field(default="thread", description="'thread' or 'process' for decode/resize/encode.")
+    processes: int | None = Field(
+        default=None, description="Worker processes, each with its own event loop (default: one per core, "
+        "for batches of at least 200 photos a process).")
     resample: str = Field(default="hamming", description="Resize filter: lanczos, bicubic, hamming or box.")
     allowed_networks: list[str] = Field(
         default_factory=list, description="CIDRs allowed although private or link-local (opt-in)."
@@ -66,7 +68,7 @@ def hotel_images(
     options = DownloadOptions(
         max_in_flight=config.max_in_flight, per_host=config.per_host, retries=config.retries,
         upscale=config.upscale, insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks),
-        cpu_executor=config.cpu_executor, resample=config.resample,  # type: ignore[arg-type]
+        processes=config.processes, resample=config.resample,  # type: ignore[arg-type]
     )
 
     def progress(event: dict) -> None:
