@@ -5,22 +5,26 @@ resize threads queue for the GIL, and glibc hands freed image buffers back to th
 them in again (benchmarks/bench_download.py). Worker processes avoid both; each owns whole directories,
 so the stale-temp sweep of one can never delete another's half-written file.
 
-Rows travel to the parent one message each (a single pipe write, so a worker killed mid-send cannot tear
-one), which keeps progress reporting and the manifest in the parent. Photos of a worker that died are
-returned as lost, with its exit code, for the caller to record as failed rows.
+Workers are plain ``python -m hotelcap_pipeline.photos.worker`` subprocesses, not ``multiprocessing``
+children: those re-import the caller's main script, which hangs or recurses in a script without a
+``__main__`` guard. A worker reads its part from a file and sends one message per row over a pipe (a single
+write, so a worker killed mid-send cannot tear one); progress and the manifest stay in the parent. Photos
+of a worker that died are returned as lost, with its exit code, for the caller to record as failed rows.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import multiprocessing
 import os
-import queue
+import pickle
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Hashable, Sequence
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import TypeVar
 
 Emit = Callable[[int, dict], None]
@@ -30,6 +34,7 @@ T = TypeVar("T")
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def split_by_owner(items: Sequence[T], owner: Callable[[T], Hashable], parts: int) -> list[list[T]]:
@@ -56,62 +61,72 @@ def keep_freed_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
         return
     mallopt(_M_TRIM_THRESHOLD, 256 << 20)
     mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest accepted value
 
 
-def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
-    # A parent killed with SIGKILL cannot stop its workers; they notice and stop within interval_s.
+def exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Loop (in a daemon thread) until the parent is gone, then exit: a parent killed with SIGKILL
+    cannot stop its workers, so they notice within ``interval_s`` and stop writing."""
     while True:
         time.sleep(interval_s)
         if os.getppid() != parent_pid:
             os._exit(1)
 
 
-def _worker_main(worker: PartWorker, part: Sequence, rows: multiprocessing.Queue, parent_pid: int) -> None:
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
-    keep_freed_memory()
-    worker(part, lambda index, row: rows.put((index, row)))
+def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[subprocess.Popen, Connection]:
+    job_file = folder / f"part-{n}.pickle"
+    job_file.write_bytes(pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL))
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hotelcap_pipeline.photos.worker", str(job_file), str(write_fd),
+             str(os.getpid())],
+            pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(write_fd)  # the worker holds the only write end: its exit is our end of file
+    return process, Connection(read_fd, writable=False)
 
 
 def run_in_processes(parts: Sequence[Sequence], worker: PartWorker, index_of: Callable[[object], int],
-                     emit: Emit, poll_s: float = 0.5) -> dict[int, str]:
-    """Run ``worker(part, emit)`` for each part in its own spawned process; relay rows to ``emit``.
+                     emit: Emit) -> dict[int, str]:
+    """Run ``worker(part, emit)`` for each part in its own process; relay the rows to ``emit``.
 
     Returns ``{index: reason}`` for the items whose worker ended before reporting them.
     """
-    context = multiprocessing.get_context("spawn")  # forking a process with threads (polars, loops) is unsafe
-    rows: multiprocessing.Queue = context.Queue()
     owner = {index_of(item): n for n, part in enumerate(parts) for item in part}
-    processes = [
-        context.Process(target=_worker_main, args=(worker, part, rows, os.getpid()),
-                        name=f"hotelcap-photos-{n}", daemon=True)
-        for n, part in enumerate(parts)
-    ]
     pending = set(owner)
-    try:
-        for process in processes:
-            process.start()
-        while pending:
-            try:
-                index, row = rows.get(timeout=poll_s)
-            except queue.Empty:
-                if all(p.exitcode is not None for p in processes):
-                    break  # every worker is gone and the pipe is drained
-                continue
-            if index in pending:
-                pending.discard(index)
-                emit(index, row)
-    finally:
-        for process in processes:
-            if process.is_alive() and pending:
-                process.terminate()
-        for process in processes:
-            process.join()
-        rows.close()
-    return {index: f"photo worker process ended (exit code {processes[owner[index]].exitcode}) before this "
-                   "photo was done" for index in sorted(pending)}
+    processes: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory(prefix="hotelcap-photos-") as folder:
+        open_pipes: list[Connection] = []
+        try:
+            for n, part in enumerate(parts):
+                process, pipe = _spawn(worker, part, Path(folder), n)
+                processes.append(process)
+                open_pipes.append(pipe)
+            while open_pipes:
+                for pipe in wait(open_pipes):
+                    try:
+                        index, row = pipe.recv()  # type: ignore[union-attr]
+                    except EOFError:
+                        open_pipes.remove(pipe)  # type: ignore[arg-type]
+                        pipe.close()  # type: ignore[union-attr]
+                        continue
+                    if index in pending:
+                        pending.discard(index)
+                        emit(index, row)
+        finally:
+            for process in processes:
+                if process.poll() is None and pending:
+                    process.terminate()
+            for process in processes:
+                process.wait()
+            for pipe in open_pipes:
+                pipe.close()
+    return {index: f"photo worker process ended (exit code {processes[owner[index]].returncode}) before "
+                   "this photo was done" for index in sorted(pending)}

@@ -3,7 +3,6 @@ rerun that completes."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -41,6 +40,15 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def photo_workers_of(pid: int) -> list[int]:
+    def cmdline(child: int) -> bytes:
+        try:
+            return Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            return b""
+    return [c for c in children_of(pid) if b"hotelcap_pipeline.photos.worker" in cmdline(c)]
+
+
 def running(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
@@ -66,20 +74,22 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path, processes)
     requests.write_parquet(tmp_path / "requests.parquet")
     store = tmp_path / "store"
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "requests.parquet"), str(store),
+    # A script without a __main__ guard: worker processes must not re-run it.
+    script = tmp_path / "download.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen([sys.executable, str(script), str(tmp_path / "requests.parquet"), str(store),
                               str(processes)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(store.rglob("*.jpg"))) < 4:
         time.sleep(0.02)
-    workers = children_of(child.pid)
+    workers = photo_workers_of(child.pid)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     # Orphaned worker processes notice and stop, so they cannot write beside the rerun.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(running(pid) for pid in workers):
         time.sleep(0.05)
-    if processes > 1:
-        assert len(workers) >= processes  # the workers (and multiprocessing's resource tracker)
+    assert len(workers) == (processes if processes > 1 else 0)
     assert not any(running(pid) for pid in workers)
     stored = list(store.rglob("*.jpg"))
     assert 4 <= len(stored) < n - 1, f"the child was not killed mid-run: {len(stored)} stored"
@@ -101,10 +111,10 @@ def test_a_killed_worker_process_leaves_failed_rows_and_a_rerun_completes(photo_
     killed: list[int] = []
 
     def kill_one_worker(event: dict) -> None:
-        workers = [p for p in multiprocessing.active_children() if p.name.startswith("hotelcap-photos-")]
+        workers = photo_workers_of(os.getpid())
         if not killed and event["done"] >= 3 and workers:
-            killed.append(workers[0].pid)
-            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0])
+            os.kill(workers[0], signal.SIGKILL)
 
     manifest = download_images(requests, tmp_path, fast(processes=2, max_in_flight=4),
                                progress=kill_one_worker)

@@ -1,0 +1,28 @@
+"""Entry point of one photo worker process (started by ``parallel.run_in_processes``, not by users).
+
+    python -m hotelcap_pipeline.photos.worker PART_FILE ROW_FD PARENT_PID
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from hotelcap_pipeline.photos.parallel import exit_when_orphaned, keep_freed_memory
+
+
+def main(argv: list[str]) -> None:
+    part_file, row_fd, parent_pid = argv
+    threading.Thread(target=exit_when_orphaned, args=(int(parent_pid),), daemon=True).start()
+    keep_freed_memory()
+    worker, part = pickle.loads(Path(part_file).read_bytes())
+    rows = Connection(int(row_fd), readable=False)
+    worker(part, lambda index, row: rows.send((index, row)))
+    rows.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
