@@ -10,7 +10,8 @@ loopback aiohttp server in its own process, then times, one after the other on t
 
 Every contender runs as a subprocess and is timed wall-clock, start-up included. Also prints the
 single-core decode+resize+encode rate (hotelcap's own resize) as the CPU ceiling: 2 cores x that rate,
-measured before and after the contenders (a shared machine drifts) and averaged.
+measured right before and right after each hotelcap run and averaged (a shared machine drifts by 10%
+over minutes, so a ceiling from another minute would blur the share).
 
     python benchmarks/bench_download.py                       # 3000 x 1024x768 (~250 KB)
     python benchmarks/bench_download.py --size 2048x1536
@@ -185,13 +186,12 @@ def main() -> None:
     print(f"{args.n} photos {width}x{height}, mean {mean_kb:.0f} KB ({args.pool} distinct), "
           f"{os.cpu_count()} CPU cores")
 
-    resamples = args.resamples.split(",")
-    before = {r: cpu_ceiling(pool, args.ceiling_seconds, r) for r in resamples}
     ctx = multiprocessing.get_context("fork")
     ports: multiprocessing.Queue = ctx.Queue()
     server = ctx.Process(target=serve, args=(str(pool_dir), ports), daemon=True)
     server.start()
     results: dict[str, float] = {}
+    ceilings: dict[str, float] = {}  # contender -> 2 x single-core rate around its run
     try:
         port = ports.get(timeout=30)
         urls = [f"http://127.0.0.1:{port}/img/{i}.jpg" for i in range(args.n)]
@@ -206,14 +206,19 @@ def main() -> None:
 
         for processes, resample in itertools.product(args.processes.split(","), args.resamples.split(",")):
             out = work / f"hotelcap-{processes}-{resample}"
+            before = cpu_ceiling(pool, args.ceiling_seconds, resample)
             elapsed, stdout = timed([sys.executable, "-c", HOTELCAP_CHILD, str(work / "requests.parquet"),
                                      str(out), str(args.in_flight), processes, resample])
             info = json.loads(stdout.strip().splitlines()[-1])
             label = "worker processes" if processes == "auto" else f"{processes} process(es)"
             name = f"hotelcap ({label}, {resample})"
+            after = cpu_ceiling(pool, args.ceiling_seconds, resample)
             results[name] = info["ok"] / elapsed
+            ceilings[name] = before + after
             print(f"{name}: {info['ok']}/{args.n} ok in {elapsed:.1f} s "
-                  f"({info['inner_s']:.1f} s without start-up) -> {info['ok'] / elapsed:.1f} img/s")
+                  f"({info['inner_s']:.1f} s without start-up) -> {info['ok'] / elapsed:.1f} img/s; "
+                  f"CPU ceiling ({resample}) {before:.1f} img/s on one core before, {after:.1f} after "
+                  f"-> 2 cores {before + after:.1f} img/s")
             shutil.rmtree(out, ignore_errors=True)
 
         if args.img2dataset:
@@ -241,19 +246,12 @@ def main() -> None:
         server.terminate()
         server.join(5)
 
-    ceilings = {}
-    for resample in resamples:
-        after = cpu_ceiling(pool, args.ceiling_seconds, resample)
-        single = (before[resample] + after) / 2
-        ceilings[resample] = 2 * single
-        print(f"CPU ceiling ({resample}): {single:.1f} img/s on one core (decode+resize+encode; "
-              f"{before[resample]:.1f} before, {after:.1f} after the contenders) -> 2 cores {2 * single:.1f} img/s")
     reference = results.get("img2dataset 1.47")
-    print("\nsummary (images/s, ratio to img2dataset, share of the 2-core ceiling of the same filter):")
+    print("\nsummary (images/s, ratio to img2dataset, share of the 2-core CPU ceiling measured around the run):")
     for name, rate in results.items():
         ratio = f"{rate / reference:.2f}x" if reference else "n/a"
-        ceiling = next((c for r, c in ceilings.items() if f", {r})" in name), None)
-        share = f"{rate / ceiling:6.0%}" if ceiling else "     -"
+        ceiling = ceilings.get(name)
+        share = f"{rate / ceiling:6.0%} of {ceiling:.0f}" if ceiling else "     -"
         print(f"  {name:40s} {rate:8.1f}  {ratio:>7s}  {share}")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)

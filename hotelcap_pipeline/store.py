@@ -17,17 +17,23 @@ from pathlib import Path
 import polars as pl
 
 
+def _temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
+    # The folder usually exists: create it only when the first try says it does not (one syscall less
+    # per photo).
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    return fd, Path(name)
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else ".tmp" + target.suffix,
-        dir=target.parent,
-    )
+    fd, tmp = _temp_beside(target, suffix if suffix is not None else ".tmp" + target.suffix)
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -36,8 +42,15 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
+    target = Path(target)
+    fd, tmp = _temp_beside(target, ".tmp" + target.suffix)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(target: Path, text: str) -> None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 import sys
 import threading
@@ -19,6 +20,7 @@ def main(argv: list[str]) -> None:
     threading.Thread(target=exit_when_orphaned, args=(int(parent_pid),), daemon=True).start()
     keep_freed_memory()
     worker, part = pickle.loads(Path(part_file).read_bytes())
+    gc.freeze()  # modules and the part live to the end: keep the collector from walking them per cycle
     rows = Connection(int(row_fd), readable=False)
     worker(part, lambda index, row: rows.send((index, row)))
     rows.close()
