@@ -5,7 +5,7 @@ resize threads queue for the GIL, and glibc hands freed image buffers back to th
 them in again (benchmarks/bench_download.py). Worker processes avoid both; each owns whole directories,
 so the stale-temp sweep of one can never delete another's half-written file.
 
-Workers are plain ``python -m hotelcap_pipeline.photos.worker`` subprocesses, not ``multiprocessing``
+Workers are plain subprocesses running ``hotelcap_pipeline.photos.worker``, not ``multiprocessing``
 children: those re-import the caller's main script, which hangs or recurses in a script without a
 ``__main__`` guard. A worker reads its part from a file and sends one message per row over a pipe (a single
 write, so a worker killed mid-send cannot tear one); progress and the manifest stay in the parent. Photos
@@ -35,6 +35,10 @@ T = TypeVar("T")
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# Appended, not put on PYTHONPATH: the package is found wherever the caller found it, and nothing in its
+# folder can shadow the standard library.
+_BOOT = ("import sys; sys.path.append(sys.argv[1]); "
+         "from hotelcap_pipeline.photos.worker import main; main(sys.argv[2:])")
 
 
 def split_by_owner(items: Sequence[T], owner: Callable[[T], Hashable], parts: int) -> list[list[T]]:
@@ -81,12 +85,10 @@ def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[su
     job_file = folder / f"part-{n}.pickle"
     job_file.write_bytes(pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL))
     read_fd, write_fd = os.pipe()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hotelcap_pipeline.photos.worker", str(job_file), str(write_fd),
-             str(os.getpid())],
-            pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, str(job_file), str(write_fd), str(os.getpid())],
+            pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
         )
     finally:
         os.close(write_fd)  # the worker holds the only write end: its exit is our end of file

@@ -1,13 +1,12 @@
 """Entry point of one photo worker process (started by ``parallel.run_in_processes``, not by users).
 
-    python -m hotelcap_pipeline.photos.worker PART_FILE ROW_FD PARENT_PID
+    main([PART_FILE, ROW_FD, PARENT_PID])
 """
 
 from __future__ import annotations
 
 import gc
 import pickle
-import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,6 +24,3 @@ def main(argv: list[str]) -> None:
     worker(part, lambda index, row: rows.send((index, row)))
     rows.close()
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
