@@ -23,4 +23,3 @@ def main(argv: list[str]) -> None:
     rows = Connection(int(row_fd), readable=False)
     worker(part, lambda index, row: rows.send((index, row)))
     rows.close()
-
