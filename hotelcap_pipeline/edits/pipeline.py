@@ -103,6 +103,14 @@ def to_rendered(array: np.ndarray, nsfw: list[bool] | None) -> Rendered:
     return Rendered(Image.fromarray(pixels), None if nsfw is None else bool(nsfw[0]), nan or black)
 
 
+def dtype_kwargs(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """``from_pretrained``'s dtype argument: ``dtype`` where diffusers has it (it deprecated ``torch_dtype``
+    when adding it), ``torch_dtype`` on the older releases that only know that one."""
+    from diffusers.utils import deprecation_utils
+
+    return {"dtype": dtype} if hasattr(deprecation_utils, "_resolve_dtype") else {"torch_dtype": dtype}
+
+
 def default_dtype(device: str) -> torch.dtype:
     # fp16 on MPS gives NaN/black images with SD's VAE; fp32 is the safe default there and on CPU.
     return torch.float16 if torch.device(device).type == "cuda" else torch.float32
@@ -216,7 +224,7 @@ class DiffusionEditor:
         from diffusers import AutoPipelineForImage2Image, ControlNetModel
 
         try:
-            net = ControlNetModel.from_pretrained(controlnet, torch_dtype=self.dtype)
+            net = ControlNetModel.from_pretrained(controlnet, **dtype_kwargs(self.dtype))
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot load ControlNet {controlnet!r} (hub id or local folder): {exc}") from exc
         pipe = AutoPipelineForImage2Image.from_pipe(self.pipe, controlnet=net).to(self.device)
@@ -259,7 +267,7 @@ def load_diffusion(
     dtype = dtype or default_dtype(resolved)
     loader = StableDiffusionInstructPix2PixPipeline if mode == "instruct-pix2pix" else AutoPipelineForImage2Image
     try:
-        pipe = loader.from_pretrained(model, torch_dtype=dtype)
+        pipe = loader.from_pretrained(model, **dtype_kwargs(dtype))
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load diffusion model {model!r} (hub id or local folder): {exc}") from exc
     pipe = pipe.to(resolved)
