@@ -90,6 +90,9 @@ def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[su
             [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, str(job_file), str(write_fd), str(os.getpid())],
             pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
         )
+    except BaseException:
+        os.close(read_fd)
+        raise
     finally:
         os.close(write_fd)  # the worker holds the only write end: its exit is our end of file
     return process, Connection(read_fd, writable=False)
