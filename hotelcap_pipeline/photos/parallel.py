@@ -15,7 +15,6 @@ of a worker that died are returned as lost, with its exit code, for the caller t
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pickle
 import subprocess
@@ -65,7 +64,7 @@ def keep_freed_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded into this process
     except (OSError, AttributeError):
         return
     mallopt(_M_TRIM_THRESHOLD, 256 << 20)
