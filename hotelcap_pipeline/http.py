@@ -1,10 +1,11 @@
 """The shared HTTP layer: one session policy for photo downloads and archive downloads.
 
-Policy (DESIGN.md, issue 3): TLS verified except for hosts named in ``HOTELCAP_INSECURE_HOSTS``;
+Policy: TLS verified except for hosts named in ``HOTELCAP_INSECURE_HOSTS``;
 a per-host connection limit with connection reuse and a DNS cache; redirects followed by the
 callers one hop at a time (so every hop is checked and loops are named); and addresses that are
 link-local or cloud-metadata endpoints refused unless a network is explicitly allowed.
-Loopback stays allowed because the demo and the tests serve from 127.0.0.1.
+Loopback stays allowed because the demo and the tests serve from 127.0.0.1. Retries follow the one
+policy of :mod:`hotelcap_pipeline.retry`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import random
 import shutil
 import socket
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from hotelcap_pipeline.retry import RetriesExhausted, Retryable, RetryPolicy, retry_async, status_retry
 from hotelcap_pipeline.store import atomic_path
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -147,15 +150,21 @@ class DownloadError(RuntimeError):
     """A file download failed; the message names the URL."""
 
 
+# Archive downloads are few and long: waits start at up to 2 s and grow to at most 30 s.
+DOWNLOAD_RETRY = RetryPolicy(retries=3, base_s=2.0, max_s=30.0)
+
+
 def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), timeout_s: float = 600,
-                  allowed_networks: Sequence[str] = (), attempts: int = 4) -> Path:
+                  allowed_networks: Sequence[str] = (), attempts: int = 4,
+                  rng: random.Random | None = None) -> Path:
     """Fetch ``url`` (http(s), ``file://`` or a plain path) to ``dest`` atomically and return ``dest``.
 
     ``dest`` only ever appears by an atomic rename of a complete file, so an existing ``dest`` is
     complete and is not fetched again (this works offline). A network download streams into
     ``dest.part``; a broken or killed download resumes from there with an HTTP Range request, and the
     part is renamed only when its size matches the length the server announced. Local sources are
-    copied, again unless ``dest`` exists with the same size.
+    copied, again unless ``dest`` exists with the same size. ``rng`` draws the jittered waits between
+    attempts (seed it for reproducible tests).
     """
     dest = Path(dest)
     source = local_path_of(str(url))
@@ -165,8 +174,9 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
         return dest
     policy = SessionPolicy(limit=4, limit_per_host=2, insecure_hosts=tuple(insecure_hosts),
                            allowed_networks=tuple(allowed_networks))
+    retry = replace(DOWNLOAD_RETRY, retries=max(0, attempts - 1))
     try:
-        asyncio.run(asyncio.wait_for(_download_resumable(str(url), dest, policy, attempts), timeout_s))
+        asyncio.run(asyncio.wait_for(_download_resumable(str(url), dest, policy, retry, rng), timeout_s))
     except TimeoutError:
         raise DownloadError(f"{url}: not complete after {timeout_s:.0f} s (partial data kept in "
                             f"{dest.name}.part, a rerun resumes)") from None
@@ -183,41 +193,40 @@ def _copy_local(source: Path, dest: Path) -> Path:
     return dest
 
 
-async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, attempts: int) -> None:
+async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, retry: RetryPolicy,
+                              rng: random.Random | None) -> None:
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    last_error = "no attempt made"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120)
     async with open_session(policy, timeout) as session:
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(min(30.0, 2.0**attempt))
+
+        async def once(_: int) -> None:
             try:
-                if await _download_once(session, policy, URL(url), part):
-                    os.replace(part, dest)
-                    return
-                last_error = "body shorter than announced"
-            except PermanentFetchError as exc:
-                raise DownloadError(f"{url}: {exc}") from None
+                await _download_once(session, policy, URL(url), part)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                last_error = describe_client_error(exc)
-    raise DownloadError(f"{url}: failed after {attempts} attempts: {last_error} (a rerun resumes from "
-                        f"{part.name})")
+                raise as_retry_failure(exc) from exc
+
+        try:
+            await retry_async(once, retry, rng)
+        except PermanentFetchError as exc:
+            raise DownloadError(f"{url}: {exc}") from None
+        except RetriesExhausted as exc:
+            raise DownloadError(f"{url}: failed after {exc.attempts} attempts: {exc.reason} (a rerun resumes "
+                                f"from {part.name})") from None
+    os.replace(part, dest)
 
 
-async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path) -> bool:
-    """One (possibly resumed) attempt; True when ``part`` holds the whole body."""
+async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path) -> None:
+    """One (possibly resumed) attempt; returns when ``part`` holds the whole body, else raises."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     async with follow_redirects(session, policy, url, headers) as resp:
         if resp.status == 416 and have:
             part.unlink()  # the part is bogus against this resource; start over on the next attempt
-            return False
+            raise Retryable("HTTP 416 for the partial download")
         if resp.status >= 400:
-            if resp.status in (408, 429) or resp.status >= 500:
-                raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
-                                                  message=resp.reason or "")
-            raise PermanentFetchError(f"HTTP {resp.status}")
+            raise status_retry(resp.status, resp.headers.get("Retry-After")) or PermanentFetchError(
+                f"HTTP {resp.status}")
         resumed = resp.status == 206
         if resumed:
             total = _content_range_total(resp.headers.get("Content-Range", ""))
@@ -228,7 +237,8 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
             async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
                 fh.write(chunk)
                 have += len(chunk)
-    return total is None or have == total
+    if total is not None and have != total:
+        raise Retryable("body shorter than announced")
 
 
 def _content_range_total(value: str) -> int | None:
@@ -281,6 +291,13 @@ def is_refused(exc: BaseException) -> bool:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return isinstance(exc.os_error, BlockedAddressError)
     return isinstance(exc, BlockedAddressError)
+
+
+def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
+    """A network failure as the retry loop sees it: refused by the address policy is final, the rest transient."""
+    if is_refused(exc):
+        return PermanentFetchError(describe_client_error(exc))
+    return Retryable(describe_client_error(exc))
 
 
 def describe_client_error(exc: BaseException) -> str:

@@ -1,29 +1,22 @@
 """Fetch one photo's bytes: redirects checked hop by hop, limits enforced while streaming, retries.
 
-Retried: timeouts, connection errors, 408, 429 and 5xx (``Retry-After`` honoured, capped). Not retried:
-other 4xx, bodies that are not images or too large, redirect loops, refused addresses.
+Retries follow the shared policy of :mod:`hotelcap_pipeline.retry`. Not retried: other 4xx, bodies
+that are not images or too large, redirect loops, refused addresses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
-from hotelcap_pipeline.http import (
-    PermanentFetchError,
-    SessionPolicy,
-    describe_client_error,
-    follow_redirects,
-    is_refused,
-    local_path_of,
-)
+from hotelcap_pipeline.http import PermanentFetchError, SessionPolicy, as_retry_failure, follow_redirects, local_path_of
+from hotelcap_pipeline.retry import RetriesExhausted, RetryPolicy, retry_async, status_retry
+from hotelcap_pipeline.retry import parse_retry_after as parse_retry_after  # re-exported for callers
 
 # Servers often label photos loosely; these are decoded and judged by the decoder instead.
 _AMBIGUOUS_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/binary"})
@@ -41,6 +34,10 @@ class FetchLimits:
     backoff_max_s: float = 30.0
     retry_after_max_s: float = 60.0
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retries, self.backoff_base_s, self.backoff_max_s, self.retry_after_max_s)
+
 
 @dataclass(frozen=True)
 class FetchOutcome:
@@ -49,29 +46,8 @@ class FetchOutcome:
     attempts: int
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after_s = retry_after_s
-
-
 def _megabytes(n: int) -> str:
     return f"{n / 1e6:g} MB"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class PhotoFetcher:
@@ -95,35 +71,30 @@ class PhotoFetcher:
         if local is not None:
             return await asyncio.to_thread(self._read_local, local)
         attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return FetchOutcome(await self._attempt(URL(url)), None, attempts)
-            except PermanentFetchError as exc:
-                return FetchOutcome(None, str(exc), attempts)
-            except _Retryable as exc:
-                reason, retry_after = exc.reason, exc.retry_after_s
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                if is_refused(exc):
-                    return FetchOutcome(None, describe_client_error(exc), attempts)
-                reason, retry_after = describe_client_error(exc), None
-            if attempts > self._limits.retries:
-                return FetchOutcome(None, f"{reason} after {attempts} attempts", attempts)
-            await asyncio.sleep(self._delay(attempts, retry_after))
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self._limits.retry_after_max_s)
-        # Full jitter keeps many clients from retrying in lockstep against a struggling host.
-        ceiling = min(self._limits.backoff_max_s, self._limits.backoff_base_s * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
+        async def once(n: int) -> bytes:
+            nonlocal attempts
+            attempts = n
+            try:
+                return await self._attempt(URL(url))
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise as_retry_failure(exc) from exc
+
+        try:
+            data = await retry_async(once, self._limits.retry_policy, self._rng)
+        except PermanentFetchError as exc:
+            return FetchOutcome(None, str(exc), attempts)
+        except RetriesExhausted as exc:
+            return FetchOutcome(None, str(exc), exc.attempts)
+        return FetchOutcome(data, None, attempts)
 
     async def _attempt(self, url: URL) -> bytes:
         limits = self._limits
         async with follow_redirects(self._session, self._policy, url, max_redirects=limits.max_redirects,
                                     timeout=self._timeout) as resp:
-            if resp.status in (408, 429) or resp.status >= 500:
-                raise _Retryable(f"HTTP {resp.status}", parse_retry_after(resp.headers.get("Retry-After")))
+            retry = status_retry(resp.status, resp.headers.get("Retry-After"))
+            if retry is not None:
+                raise retry
             if resp.status >= 300:
                 raise PermanentFetchError(f"HTTP {resp.status}")
             content_type = resp.content_type.lower() if "Content-Type" in resp.headers else ""

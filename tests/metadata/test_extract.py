@@ -89,3 +89,49 @@ def test_resolve_dataset_extracts_once(tmp_path):
     assert resolve_dataset(f"file://{archive}", raw) == folder
     assert (raw / "extracted" / ".hotelcap-extracted.json").stat().st_mtime_ns == marker_time
     assert (folder / "train_set.csv").exists()
+
+
+def test_zip_symlink_is_refused(tmp_path):
+    path = tmp_path / "d.zip"
+    link = zipfile.ZipInfo("dataset/passwd")
+    link.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("dataset/chain_info.csv", "chain_id,chain_name\n")
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(UnsafeArchiveError, match=r"d\.zip: member 'dataset/passwd' is a link \(to '/etc/passwd'\)"):
+        extract_archive(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.FIFOTYPE, tarfile.CHRTYPE])
+def test_special_files_are_refused(tmp_path, kind):
+    def special(tar):
+        info = tarfile.TarInfo("dataset/device")
+        info.type = kind
+        tar.addfile(info)
+
+    with pytest.raises(UnsafeArchiveError, match=r"member 'dataset/device' is not a regular file or folder"):
+        extract_archive(demo_archive(tmp_path, special), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_zip_is_extracted_and_junk_skipped(tmp_path):
+    path = tmp_path / "d.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("dataset/", "")
+        zf.writestr("./dataset/chain_info.csv", "chain_id,chain_name\n")
+        zf.writestr("__MACOSX/dataset/._chain_info.csv", "junk")
+    report = extract_archive(path, tmp_path / "out")
+    assert report.extracted == ["dataset/chain_info.csv"]
+    assert report.skipped_junk == ["__MACOSX/dataset/._chain_info.csv"]
+    assert (tmp_path / "out" / "dataset" / "chain_info.csv").read_text() == "chain_id,chain_name\n"
+
+
+def test_member_modes_are_sanitised_by_the_data_filter(tmp_path):
+    def setuid(tar):
+        info = tarfile.TarInfo("dataset/tool")
+        info.mode = 0o4777
+        tar.addfile(info, io.BytesIO(b""))
+
+    extract_archive(demo_archive(tmp_path, setuid), tmp_path / "out")
+    assert (tmp_path / "out" / "dataset" / "tool").stat().st_mode & 0o7777 == 0o755
