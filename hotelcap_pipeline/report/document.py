@@ -9,12 +9,12 @@ import polars as pl
 
 @dataclass(frozen=True)
 class Paragraph:
-    text: str  # plain text; `backticks` mark code
+    text: str  # one line of Markdown: `code`, **bold**, [links](https://...); raw HTML is shown as text
 
 
 @dataclass(frozen=True)
 class Bullets:
-    items: tuple[str, ...]
+    items: tuple[str, ...]  # each one line of Markdown, like Paragraph.text
 
 
 @dataclass(frozen=True)

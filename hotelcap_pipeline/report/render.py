@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
-import html
-import re
 from collections.abc import Sequence
 
+import jinja2
 import polars as pl
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markupsafe import Markup
 
 from hotelcap_pipeline.report.document import (
     Bullets,
@@ -20,27 +22,8 @@ from hotelcap_pipeline.report.document import (
 )
 
 FIGURES_DIR = "figures"
-_CODE = re.compile(r"`([^`]+)`")
-_BOLD = re.compile(r"\*\*([^*]+)\*\*")
-_ITEM = re.compile(r"^(?:[-*]|\d+\.)\s+")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { border-bottom: 2px solid #4c72b0; padding-bottom: .3rem; }
-h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f0f3f8; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1rem 0; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: .85rem; color: #555; }
-.missing { background: #fff6e0; border-left: 4px solid #e0a800; padding: .4rem .8rem; }
-code { background: #f4f4f4; padding: 0 .2rem; }
-nav ol { columns: 2; }
-"""
+# Links the page may carry; any other link in a text keeps its words and loses the link.
+_LINK_PREFIXES = ("#", "https://", "http://")
 
 
 def format_cell(value: object) -> str:
@@ -108,96 +91,87 @@ def to_markdown(title: str, sections: Sequence[Section]) -> str:
 # --- HTML -----------------------------------------------------------------------------------------
 
 
-def inline_html(text: str) -> str:
-    """Escape, then turn `code`, **bold** and [text](https://...) into tags."""
-    out = html.escape(text, quote=False)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    out = _BOLD.sub(r"<strong>\1</strong>", out)
-    return _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', out)
-
-
-def markdown_html(text: str) -> str:
-    """The little Markdown people write in assets/: headings, lists, quotes and paragraphs."""
-    blocks: list[str] = []
-    for chunk in re.split(r"\n\s*\n", text.strip()):
-        lines = [line.strip() for line in chunk.splitlines() if line.strip()]
-        if not lines:
+def _drop_unsafe_links(state: StateCore) -> None:
+    """Unwrap links that are neither anchors nor http(s), so a data value cannot add one."""
+    for token in state.tokens:
+        if token.type != "inline" or not token.children:
             continue
-        first = lines[0]
-        if first.startswith("#"):
-            level = min(len(first) - len(first.lstrip("#")) + 1, 6)  # the page's h1/h2 sit above
-            blocks.append(f"<h{level}>{inline_html(first.lstrip('#').strip())}</h{level}>")
-            lines = lines[1:]
-            if not lines:
+        kept, dropping = [], False
+        for child in token.children:
+            if child.type == "link_open":
+                dropping = not str(child.attrGet("href") or "").startswith(_LINK_PREFIXES)
+                if dropping:
+                    continue
+            elif child.type == "link_close" and dropping:
+                dropping = False
                 continue
-            first = lines[0]
-        if _ITEM.match(first):
-            tag = "ol" if first[0].isdigit() else "ul"
-            items: list[str] = []
-            for line in lines:
-                if _ITEM.match(line):
-                    items.append(_ITEM.sub("", line))
-                else:
-                    items[-1] += " " + line
-            blocks.append(f"<{tag}>" + "".join(f"<li>{inline_html(i)}</li>" for i in items) + f"</{tag}>")
-        elif first.startswith(">"):
-            quote = " ".join(line.lstrip(">").strip() for line in lines)
-            blocks.append(f"<blockquote>{inline_html(quote)}</blockquote>")
-        else:
-            blocks.append(f"<p>{inline_html(' '.join(lines))}</p>")
-    return "\n".join(blocks)
+            kept.append(child)
+        token.children = kept
 
 
-def _html_table(table: Table) -> str:
-    df = table.frame
-    numeric = [_is_number(t) for t in df.dtypes]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
-    rows = []
-    for row in df.iter_rows():
-        cells = "".join(
-            f'<td class="num">{html.escape(format_cell(v))}</td>'
-            if num
-            else f"<td>{html.escape(format_cell(v))}</td>"
-            for v, num in zip(row, numeric, strict=True)
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    caption = f"<caption>{inline_html(table.caption)}</caption>" if table.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _markdown_parser() -> MarkdownIt:
+    # Raw HTML off: hotel names and other data values are text, never markup. Images off: the page
+    # loads nothing from elsewhere.
+    md = MarkdownIt("commonmark", {"html": False}).disable("image")
+    md.core.ruler.push("drop_unsafe_links", _drop_unsafe_links)
+    return md
 
 
-def _html_block(block: object) -> str:
-    if isinstance(block, Paragraph):
-        return f"<p>{inline_html(block.text)}</p>"
-    if isinstance(block, Bullets):
-        return "<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in block.items) + "</ul>"
-    if isinstance(block, Table):
-        return _html_table(block)
-    if isinstance(block, Figure):
+_MD = _markdown_parser()
+
+
+def inline_html(text: str) -> Markup:
+    """One line of Markdown (`code`, **bold**, [text](https://...)) as escaped inline HTML."""
+    return Markup(_MD.renderInline(text))
+
+
+def markdown_html(text: str) -> Markup:
+    """Markdown written by people (assets/), headings shifted one level: the page's h1/h2 sit above."""
+    tokens = _MD.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    return Markup(_MD.renderer.render(tokens, _MD.options, {}))
+
+
+_BLOCK_KINDS: dict[type, str] = {
+    Paragraph: "paragraph",
+    Bullets: "bullets",
+    Table: "table",
+    Figure: "figure",
+    MarkdownText: "markdown",
+    Missing: "missing",
+}
+
+
+def _block_kind(block: object) -> str:
+    kind = _BLOCK_KINDS.get(type(block))
+    if kind is None:
+        raise TypeError(f"unknown report block {type(block).__name__}")
+    return kind
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hotelcap_pipeline.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        inline=inline_html,
+        markdown=markdown_html,
+        cell=format_cell,
         # Embedded, so the page opens from disk, from an e-mail or from an object store alike.
-        data = base64.b64encode(block.png).decode("ascii")
-        caption = inline_html(block.caption)
-        return (
-            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block.caption)}">'
-            f"<figcaption>{caption}</figcaption></figure>"
-        )
-    if isinstance(block, MarkdownText):
-        return markdown_html(block.text)
-    if isinstance(block, Missing):
-        return f'<p class="missing"><strong>Not materialized yet.</strong> {inline_html(block.text)}</p>'
-    raise TypeError(f"unknown report block {type(block).__name__}")
+        b64=lambda data: base64.b64encode(data).decode("ascii"),
+    )
+    env.globals.update(block_kind=_block_kind, numeric_columns=lambda df: [_is_number(t) for t in df.dtypes])
+    return env
+
+
+_PAGE = _environment().get_template("report.html.j2")
 
 
 def to_html(title: str, sections: Sequence[Section]) -> str:
-    toc = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in sections)
-    body = []
-    for section in sections:
-        body.append(f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>')
-        body += [_html_block(b) for b in section.blocks]
-        body.append("</section>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<nav><ol>{toc}</ol></nav>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
+    return _PAGE.render(title=title, sections=sections)
