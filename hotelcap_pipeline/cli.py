@@ -67,7 +67,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             embeddings = store.read_table("image_embeddings")
             photos = search_by_text(embeddings, load_clip_from_settings(settings), args.text, args.limit)
             print(f"photos closest to {args.text!r} (CLIP cosine):")
-            print(format_table(_with_hotel_names(store, photos)))
+            print(format_table(_with_captions(store, _with_hotel_names(store, photos), args.method)))
             return 0
         if not args.words:
             print("give tag words (hotelcap search bed window) or --text 'free text'", file=sys.stderr)
@@ -86,6 +86,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     print("\nphotos:")
     print(format_table(photos.with_columns(pl.col("score").round(3))))
     return 0
+
+
+def _with_captions(store: DataStore, df: pl.DataFrame, method: str) -> pl.DataFrame:
+    """The photos' captions in the visitors' words, from the stored tags (when tagged)."""
+    import polars as pl
+
+    try:
+        tags = store.read_table("image_tags")
+    except FileNotFoundError:
+        return df
+    captions = tags.filter(pl.col("method") == method).select("image_id", "caption")
+    return df.join(captions, on="image_id", how="left", maintain_order="left")
 
 
 def _with_hotel_names(store: DataStore, df: pl.DataFrame) -> pl.DataFrame:

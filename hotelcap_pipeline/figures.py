@@ -8,9 +8,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 
-def new_figure(width: float = 6, height: float = 3.5) -> tuple[Figure, Any]:
+def new_figure(width: float = 6, height: float = 3.5, ncols: int = 1) -> tuple[Figure, Any]:
     fig = Figure(figsize=(width, height))
-    return fig, fig.subplots()
+    return fig, fig.subplots(ncols=ncols)
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:

@@ -1,14 +1,16 @@
-"""Models from Settings: where the weights come from (hub tag, local path, or the demo's tiny build).
+"""Models from Settings: where the weights come from (hub tag, local path, the demo's shipped or tiny models).
 
 The asset resources and the `hotelcap search` command both go through here, so the demo profile's
-locally built models are found (or built) the same way everywhere.
+models are found (or built) the same way everywhere. The demo's CLIP is a shipped checkpoint, loaded
+through the local-checkpoint path a user's own checkpoint takes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hotelcap_pipeline.settings import Settings
+from hotelcap_pipeline.settings import DEMO_CLIP_MODEL, Settings
 from hotelcap_pipeline.store import DataStore
 
 if TYPE_CHECKING:
@@ -16,17 +18,19 @@ if TYPE_CHECKING:
 
 
 def clip_weights(settings: Settings) -> str:
-    """The open_clip pretrained tag or checkpoint path; the demo's tiny checkpoint is built on first use."""
-    if settings.clip_pretrained:
-        return settings.clip_pretrained
-    from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
-
-    if settings.clip_model != DEMO_CLIP_MODEL:
+    """The open_clip pretrained tag or checkpoint path; the demo's checkpoint must have been trained and shipped."""
+    if not settings.clip_pretrained:
         raise ValueError(
             f"HOTELCAP_CLIP_PRETRAINED is empty for model {settings.clip_model!r}: give an open_clip pretrained "
             "tag or the path of a checkpoint"
         )
-    return str(ensure_tiny_clip(DataStore.at(settings.data_store).models))
+    checkpoint = Path(settings.clip_pretrained).expanduser()
+    if settings.clip_model == DEMO_CLIP_MODEL and not checkpoint.is_file():
+        raise FileNotFoundError(
+            f"the demo CLIP checkpoint {checkpoint} is missing: train it with "
+            f"`python -m hotelcap_pipeline.demo.train_clip --out {checkpoint.parent}` (about 10 minutes on a CPU)"
+        )
+    return settings.clip_pretrained
 
 
 def load_clip_from_settings(settings: Settings, precision: str = "fp32") -> ClipModel:

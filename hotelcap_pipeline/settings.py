@@ -1,4 +1,4 @@
-"""Run settings from the HOTELCAP_* environment variables (DESIGN.md, "Configuration").
+"""Run settings from the HOTELCAP_* environment variables (the README's table of variables).
 
 Environment variables give the defaults; Dagster run config overrides them per run
 (see ``hotelcap_pipeline.defs.resources``).
@@ -23,8 +23,10 @@ DEFAULT_DIFFUSION_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 # The structure-preserving edit modes' models (edit series with mode instruct-pix2pix / controlnet).
 DEFAULT_IP2P_MODEL = "timbrooks/instruct-pix2pix"
 DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_canny"
-# The demo profile builds these small models locally (hotelcap_pipeline.demo.models) under data_store/models/.
-DEMO_CLIP_MODEL = "hotelcap-tiny-clip"
+# The demo profile's CLIP is trained on the synthetic world and shipped (python -m hotelcap_pipeline.demo.train_clip);
+# its diffusion models are built locally (hotelcap_pipeline.demo.tiny_diffusion) under data_store/models/.
+DEMO_CLIP_MODEL = "hotelcap-world-clip"
+DEMO_CLIP_CHECKPOINT = DEMO_DIR / "models" / f"{DEMO_CLIP_MODEL}.pt"
 DEMO_DIFFUSION_MODEL = "hotelcap-tiny-sd"
 
 
@@ -46,6 +48,8 @@ class Settings:
     diffusion_model: str = DEFAULT_DIFFUSION_MODEL
     device: str = "auto"
     insecure_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # CSV of image_id,tags (known truth) for tag_evaluation; empty: nothing to measure against.
+    labels: str = ""
 
     @property
     def is_demo(self) -> bool:
@@ -53,6 +57,13 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _default_clip_pretrained(demo: bool, clip_model: str) -> str:
+    """The demo's shipped checkpoint for the demo's architecture; any other model in the demo needs its own."""
+    if not demo:
+        return DEFAULT_CLIP_PRETRAINED
+    return str(DEMO_CLIP_CHECKPOINT) if clip_model == DEMO_CLIP_MODEL else ""
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -73,19 +84,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ValueError(f"HOTELCAP_N_HOTELS and HOTELCAP_SEED must be integers: {exc}") from None
     if n_hotels < 1:
         raise ValueError(f"HOTELCAP_N_HOTELS must be at least 1, got {n_hotels}")
+    clip_model = get("HOTELCAP_CLIP_MODEL", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL)
     return Settings(
         profile=profile,
         data_store=get("HOTELCAP_DATA_STORE", "./data_store"),
         dataset=get("HOTELCAP_DATASET", str(DEMO_DIR / "dataset") if demo else UPSTREAM_DATASET_URL),
         n_hotels=n_hotels,
         seed=seed,
-        clip_model=get("HOTELCAP_CLIP_MODEL", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL),
-        clip_pretrained=get("HOTELCAP_CLIP_PRETRAINED", "" if demo else DEFAULT_CLIP_PRETRAINED),
+        clip_model=clip_model,
+        clip_pretrained=get("HOTELCAP_CLIP_PRETRAINED", _default_clip_pretrained(demo, clip_model)),
         diffusion_model=get("HOTELCAP_DIFFUSION_MODEL", DEMO_DIFFUSION_MODEL if demo else DEFAULT_DIFFUSION_MODEL),
         device=get("HOTELCAP_DEVICE", "auto"),
         insecure_hosts=tuple(
             h.strip().lower() for h in get("HOTELCAP_INSECURE_HOSTS", "").split(",") if h.strip()
         ),
+        labels=get("HOTELCAP_LABELS", str(DEMO_DIR / "labels.csv") if demo else ""),
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from hotelcap_pipeline.definitions import defs
 from hotelcap_pipeline.defs.materialize import Plan, run_plan
+from hotelcap_pipeline.demo.dataset import plan_photos
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.store import DataStore
 
@@ -36,7 +37,7 @@ def test_demo_graph_end_to_end_then_nothing_recomputed(tmp_path):
         assert first.success
         checks = [e for e in first.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
         assert checks and all(e.event_specific_data.passed for e in checks)
-        assert latest(instance, "image_embeddings")["computed"] == 48
+        assert latest(instance, "image_embeddings")["computed"] == sum(p.split == "train" for p in plan_photos())
         assert latest(instance, "hotel_images")["failed"] == 0
         edits_meta = latest(instance, "diffusion_edits")
         assert edits_meta["failed"] == 0 and edits_meta["rendered"] == edits_meta["edits"] > 0

@@ -7,8 +7,16 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 from aiohttp import web
+
+
+class _Started(TypedDict, total=False):
+    """What the server thread hands back once it listens."""
+
+    runner: web.AppRunner
+    port: int
 
 
 @contextlib.contextmanager
@@ -16,7 +24,7 @@ def serve_directory(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``root`` on ``host`` (a free port) from a background thread; yields the base URL."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    state: dict[str, object] = {}
+    state: _Started = {}
 
     async def start() -> None:
         app = web.Application()
@@ -42,7 +50,7 @@ def serve_directory(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
         yield f"http://{host}:{state['port']}/"
     finally:
         runner = state["runner"]
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)  # type: ignore[attr-defined]
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import torch
 
-TINY_SD = "hotelcap-tiny-sd"
+from hotelcap_pipeline.settings import DEMO_DIFFUSION_MODEL
+
+TINY_SD = DEMO_DIFFUSION_MODEL  # the folder name under data_store/models/
 TINY_IP2P = "hotelcap-tiny-ip2p"
 TINY_CONTROLNET = "hotelcap-tiny-controlnet"
 

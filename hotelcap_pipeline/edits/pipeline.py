@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypedDict, get_args
 
 import numpy as np
 import torch
@@ -25,7 +25,8 @@ from PIL import Image
 
 from hotelcap_pipeline.settings import DEFAULT_CONTROLNET_MODEL, DEFAULT_IP2P_MODEL, resolve_device
 
-MODES = ("img2img", "instruct-pix2pix", "controlnet")
+EditMode = Literal["img2img", "instruct-pix2pix", "controlnet"]
+MODES: tuple[EditMode, ...] = get_args(EditMode)
 VAE_FACTOR = 8  # SD's VAE downsamples 8x; pipelines reject sizes that are not multiples of it
 BLACK_LEVEL = 1.0 / 255.0
 
@@ -119,11 +120,11 @@ def default_dtype(device: str) -> torch.dtype:
 class EditorSource(Protocol):
     """Anything that hands out the editor for a mode: one ``DiffusionEditor`` or ``DiffusionEditors``."""
 
-    def model_for(self, mode: str) -> str:
+    def model_for(self, mode: EditMode) -> str:
         """The model id an edit in ``mode`` records, known without loading it (for cache keys)."""
         ...
 
-    def editor_for(self, mode: str) -> DiffusionEditor: ...
+    def editor_for(self, mode: EditMode) -> DiffusionEditor: ...
 
 
 @dataclass
@@ -131,7 +132,7 @@ class DiffusionEditor:
     """One loaded pipeline and the settings it was loaded with."""
 
     model: str  # what the tables record: hub id or folder (base|controlnet for the controlnet mode)
-    mode: str
+    mode: EditMode
     device: str
     dtype: torch.dtype
     pipe: Any = field(repr=False)
@@ -142,10 +143,10 @@ class DiffusionEditor:
     def safety_checker(self) -> bool:
         return getattr(self.pipe, "safety_checker", None) is not None
 
-    def model_for(self, mode: str) -> str:
+    def model_for(self, mode: EditMode) -> str:
         return self.editor_for(mode).model
 
-    def editor_for(self, mode: str) -> DiffusionEditor:
+    def editor_for(self, mode: EditMode) -> DiffusionEditor:
         if mode != self.mode:
             raise ValueError(f"this editor runs {self.mode!r} ({self.model}); a {mode!r} series needs its own")
         return self
@@ -243,7 +244,7 @@ def load_diffusion(
     model: str,
     device: str = "auto",
     *,
-    mode: str = "img2img",
+    mode: EditMode = "img2img",
     controlnet: str | None = None,
     dtype: torch.dtype | None = None,
     attention_slicing: bool | None = None,
@@ -278,6 +279,14 @@ def load_diffusion(
     return DiffusionEditor(model=model, mode=mode, device=resolved, dtype=dtype, pipe=pipe, attention_slicing=slicing)
 
 
+class _LoadOptions(TypedDict):
+    """``load_diffusion``'s arguments that every editor of a run shares."""
+
+    device: str
+    dtype: torch.dtype | None
+    attention_slicing: bool | None
+
+
 class DiffusionEditors:
     """The editors one run needs, each loaded on first use: the base model serves img2img and ControlNet."""
 
@@ -294,10 +303,10 @@ class DiffusionEditors:
         self.model = model
         self.ip2p_model = ip2p_model
         self.controlnet_model = controlnet_model
-        self._load = {"device": device, "dtype": dtype, "attention_slicing": attention_slicing}
-        self._editors: dict[str, DiffusionEditor] = {}
+        self._load = _LoadOptions(device=device, dtype=dtype, attention_slicing=attention_slicing)
+        self._editors: dict[EditMode, DiffusionEditor] = {}
 
-    def model_for(self, mode: str) -> str:
+    def model_for(self, mode: EditMode) -> str:
         if mode == "img2img":
             return self.model
         if mode == "controlnet":
@@ -306,7 +315,7 @@ class DiffusionEditors:
             return self.ip2p_model
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
 
-    def editor_for(self, mode: str) -> DiffusionEditor:
+    def editor_for(self, mode: EditMode) -> DiffusionEditor:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
         if mode not in self._editors:

@@ -13,9 +13,9 @@ NaN flags in a PNG text chunk, so a reused candidate keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -23,11 +23,15 @@ from PIL import Image, ImageDraw
 
 from hotelcap_pipeline.edits.cache import cache_key, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance
-from hotelcap_pipeline.edits.scores import ClipEncoder, choose_strength, score_edits
+from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.store import atomic_write_bytes
 
+if TYPE_CHECKING:
+    from polars._typing import SchemaDict
+
 SWEEP_DIR = "_sweep"
+ACCEPT_MARK = {True: "accepted", False: "REJECTED", None: "not validated"}
 Progress = Callable[[int, int, str], None]
 
 SWEEP_SCHEMA = pl.Struct(
@@ -40,42 +44,44 @@ SWEEP_SCHEMA = pl.Struct(
         "nsfw_flag": pl.Boolean,
         "nan_or_black": pl.Boolean,
         "reused": pl.Boolean,
+        "accepted": pl.Boolean,
     }
 )
-EDIT_SCHEMA = pl.Schema(
-    {
-        "image_id": pl.Int64,
-        "hotel_id": pl.Int64,
-        "edit": pl.Utf8,
-        "condition": pl.Utf8,
-        "status": pl.Utf8,
-        "error": pl.Utf8,
-        "path": pl.Utf8,
-        "source_path": pl.Utf8,
-        "photo_sha256": pl.Utf8,
-        "mode": pl.Utf8,
-        "model": pl.Utf8,
-        "prompt": pl.Utf8,
-        "seed": pl.Int64,
-        "strength": pl.Float64,
-        "image_guidance": pl.Float64,
-        "steps": pl.Int64,
-        "guidance": pl.Float64,
-        "width": pl.Int64,
-        "height": pl.Int64,
-        "sweep": pl.List(SWEEP_SCHEMA),
-        "clip_image_sim": pl.Float64,
-        "directional": pl.Float64,
-        "ssim": pl.Float64,
-        "preserve_threshold": pl.Float64,
-        "choice_reason": pl.Utf8,
-        "nsfw_flag": pl.Boolean,
-        "nan_or_black": pl.Boolean,
-        "clip_model": pl.Utf8,
-        "reused": pl.Boolean,
-        "cache_key": pl.Utf8,
-    }
-)
+_EDIT_COLUMNS: SchemaDict = {
+    "image_id": pl.Int64,
+    "hotel_id": pl.Int64,
+    "edit": pl.Utf8,
+    "condition": pl.Utf8,
+    "status": pl.Utf8,
+    "error": pl.Utf8,
+    "path": pl.Utf8,
+    "source_path": pl.Utf8,
+    "photo_sha256": pl.Utf8,
+    "mode": pl.Utf8,
+    "model": pl.Utf8,
+    "prompt": pl.Utf8,
+    "seed": pl.Int64,
+    "strength": pl.Float64,
+    "image_guidance": pl.Float64,
+    "steps": pl.Int64,
+    "guidance": pl.Float64,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "sweep": pl.List(SWEEP_SCHEMA),
+    "clip_image_sim": pl.Float64,
+    "directional": pl.Float64,
+    "ssim": pl.Float64,
+    "preserve_threshold": pl.Float64,
+    "choice_reason": pl.Utf8,
+    "accepted": pl.Boolean,  # passed the series' fitted rule; null: the series has no rule
+    "rule": pl.Utf8,
+    "nsfw_flag": pl.Boolean,
+    "nan_or_black": pl.Boolean,
+    "clip_model": pl.Utf8,
+    "reused": pl.Boolean,
+    "cache_key": pl.Utf8,
+}
+EDIT_SCHEMA = pl.Schema(_EDIT_COLUMNS)
 
 
 def _previous_rows(previous: pl.DataFrame | None) -> dict[tuple[int, str], dict[str, Any]]:
@@ -88,9 +94,11 @@ class _SeriesRenderer:
     """Renders one series over the photos; holds what is shared by its photos (text embeddings, model id)."""
 
     def __init__(
-        self, s: EditSeries, store_root: Path, diffusion: EditorSource, clip: ClipEncoder, max_side: int
+        self, s: EditSeries, store_root: Path, diffusion: EditorSource, clip: ClipEncoder, max_side: int,
+        rule: EditRule | None,
     ) -> None:
         self.s = s
+        self.rule = rule
         self.root = store_root
         self.diffusion = diffusion
         self.clip = clip
@@ -103,7 +111,7 @@ class _SeriesRenderer:
             self._text_pair = self.clip.encode_texts([self.s.source_text, self.s.target_text])
         return self._text_pair
 
-    def row_key(self, sha256: str, size: tuple[int, int], preserve_threshold: float) -> str:
+    def row_key(self, sha256: str, size: tuple[int, int]) -> str:
         return cache_key(
             {
                 "photo": sha256,
@@ -111,7 +119,8 @@ class _SeriesRenderer:
                 "size": size,
                 "sweep": self.s.sweep,
                 "clip": self.clip.model_id,
-                "threshold": preserve_threshold,
+                "threshold": self.s.preserve_threshold,
+                "rule": self.rule.as_columns() if self.rule else None,
                 **self.s.settings(),
             }
         )
@@ -154,7 +163,7 @@ class _SeriesRenderer:
         with Image.open(self.root / photo_row["path"]) as im:
             photo = im.convert("RGB")
         size = fit_dims(*photo.size, max_side=self.max_side)
-        key = self.row_key(photo_row["sha256"], size, s.preserve_threshold)
+        key = self.row_key(photo_row["sha256"], size)
         if previous is not None and previous["cache_key"] == key and (self.root / out_rel).is_file():
             return {**previous, "reused": True}
 
@@ -168,10 +177,11 @@ class _SeriesRenderer:
                 "nsfw_flag": r.nsfw_flag,
                 "nan_or_black": r.nan_or_black,
                 "reused": reused,
+                "accepted": self.rule.accepts(score) if self.rule else None,
             }
             for st, (r, reused), score in zip(s.sweep, rendered, scores, strict=True)
         ]
-        strength, reason = choose_strength(sweep, s.preserve_threshold)
+        strength, accepted, reason = choose_strength(sweep, self.rule, s.preserve_threshold)
         chosen = next(i for i, e in enumerate(sweep) if e["strength"] == strength)
         atomic_write_bytes(self.root / out_rel, png_bytes(rendered[chosen][0].image))
         best = sweep[chosen]
@@ -193,6 +203,8 @@ class _SeriesRenderer:
             "ssim": best["ssim"],
             "preserve_threshold": s.preserve_threshold,
             "choice_reason": reason,
+            "accepted": accepted,
+            "rule": self.rule.describe() if self.rule else None,
             "nsfw_flag": best["nsfw_flag"],
             "nan_or_black": best["nan_or_black"],
             "clip_model": self.clip.model_id,
@@ -209,6 +221,7 @@ def render_edits(
     clip: ClipEncoder,
     previous: pl.DataFrame | None,
     *,
+    rules: Mapping[str, EditRule | None] | None = None,
     max_side: int = 512,
     progress: Progress | None = None,
 ) -> pl.DataFrame:
@@ -216,6 +229,8 @@ def render_edits(
 
     ``selection`` needs image_id, hotel_id, path (relative to ``store_root``) and sha256. A photo that
     cannot be read or edited gives a ``failed`` row naming the file and the error; the others go on.
+    ``rules`` holds each series' acceptance rule fitted on known edits (``edits.validation``); a series without one
+    falls back to its preserve_threshold and its rows carry ``accepted`` = null.
     ``progress(done, total, what)`` is called after each row.
     """
     missing = {"image_id", "hotel_id", "path", "sha256"} - set(selection.columns)
@@ -227,7 +242,7 @@ def render_edits(
     total = len(photos) * len(series)
     rows: list[dict[str, Any]] = []
     for s in series:
-        renderer = _SeriesRenderer(s, store_root, diffusion, clip, max_side)
+        renderer = _SeriesRenderer(s, store_root, diffusion, clip, max_side, (rules or {}).get(s.name))
         for photo_row in photos:
             image_id = photo_row["image_id"]
             base = {
@@ -287,7 +302,7 @@ def before_after_grid(rows: pl.DataFrame, store_root: Path, series_name: str, *,
         draw.text(
             (box + 4, top + box + 2),
             f"s={row['strength']:g} clip={row['clip_image_sim']:.2f} dir={row['directional']:.2f} "
-            f"ssim={row['ssim']:.2f}",
+            f"ssim={row['ssim']:.2f} {ACCEPT_MARK[row.get('accepted')]}",
             fill="black",
         )
     return grid

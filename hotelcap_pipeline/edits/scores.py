@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -95,30 +96,66 @@ def score_edits(
     ]
 
 
-def choose_strength(
-    sweep: Sequence[Mapping[str, Any]], preserve_threshold: float, preserve_key: str = "clip_image_sim"
-) -> tuple[float, str]:
-    """Pick a strength from scored sweep entries (``strength``, ``directional``, ``preserve_key``).
+@dataclass(frozen=True)
+class EditRule:
+    """Accept an edit when the change went the asked way and the room was kept, by every score."""
 
-    Entries flagged ``nan_or_black`` or ``nsfw_flag`` are never chosen while an unflagged one exists. Of
-    those whose preservation is at least ``preserve_threshold``, the best directional score wins (ties:
-    the lower strength); when none is kept, the lowest strength is the fallback.
+    min_directional: float
+    min_clip_image_sim: float
+    min_ssim: float
+
+    def accepts(self, scores: Mapping[str, float]) -> bool:
+        return (
+            scores["directional"] >= self.min_directional
+            and scores["clip_image_sim"] >= self.min_clip_image_sim
+            and scores["ssim"] >= self.min_ssim
+        )
+
+    def describe(self) -> str:
+        return (
+            f"directional ≥ {self.min_directional:.3f}, clip_image_sim ≥ {self.min_clip_image_sim:.3f}, "
+            f"ssim ≥ {self.min_ssim:.3f}"
+        )
+
+    def as_columns(self) -> dict[str, float]:
+        return {"min_directional": self.min_directional, "min_clip_image_sim": self.min_clip_image_sim,
+                "min_ssim": self.min_ssim}
+
+
+def choose_strength(
+    sweep: Sequence[Mapping[str, Any]], rule: EditRule | None, preserve_threshold: float
+) -> tuple[float, bool | None, str]:
+    """Pick a strength from scored sweep entries (``strength``, ``directional``, ``clip_image_sim``, ``ssim``).
+
+    Returns (strength, accepted, reason). Entries flagged ``nan_or_black`` or ``nsfw_flag`` are never
+    chosen while an unflagged one exists. With a validated ``rule``, only the entries it accepts compete
+    (best directional score, ties: the lower strength); when it accepts none, the lowest strength is shown
+    and marked not accepted. Without a rule (a series the world cannot show), the entries keeping CLIP
+    image similarity >= ``preserve_threshold`` compete and ``accepted`` is None: no rule could judge them.
     """
     if not sweep:
         raise ValueError("choose_strength needs at least one sweep entry")
     usable = [e for e in sweep if not e.get("nan_or_black") and not e.get("nsfw_flag")]
     if not usable:
         lowest = min(e["strength"] for e in sweep)
-        return lowest, f"every strength gave a NaN, black or flagged image; kept the lowest, {lowest:g}"
-    kept = [e for e in usable if e[preserve_key] >= preserve_threshold]
+        return lowest, False, f"every strength gave a NaN, black or flagged image; kept the lowest, {lowest:g}"
+    lowest = min(e["strength"] for e in usable)
+    if rule is not None:
+        accepted = [e for e in usable if rule.accepts(e)]
+        if not accepted:
+            return lowest, False, f"no strength passed the series' rule ({rule.describe()}); lowest shown"
+        best = max(accepted, key=lambda e: (e["directional"], -e["strength"]))
+        return best["strength"], True, (
+            f"best directional score {best['directional']:.3f} of {len(accepted)}/{len(sweep)} strengths "
+            f"accepted by the series' rule ({rule.describe()})"
+        )
+    kept = [e for e in usable if e["clip_image_sim"] >= preserve_threshold]
     if kept:
         best = max(kept, key=lambda e: (e["directional"], -e["strength"]))
-        return best["strength"], (
-            f"best directional score {best['directional']:.3f} of {len(kept)}/{len(sweep)} strengths "
-            f"with {preserve_key} >= {preserve_threshold:g}"
+        return best["strength"], None, (
+            f"no rule for this series; best directional score {best['directional']:.3f} of {len(kept)}/{len(sweep)} "
+            f"strengths with clip_image_sim >= {preserve_threshold:g}"
         )
-    lowest = min(e["strength"] for e in usable)
-    return (
-        lowest,
-        f"no strength kept {preserve_key} >= {preserve_threshold:g}; fell back to the lowest, {lowest:g}",
+    return lowest, None, (
+        f"no rule for this series; no strength kept clip_image_sim >= {preserve_threshold:g}; the lowest, {lowest:g}"
     )

@@ -48,7 +48,8 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
     hotels = frame["hotel_id"].to_numpy()
 
     first = int(np.random.default_rng(seed).integers(n))
-    picks, distances, new_hotel = [first], [None], [True]
+    picks, new_hotel = [first], [True]
+    distances: list[float | None] = [None]  # the first pick has no earlier pick to be far from
     seen_hotels = {hotels[first]}
     nearest = 1.0 - vectors @ vectors[first]  # distance of every photo to its nearest pick
     available = np.ones(n, dtype=bool)

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 from scipy import stats as st
 
+from hotelcap_pipeline.criteria import MIN_TEST_N
 from hotelcap_pipeline.figures import figure_png, new_figure
 
 UNKNOWN_CHAIN = -1
@@ -50,7 +51,8 @@ def fit_distributions(counts: np.ndarray) -> dict[str, float]:
     x = np.asarray(counts, dtype=np.float64)
     x = x[x > 0]
     out: dict[str, float] = {"n": float(x.size)}
-    if x.size < 3:
+    # Fewer values than this and a test says nothing (a Shapiro-Wilk p on 3 values is noise): no fit.
+    if x.size < MIN_TEST_N:
         return out
     scale = float(x.mean())
     out["expon_scale"] = scale

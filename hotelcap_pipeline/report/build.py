@@ -37,24 +37,24 @@ class ReportFiles:
         return text if len(text) <= max_chars else text[:max_chars] + "\n\n…"
 
 
-def report_sections(store: DataStore, context: ReportContext) -> list[Section]:
-    tables = ReportTables(store)
+def report_sections(store: DataStore, context: ReportContext, tables: ReportTables | None = None) -> list[Section]:
+    tables = tables or ReportTables(store)
     return [
         about_section(context, tables),
         dataset_section(tables),
         persona_section(context, tables),
         tagging_section(tables),
-        clusters_section(context, tables),
+        clusters_section(tables),
         edits_section(tables),
         portrait_section(tables),
-        findings_section(context, tables),
+        findings_section(tables),
         reproduce_section(context, tables),
     ]
 
 
-def build_report(store: DataStore, context: ReportContext) -> ReportFiles:
+def build_report(store: DataStore, context: ReportContext, tables: ReportTables | None = None) -> ReportFiles:
     """Write the report; sections whose tables are missing say "not materialized yet" instead of numbers."""
-    sections = report_sections(store, context)
+    sections = report_sections(store, context, tables)
     title = f"hotelcap report — profile {context.profile}"
     figures = []
     for figure in (f for s in sections for f in s.figures):

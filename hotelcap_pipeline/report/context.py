@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hotelcap_pipeline.settings import ASSETS_DIR, Settings
+from hotelcap_pipeline.settings import ASSETS_DIR, PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from hotelcap_pipeline.report.tables import ReportTables
 
 # The packages whose versions change the numbers (models, sampling, clustering, image codecs).
 REPORTED_PACKAGES = (
@@ -25,6 +29,18 @@ REPORTED_PACKAGES = (
     "Pillow",
     "aiohttp",
 )
+
+
+def portable_path(value: str) -> str:
+    """A setting as another machine can use it: hub ids and URLs as they are, paths inside the checkout
+    relative to it, other local paths as a placeholder naming the file (never this machine's layout)."""
+    if not value or "://" in value or not (value.startswith(("/", "~", ".")) or Path(value).exists()):
+        return value
+    path = Path(value).expanduser().resolve()
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return f"/path/to/{path.name}"
 
 
 def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, str]:
@@ -49,9 +65,9 @@ class ReportContext:
     clip_pretrained: str
     diffusion_model: str
     device: str = "auto"
-    # tag_clusters' summary (hotelcap_pipeline.tagging.clusters.cluster_tags) from its materialization
-    # metadata; without it the agreement numbers are recomputed from the table.
-    cluster_summary: dict[str, Any] | None = None
+    labels: str = ""
+    # The run's config overrides (Launchpad, --config-json), printed with the command that reproduces it.
+    run_config: dict[str, Any] | None = None
     persona_path: Path = ASSETS_DIR / "persona.md"
     vocabulary_path: Path = ASSETS_DIR / "vocabulary.yaml"
     edit_series_path: Path = ASSETS_DIR / "edit_series.yaml"
@@ -63,12 +79,30 @@ class ReportContext:
             profile=settings.profile,
             seed=settings.seed,
             n_hotels=settings.n_hotels,
-            dataset=settings.dataset,
+            dataset=portable_path(settings.dataset),
             clip_model=settings.clip_model,
-            clip_pretrained=settings.clip_pretrained,
-            diffusion_model=settings.diffusion_model,
+            clip_pretrained=portable_path(settings.clip_pretrained),
+            diffusion_model=portable_path(settings.diffusion_model),
             device=settings.device,
+            labels=portable_path(settings.labels),
             **extra,
+        )
+
+    @classmethod
+    def from_run(cls, settings: Settings, tables: ReportTables, run_config: Mapping[str, Any] | None = None
+                 ) -> ReportContext:
+        """What the run did, read from the tables it wrote where they say it (the sample's seed and size),
+        else from the run's settings; the device as resolved on this machine; the run's config overrides."""
+        from hotelcap_pipeline.settings import resolve_device
+
+        sample = tables.get("sampled_hotels")
+        seed, n_hotels = settings.seed, settings.n_hotels
+        if sample is not None and sample.height and "seed" in sample.columns:
+            seed, n_hotels = int(sample["seed"][0]), sample.height
+        ops = dict((run_config or {}).get("ops") or {})
+        return cls.from_settings(
+            settings.with_overrides(seed=seed, n_hotels=n_hotels, device=resolve_device(settings.device)),
+            run_config={"ops": ops} if ops else None,
         )
 
     @property

@@ -6,12 +6,18 @@ Every sentence with a number is generated from the tables; nothing here is a can
 from __future__ import annotations
 
 import io
+import json
 import re
+import shlex
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
+from hotelcap_pipeline.criteria import ALPHA, MIN_TEST_N, ORIGINAL_STUDY, STUDY_METRICS
+from hotelcap_pipeline.edits.summary import edit_summary
 from hotelcap_pipeline.figures import figure_png, new_figure
+from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.report.context import ReportContext
 from hotelcap_pipeline.report.document import (
     Bullets,
@@ -23,9 +29,11 @@ from hotelcap_pipeline.report.document import (
     Table,
 )
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables, stage_figures
-from hotelcap_pipeline.tagging.stats import ORIGINAL_STUDY, STUDY_METRICS
+from hotelcap_pipeline.settings import ASSETS_DIR
 
-ALPHA = 0.05
+if TYPE_CHECKING:
+    from PIL import Image
+
 TEST_NAMES = {"ks": "Kolmogorov-Smirnov", "ad": "Anderson-Darling", "shapiro": "Shapiro-Wilk on logs"}
 # The persona's priorities (assets/persona.md, "What a room must show them") and the words that find them.
 PRIORITIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -36,44 +44,6 @@ PRIORITIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("light and air", ("window", "curtains", "balcony", "plant")),
 )
 COSINE_ONLY = ("mean_top1_score", "mean_gap_1st_10th")
-# Ways to change one condition and keep the rest of the room (the study's open question).
-EDIT_LITERATURE = (
-    (
-        "SDEdit",
-        "2108.01073",
-        "img2img: the strength trades realism of the change against faithfulness; "
-        "this project sweeps it per photo and keeps the best edit that stays recognisable",
-    ),
-    (
-        "ControlNet",
-        "2302.05543",
-        "conditions on the photo's Canny edges, so walls, furniture and windows "
-        "keep their place (the `controlnet` mode)",
-    ),
-    (
-        "InstructPix2Pix",
-        "2211.09800",
-        "edits from an instruction with an image guidance scale that "
-        "anchors the output to the photo (the `instruct-pix2pix` mode)",
-    ),
-    (
-        "Prompt-to-Prompt",
-        "2208.01626",
-        "swaps one word's cross-attention maps, so only the pixels tied to that word change",
-    ),
-    (
-        "Null-text inversion",
-        "2211.09794",
-        "inverts a real photo exactly so Prompt-to-Prompt edits apply to it",
-    ),
-    (
-        "Blended Latent Diffusion",
-        "2206.02779",
-        "restricts the change to a mask (the bed, the window), leaving every pixel outside it untouched",
-    ),
-)
-
-
 def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
@@ -86,9 +56,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def _png(image: object) -> bytes:
+def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, format="PNG")  # type: ignore[attr-defined]
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -104,9 +74,11 @@ REPORT_TABLES = (
     "hotel_images",
     "image_embeddings",
     "image_tags",
+    "tag_evaluation",
     "tag_stats",
     "tag_clusters",
     "edit_selection",
+    "edit_validation",
     "diffusion_edits",
     "visitor_portrait",
 )
@@ -125,10 +97,12 @@ def about_section(ctx: ReportContext, tables: ReportTables) -> Section:
     if ctx.is_demo:
         s.add(
             Paragraph(
-                "**Demo profile:** the dataset is the small embedded one; the CLIP and diffusion models are "
-                "tiny random-weight models built here. Their tags, clusters and edits are meaningless: the "
-                "numbers below show that every stage runs end to end, not how well the method works. Run the "
-                "`hotels50k` profile for real results."
+                "**Demo profile: every number below comes from a synthetic world, not from real hotels.** "
+                "The photos are procedural renders of hotel rooms whose contents and conditions are known, "
+                "so tags, captions, clusters and the edit rule are measured against that truth. The CLIP is "
+                "a small model trained on other renders of the same world; the diffusion model is a tiny "
+                "random-weight one, so its edits are noise and the edit rule must reject them. Run the "
+                "`hotels50k` profile (and label some photos) for numbers about real hotels."
             )
         )
     rows = []
@@ -157,6 +131,11 @@ def _balance_word(gini: float) -> str:
 def _fit_sentence(fit: dict[str, float]) -> str:
     if "expon_loglik" not in fit:
         return "Too few chains to fit a distribution to the hotels per chain."
+    if fit.get("n", 0) < MIN_TEST_N:
+        return (
+            f"Hotels per known chain: {fit.get('n', 0):.0f} values, too few to test a distribution (at least "
+            f"{MIN_TEST_N} needed); no fit is reported."
+        )
     better = "log-normal" if fit["lognorm_loglik"] > fit["expon_loglik"] else "exponential"
     parts = [
         f"Hotels per known chain (n = {fit.get('n', 0):.0f}): the {better} law fits better by log-likelihood "
@@ -369,7 +348,7 @@ def tagging_section(tables: ReportTables) -> Section:
     s = Section("Tagging results per method vs the original study", "tagging")
     stats = tables.get("tag_stats")
     if stats is None:
-        return s.add(Missing("tag_stats"))
+        return s.add(Missing("tag_stats"), *evaluation_blocks(tables))
     stats = _with_original(stats)
     s.add(
         Paragraph(
@@ -405,103 +384,79 @@ def tagging_section(tables: ReportTables) -> Section:
             "Each method's tagging numbers divided by the original study's (dashed line: the same)",
         )
     )
-    s.add(*stage_figures(tables.store, ("tag_stats_", "image_tags_")))
+    s.add(*stage_figures(tables.store, ("tag_stats_",)))
+    s.add(*evaluation_blocks(tables))
     return s
+
+
+def evaluation_blocks(tables: ReportTables) -> list:
+    """Tags and captions against known truth: the summary per method, per-tag AUC, caption examples."""
+    from hotelcap_pipeline.tagging.evaluation import CAPTION_ROW, HELD_OUT, LABELLED, evaluation_summary
+
+    table = tables.get("tag_evaluation")
+    if table is None:
+        return [Missing("tag_evaluation")]
+    if table.is_empty():
+        return [Paragraph("No labels file was given (HOTELCAP_LABELS), so the tags were not measured against truth.")]
+    summary = evaluation_summary(table)
+    held = table.filter((pl.col("method") == LABELLED) & (pl.col("tag") != CAPTION_ROW))
+    labelled = int(number(summary["photos"].max()))
+    blocks: list = [
+        Paragraph(
+            f"Measured against known truth on {labelled} labelled photos. ROC AUC is how well a "
+            "tag's score separates photos that show the object from photos that do not (0.5: chance, the "
+            "original study's complaint that present and absent tags score almost alike; 1: always apart); "
+            "mAP is the mean average precision over tags. The `labelled` method fits one threshold per tag on "
+            f"one half of the labelled photos and is measured on the other half ({HELD_OUT}); every method is "
+            "also measured on that half so the rows compare like with like."
+        ),
+        Table(summary, "tag_evaluation per method and split"),
+    ]
+    if held.height:
+        blocks.append(
+            Table(
+                held.select("tag", "threshold", "precision", "recall", "f1", "auc", "n_present", "n_absent"),
+                "labelled: per-tag thresholds fitted on the other half, measured on the held-out half",
+            )
+        )
+    blocks += stage_figures(tables.store, ("tag_evaluation_",))
+    tags = tables.get("image_tags")
+    if tags is not None and "caption" in tags.columns:
+        examples = tags.filter(pl.col("method") == "seed").sort("image_id").select("image_id", "caption").head(6)
+        blocks.append(Table(examples, "Captions (method seed), first photos"))
+    return blocks
 
 
 # --- Clusters ------------------------------------------------------------------------------------
 
 
-def cluster_agreement(clusters: pl.DataFrame) -> dict[str, object]:
-    from hotelcap_pipeline.tagging.clusters import agreement
+def clusters_section(tables: ReportTables) -> Section:
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts
 
-    labels = clusters["cluster"].to_numpy()
-    return {
-        "photos": clusters.height,
-        "k": clusters["cluster"].n_unique(),
-        "n_hotels": clusters["hotel_id"].n_unique(),
-        "n_chains": clusters["chain_id"].n_unique(),
-        "vs_hotel": agreement(clusters["hotel_id"].to_numpy(), labels),
-        "vs_chain": agreement(clusters["chain_id"].to_numpy(), labels),
-    }
-
-
-def clusters_section(ctx: ReportContext, tables: ReportTables) -> Section:
     s = Section("Clusters vs classes", "clusters")
     clusters = tables.get("tag_clusters")
     if clusters is None:
         return s.add(Missing("tag_clusters"))
-    a = cluster_agreement(clusters)
-    h, c = a["vs_hotel"], a["vs_chain"]
-    matches = a["k"] in (a["n_hotels"], a["n_chains"])
+    table = agreement_table(clusters)
+    methods = clusters["method"].unique(maintain_order=True).to_list()
+    method = "seed" if "seed" in methods else methods[0]
+    elbow = table.filter((pl.col("method") == method) & (pl.col("k_choice") == "elbow"))
+    groups = ", ".join(f"{r['groups']} {r['grouping']}s" for r in elbow.iter_rows(named=True))
     s.add(
         Paragraph(
-            f"k-modes on the photo x tag matrix gave {a['k']} clusters for {a['photos']} photos of "
-            f"{a['n_hotels']} hotels and {a['n_chains']} chains: the number of clusters "
-            f"{'matches' if matches else 'does not match'} the number of classes. Agreement with hotels: "
-            f"ARI {h['ari']:.2f}, NMI {h['nmi']:.2f}, purity {h['purity']:.2f}; with chains: "
-            f"ARI {c['ari']:.2f}, "
-            f"NMI {c['nmi']:.2f}, purity {c['purity']:.2f} (ARI 0 = chance, 1 = the same grouping)."
-        )
+            f"k-modes on the photo x tag matrix of each tagging method; the answer below is about the `{method}` "
+            f"tags (the study's method), the others are side by side in the table. The cost elbow gives "
+            f"k = {elbow['k'][0] if elbow.height else 'n/a'} for {groups}. Each clustering is also run with k "
+            "equal to the number of hotels, chains and (where labels exist) room kinds."
+        ),
+        Bullets(tuple(v.sentence() for v in cluster_verdicts(table, method))),
+        Table(table, "Agreement of clusters with each grouping, per method and choice of k (ARI 0: chance)"),
+        *stage_figures(tables.store, ("tag_clusters_",)),
     )
-    summary = ctx.cluster_summary
-    if summary and summary.get("answer"):
-        s.add(Paragraph(str(summary["answer"])))
-    if summary:
-        rows = [
-            {
-                "k": f"{name} (k = {summary[name]['k'] if 'k' in summary[name] else summary.get('elbow_k')})",
-                **{
-                    f"{vs}_{m}": summary[name][vs][m]
-                    for vs in ("vs_hotel", "vs_chain")
-                    for m in ("ari", "nmi", "purity")
-                },
-            }
-            for name in ("elbow", "k_hotels", "k_chains")
-            if name in summary
-        ]
-        if rows:
-            s.add(Table(pl.DataFrame(rows), "Agreement of clusters with hotels and chains, by choice of k"))
-    sizes = (
-        clusters.group_by("cluster")
-        .agg(
-            pl.len().alias("photos"),
-            pl.col("hotel_id").n_unique().alias("hotels"),
-            pl.col("hotel_id").mode().first().alias("main_hotel"),
-        )
-        .sort("cluster")
-    )
-    s.add(Table(sizes, "Photos and hotels per cluster"))
-    figures = stage_figures(tables.store, ("tag_clusters_",))
-    if not figures and summary and summary.get("k_range") and summary.get("costs"):
-        from hotelcap_pipeline.tagging.clusters import elbow_figure
-
-        figures = [
-            Figure(
-                f"{REPORT_FIGURE_PREFIX}cluster_elbow.png",
-                elbow_figure(summary["k_range"], summary["costs"], summary["elbow_k"]),
-                "k-modes cost by number of clusters",
-            )
-        ]
-    s.add(*figures)
     return s
 
 
 # --- Edits ---------------------------------------------------------------------------------------
-
-
-def edit_summary(edits: pl.DataFrame) -> pl.DataFrame:
-    """One row per series: how many edits, the mean scores, and the share that keeps the room recognisable."""
-    ok = pl.col("status") == "ok"
-    return edits.group_by("edit", maintain_order=True).agg(
-        pl.len().alias("photos"),
-        ok.sum().alias("ok"),
-        pl.col("strength").filter(ok).mean().alias("strength"),
-        pl.col("clip_image_sim").filter(ok).mean().alias("clip_image_sim"),
-        pl.col("directional").filter(ok).mean().alias("directional"),
-        pl.col("ssim").filter(ok).mean().alias("ssim"),
-        (pl.col("clip_image_sim") >= pl.col("preserve_threshold")).filter(ok).mean().alias("recognisable"),
-    )
 
 
 def edits_section(tables: ReportTables) -> Section:
@@ -529,11 +484,12 @@ def edits_section(tables: ReportTables) -> Section:
         Paragraph(
             "Scores: `clip_image_sim` is the CLIP image similarity of the edit to the original (is it still "
             "the same room?), `directional` how far the image moved in the direction of the text change, "
-            "`ssim` the layout similarity; `recognisable` is the share of edits above the series' "
-            "similarity threshold."
+            "`ssim` the layout similarity; `accepted` is the share of photos whose chosen edit passed the "
+            "series' acceptance rule fitted on known edits (empty: the series has no rule)."
         ),
         Table(summary, "diffusion_edits per series (means over rendered edits)"),
     )
+    s.add(*validation_blocks(tables, summary["edit"].to_list()))
     for row in summary.iter_rows(named=True):
         name = row["edit"]
         try:
@@ -554,31 +510,64 @@ def edits_section(tables: ReportTables) -> Section:
     s.add(
         Paragraph(
             "Would an edited photo mislead the visitors? "
-            + " ".join(_mislead_sentence(r) for r in summary.iter_rows(named=True))
+            + " ".join(_mislead_sentence(r, _validated(tables)) for r in summary.iter_rows(named=True))
         )
     )
     modes = set(edits["mode"].drop_nulls().to_list()) if "mode" in edits.columns else set()
-    s.add(
-        Paragraph(
-            f"Changing one thing without touching the rest (modes used here: {', '.join(sorted(modes))}):"
-        ),
-        Bullets(
-            tuple(
-                f"{name} ([arXiv:{ref}](https://arxiv.org/abs/{ref})): {why}"
-                for name, ref, why in EDIT_LITERATURE
-            )
-        ),
-    )
+    s.add(Paragraph(f"Modes used here: {', '.join(sorted(modes))}."))
+    literature = ASSETS_DIR / "edit_literature.md"
+    if literature.is_file():
+        s.add(MarkdownText(re.sub(r"\A#\s[^\n]*\n", "", literature.read_text(encoding="utf-8"))))
     return s
 
 
-def _mislead_sentence(row: dict) -> str:
-    share = row["recognisable"]
-    if row["ok"] == 0 or share is None:
+def _mislead_sentence(row: dict, validated: set[str]) -> str:
+    if row["ok"] == 0:
         return f"`{row['edit']}`: nothing rendered."
-    if share >= 0.8:
-        return f"`{row['edit']}`: no, {pct(share)} of the edits keep the room recognisable."
-    return f"`{row['edit']}`: possibly, only {pct(share)} of the edits keep the room recognisable."
+    if row["accepted"] is None:
+        return f"`{row['edit']}`: unknown, no rule can judge this change."
+    trust = "validated" if row["edit"] in validated else "not validated, so this says little"
+    return (
+        f"`{row['edit']}`: {pct(row['accepted'])} of the photos have an edit that the series' rule ({trust}) "
+        "accepts as the asked change with the room kept; the others should not be shown."
+    )
+
+
+def _validated(tables: ReportTables) -> set[str]:
+    from hotelcap_pipeline.edits.validation import rule_validated
+
+    validation = tables.get("edit_validation")
+    if validation is None:
+        return set()
+    return {name for name in validation["series"].unique().to_list() if rule_validated(validation, name)}
+
+
+def validation_blocks(tables: ReportTables, series: list[str]) -> list:
+    """How the acceptance rule was chosen and how well it separates true edits from wrong ones."""
+    from hotelcap_pipeline.edits.validation import NEGATIVE_CLASSES, score_aucs, validation_summary
+
+    validation = tables.get("edit_validation")
+    if validation is None:
+        return [Missing("edit_validation")]
+    summary = validation_summary(validation, series)
+    aucs = [
+        score_aucs(validation.filter(pl.col("series") == name)).with_columns(pl.lit(name).alias("series"))
+        for name in summary["series"].to_list()
+    ]
+    blocks: list = [
+        Paragraph(
+            "The acceptance rule is chosen from edits whose rightness is known: synthetic rooms re-rendered with "
+            "exactly the series' condition changed (true edits) and wrong edits: "
+            + ", ".join(NEGATIVE_CLASSES)
+            + ". Thresholds are fitted on half of the rooms; the shares below are measured on the other half. "
+            "A rule is validated when it accepts at least 90% of true edits and at most 10% of every wrong kind."
+        ),
+        Table(summary, "Edit rule per series: held-out share accepted per kind of candidate"),
+    ]
+    if aucs:
+        wide = pl.concat(aucs).pivot(on="score", index=["series", "negative_class"], values="auc")
+        blocks.append(Table(wide, "ROC AUC of each score, true edits vs each kind of wrong edit"))
+    return blocks
 
 
 # --- Portrait ------------------------------------------------------------------------------------
@@ -638,10 +627,18 @@ def reproduce_section(ctx: ReportContext, tables: ReportTables) -> Section:
         "HOTELCAP_CLIP_MODEL": ctx.clip_model,
         "HOTELCAP_CLIP_PRETRAINED": ctx.clip_pretrained,
         "HOTELCAP_DIFFUSION_MODEL": ctx.diffusion_model,
+        "HOTELCAP_LABELS": ctx.labels,
     }
-    command = " ".join(f"{k}={v}" for k, v in env.items() if v) + " hotelcap materialize"
+    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if v) + " hotelcap materialize"
+    if ctx.run_config:
+        command += " --config-json " + shlex.quote(json.dumps(ctx.run_config, sort_keys=True))
     s.add(
         Paragraph(f"`{command}`"),
+        Paragraph(
+            f"Seed and number of hotels as `sampled_hotels` recorded them; models as the run's settings named "
+            f"them; device `{ctx.device}` (as resolved where the report was written); paths relative to the "
+            "checkout (`/path/to/...` stands for a file on the machine that ran it)."
+        ),
         Paragraph(
             "Same inputs, same seed, same outputs: every random choice takes the seed, and work already "
             "done (photos, embeddings, edits) is reused."

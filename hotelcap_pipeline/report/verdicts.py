@@ -1,103 +1,137 @@
-"""'What worked and what did not', decided from the numbers in the tables, never written in advance."""
+"""'What worked and what did not', decided from measured numbers against the thresholds in ``criteria``.
+
+Every line is a ``Verdict``: one measured value, one named threshold, the number of things measured.
+What was not measured (no labels, too few items, a series the world cannot validate) is listed as such,
+never as a success.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
-from hotelcap_pipeline.report.context import ReportContext
+from hotelcap_pipeline.criteria import (
+    CAPTION_F1,
+    EDIT_ACCEPTED,
+    LABELLED_GAIN,
+    PHOTOS_OK,
+    TAG_AUC,
+    TAG_F1,
+    Verdict,
+)
 from hotelcap_pipeline.report.document import Bullets, Paragraph, Section
-from hotelcap_pipeline.report.sections import cluster_agreement, edit_summary, pct
 from hotelcap_pipeline.report.tables import ReportTables
-from hotelcap_pipeline.tagging.stats import ORIGINAL_STUDY
-
-MAX_FAILED_PHOTOS = 0.10  # more failed downloads than this is a problem worth naming
-MIN_GAP_SHARE = 0.25  # a 1st-10th gap below this share of the top score: present and absent tags look alike
-MIN_CLUSTER_ARI = 0.3  # clusters that follow hotels at least this well count as matching them
-MIN_RECOGNISABLE = 0.8
 
 
-def findings(ctx: ReportContext, tables: ReportTables) -> tuple[list[str], list[str]]:
-    """(worked, did not work) as sentences with the numbers behind them."""
-    worked: list[str] = []
-    failed: list[str] = []
-    if ctx.is_demo:
-        failed.append(
-            f"The demo profile's models (`{ctx.clip_model}`, `{ctx.diffusion_model}`) are random, so its "
-            "tags, clusters and edits are meaningless; only the pipeline itself is being tested."
-        )
-
+def photo_verdicts(tables: ReportTables) -> list[Verdict]:
     images = tables.get("hotel_images")
-    if images is not None and images.height:
-        bad = images.filter(pl.col("status") != "ok").height / images.height
-        (failed if bad > MAX_FAILED_PHOTOS else worked).append(
-            f"Photo download: {pct(1 - bad)} of {images.height} photos fetched and resized, "
-            f"{pct(bad)} failed."
-        )
+    if images is None or images.is_empty():
+        return []
+    ok = images.filter(pl.col("status") == "ok").height
+    return [
+        Verdict("Photo download", PHOTOS_OK, ok / images.height, images.height, "photos requested",
+                f"{ok} photos fetched and resized", f"only {ok} photos fetched and resized")
+    ]
 
-    stats = tables.get("tag_stats")
-    if stats is not None:
-        for row in stats.filter(pl.col("method") != ORIGINAL_STUDY["method"]).iter_rows(named=True):
-            top1, gap = row.get("mean_top1_score"), row.get("mean_gap_1st_10th")
-            if (row.get("score_kind") or "cosine") == "cosine" and top1 and gap is not None:
-                share = gap / top1
-                (failed if share < MIN_GAP_SHARE else worked).append(
-                    f"Tagging `{row['method']}`: the gap between the 1st and 10th tag is {pct(share)} of the "
-                    f"top cosine ({gap:.3f} of {top1:.3f}); "
-                    + (
-                        "present and absent tags score almost alike."
-                        if share < MIN_GAP_SHARE
-                        else "tags in the photo stand out from the rest."
-                    )
-                )
-            distinct = row.get("mean_distinct_tags_per_hotel")
-            if distinct is not None:
-                worked.append(
-                    f"Tagging `{row['method']}`: {row['mean_tags_per_photo']:.2f} tags per photo and "
-                    f"{distinct:.2f} distinct tags per hotel (study: 2.16 and 10.46)."
-                )
+
+def tagging_verdicts(tables: ReportTables) -> list[Verdict]:
+    from hotelcap_pipeline.tagging.evaluation import ALL, HELD_OUT, LABELLED, evaluation_summary
+
+    table = tables.get("tag_evaluation")
+    if table is None or table.is_empty():
+        return []
+    summary = evaluation_summary(table)
+    verdicts: list[Verdict] = []
+    for row in summary.iter_rows(named=True):
+        if row["split"] != (HELD_OUT if row["method"] == LABELLED else ALL):
+            continue
+        where = f"Tagging `{row['method']}`" + (" (held-out half)" if row["split"] == HELD_OUT else "")
+        verdicts += [
+            Verdict(where, TAG_AUC, row["median_auc"], row["photos"], "labelled photos",
+                    "photos that show an object score above those that do not",
+                    "present and absent objects score almost alike"),
+            Verdict(where, TAG_F1, row["macro_f1"], row["photos"], "labelled photos",
+                    "the tags given are mostly right", "the tags given are too often wrong or missing"),
+            Verdict(f"Captions `{row['method']}`", CAPTION_F1, row["caption_f1"], row["photos"], "captions",
+                    "captions name what the photo shows", "captions miss or invent objects"),
+        ]
+    held = summary.filter(pl.col("split") == HELD_OUT)
+    labelled = held.filter(pl.col("method") == LABELLED)
+    zero_shot = held.filter(pl.col("method") != LABELLED).drop_nulls("macro_f1")
+    if labelled.height and zero_shot.height:
+        best = zero_shot.sort("macro_f1", descending=True).row(0, named=True)
+        gain = labelled["macro_f1"][0] - best["macro_f1"]
+        verdicts.append(
+            Verdict(f"Per-tag thresholds from labels vs `{best['method']}`", LABELLED_GAIN, gain,
+                    labelled["photos"][0], "held-out photos",
+                    f"labelled F1 {labelled['macro_f1'][0]:.2f} beats {best['macro_f1']:.2f} without training",
+                    f"labelled F1 {labelled['macro_f1'][0]:.2f} is no better than {best['macro_f1']:.2f}")
+        )
+    return verdicts
+
+
+def cluster_verdict_list(tables: ReportTables) -> list[Verdict]:
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts
 
     clusters = tables.get("tag_clusters")
-    if clusters is not None and clusters.height:
-        a = cluster_agreement(clusters)
-        ari = a["vs_hotel"]["ari"]  # type: ignore[index]
-        (worked if ari >= MIN_CLUSTER_ARI else failed).append(
-            f"Clusters: {a['k']} k-modes clusters vs {a['n_hotels']} hotels, ARI {ari:.2f} against hotels: "
-            + (
-                "the tags separate hotels."
-                if ari >= MIN_CLUSTER_ARI
-                else "tags of common objects do not tell hotels apart."
-            )
-        )
+    if clusters is None or clusters.is_empty():
+        return []
+    methods = clusters["method"].unique().to_list() if "method" in clusters.columns else []
+    method = "seed" if "seed" in methods else (methods[0] if methods else None)
+    return cluster_verdicts(agreement_table(clusters), method) if method else []
+
+
+def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
+    """Verdicts on the edit series, and sentences on what could not be judged."""
+    from hotelcap_pipeline.edits.validation import rule_validated, rule_verdicts
 
     edits = tables.get("diffusion_edits")
-    if edits is not None and edits.height:
-        for row in edit_summary(edits).iter_rows(named=True):
-            share = row["recognisable"]
-            if row["ok"] < row["photos"]:
-                failed.append(
-                    f"Edits `{row['edit']}`: {row['photos'] - row['ok']} of {row['photos']} failed."
-                )
-            if share is not None:
-                (worked if share >= MIN_RECOGNISABLE else failed).append(
-                    f"Edits `{row['edit']}`: {pct(share)} keep the room recognisable (mean CLIP similarity "
-                    f"{row['clip_image_sim']:.2f}, SSIM {row['ssim']:.2f})."
-                )
-        flagged = (
-            edits.filter(pl.col("nan_or_black").fill_null(False)).height
-            if "nan_or_black" in edits.columns
-            else 0
+    if edits is None or edits.is_empty():
+        return [], []
+    validation = tables.get("edit_validation")
+    verdicts: list[Verdict] = []
+    unjudged: list[str] = []
+    for name in edits["edit"].unique(maintain_order=True).to_list():
+        rows = edits.filter(pl.col("edit") == name)
+        if validation is None or validation.filter(pl.col("series") == name).is_empty():
+            unjudged.append(
+                f"Edits `{name}`: not judged: the synthetic world cannot show this change, so no acceptance "
+                f"rule was validated for it ({rows.height} photos rendered)."
+            )
+            continue
+        if not rule_validated(validation, name):
+            verdicts += [v for v in rule_verdicts(validation, name) if v.status == "did not work"]
+            unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
+            continue
+        accepted = rows.filter(pl.col("accepted").fill_null(False)).height
+        verdicts.append(
+            Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / rows.height, rows.height, "photos",
+                    f"{accepted} edits passed the validated rule (the change happened and the room was kept)",
+                    f"only {accepted} edits passed the validated rule")
         )
-        if flagged:
-            failed.append(f"Edits: {flagged} chosen edits are NaN or black images.")
-    return worked, failed
+    return verdicts, unjudged
 
 
-def findings_section(ctx: ReportContext, tables: ReportTables) -> Section:
+def findings(tables: ReportTables) -> tuple[list[str], list[str], list[str]]:
+    """(worked, did not work, not measured) as sentences that name their evidence."""
+    edit_list, unjudged = edit_verdicts(tables)
+    verdicts = [*photo_verdicts(tables), *tagging_verdicts(tables), *cluster_verdict_list(tables), *edit_list]
+    worked = [v.sentence() for v in verdicts if v.status == "worked"]
+    failed = [v.sentence() for v in verdicts if v.status == "did not work"]
+    unmeasured = [v.sentence() for v in verdicts if v.status == "not measured"] + unjudged
+    evaluation = tables.get("tag_evaluation")
+    if evaluation is None or evaluation.is_empty():
+        unmeasured.append(
+            "Tags and captions: not measured against truth: no labels file (set HOTELCAP_LABELS to a CSV of "
+            "image_id,tags for 100-300 of your photos)."
+        )
+    return worked, failed, unmeasured
+
+
+def findings_section(tables: ReportTables) -> Section:
     s = Section("What worked and what did not", "findings")
-    worked, failed = findings(ctx, tables)
-    s.add(Paragraph("**Worked:**"), Bullets(tuple(worked)) if worked else Paragraph("Nothing measured yet."))
-    s.add(
-        Paragraph("**Did not work:**"),
-        Bullets(tuple(failed)) if failed else Paragraph("Nothing measured failed."),
-    )
+    worked, failed, unmeasured = findings(tables)
+    s.add(Paragraph("**Worked:**"), Bullets(tuple(worked)) if worked else Paragraph("Nothing measured worked."))
+    s.add(Paragraph("**Did not work:**"), Bullets(tuple(failed)) if failed else Paragraph("Nothing measured failed."))
+    if unmeasured:
+        s.add(Paragraph("**Not measured:**"), Bullets(tuple(unmeasured)))
     return s

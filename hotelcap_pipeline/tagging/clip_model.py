@@ -2,13 +2,14 @@
 
 ``load_clip`` is the only factory: ``pretrained`` is either an open_clip pretrained tag (downloaded and
 cached by open_clip itself, exactly as users load it) or the path of a local checkpoint file. The demo's
-locally built model goes through the same local-checkpoint path.
+shipped checkpoint goes through the same local-checkpoint path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,22 +21,50 @@ from PIL import Image
 
 from hotelcap_pipeline.settings import resolve_device
 
-# Extra open_clip architectures shipped with the project (the demo's tiny CLIP).
+# Extra open_clip architectures shipped with the project (the demo's CLIP trained on the synthetic world).
 MODEL_CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
 
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
+# The preprocess_cfg keys of a shipped config and the create_model_and_transforms arguments they become.
+PREPROCESS_ARGS = {
+    "resize_mode": "image_resize_mode",
+    "interpolation": "image_interpolation",
+    "mean": "image_mean",
+    "std": "image_std",
+}
+
 _register_lock = threading.Lock()
 
 
-def register_model_configs() -> None:
-    """Make open_clip aware of the configs in MODEL_CONFIGS_DIR (idempotent)."""
-    import open_clip
+def _project_configs() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(MODEL_CONFIGS_DIR.glob("*.json"))}
 
-    names = {p.stem for p in MODEL_CONFIGS_DIR.glob("*.json")}
+
+def register_model_configs() -> None:
+    """Make open_clip aware of the configs in MODEL_CONFIGS_DIR (idempotent).
+
+    A config may carry a ``preprocess_cfg`` as open_clip's hub configs do. open_clip reads that key only
+    from hub and local-dir configs and passes everything else to the model class, which rejects it; so
+    the architecture is registered without it and ``load_clip`` applies it.
+    """
+    from open_clip import factory
+
     with _register_lock:
-        if not names.issubset(open_clip.list_models()):
-            open_clip.add_model_config(MODEL_CONFIGS_DIR)
+        for name, config in _project_configs().items():
+            if name not in factory.list_models():
+                # open_clip has no public call to register a config given as a dict.
+                factory._MODEL_CONFIGS[name] = {k: v for k, v in config.items() if k != "preprocess_cfg"}
+
+
+def preprocess_args(model_name: str) -> dict[str, object]:
+    """create_model_and_transforms arguments from a shipped config's ``preprocess_cfg`` (none for others)."""
+    path = MODEL_CONFIGS_DIR / f"{model_name}.json"
+    config = json.loads(path.read_text(encoding="utf-8")).get("preprocess_cfg", {}) if path.is_file() else {}
+    unknown = sorted(set(config) - set(PREPROCESS_ARGS))
+    if unknown:
+        raise ValueError(f"{path}: preprocess_cfg keys {unknown} are not supported ({', '.join(PREPROCESS_ARGS)})")
+    return {PREPROCESS_ARGS[k]: v for k, v in config.items()}
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -147,7 +176,10 @@ def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precisi
             f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} (tags: {known})"
         )
     model, _, preprocess = open_clip.create_model_and_transforms(
-        model_name, pretrained=str(local) if local.is_file() else pretrained, device=resolved
+        model_name,
+        pretrained=str(local) if local.is_file() else pretrained,
+        device=resolved,
+        **preprocess_args(model_name),  # type: ignore[arg-type]
     )
     model.eval()
     return ClipModel(

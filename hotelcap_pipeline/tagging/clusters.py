@@ -1,4 +1,4 @@
-"""``tag_clusters``: k-modes on the binary photo x tag matrix, compared with hotels and chains.
+"""``tag_clusters``: k-modes on the binary photo x tag matrix, compared with hotels, chains and room kinds.
 
 kmodes loops over points in Python, so it runs on the distinct rows only, with their counts as sample
 weights: a million photos tagged with 20 words hold a few thousand distinct tag sets at most.
@@ -15,6 +15,7 @@ from kmodes.kmodes import KModes
 from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from hotelcap_pipeline.criteria import CLUSTER_ARI, Verdict
 from hotelcap_pipeline.figures import figure_png
 from hotelcap_pipeline.tagging.stats import labels_of, tag_matrix
 
@@ -28,7 +29,8 @@ class KModesFit:
 
 @dataclass(frozen=True)
 class ClusterAnalysis:
-    assignments: pl.DataFrame  # image_id, hotel_id, chain_id, cluster, cluster_k_hotels, cluster_k_chains
+    # image_id, hotel_id, chain_id, [room_kind], cluster, cluster_k_hotels, cluster_k_chains, [cluster_k_room_kinds]
+    assignments: pl.DataFrame
     summary: dict
     elbow_png: bytes
 
@@ -108,25 +110,85 @@ def elbow_figure(ks: Sequence[int], costs: Sequence[float], chosen: int) -> byte
     return figure_png(fig)
 
 
-def match_answer(summary: dict) -> str:
-    """Plain-language answer to: does the number of clusters match the number of classes, and why."""
-    k, hotels, chains = summary["elbow_k"], summary["n_hotels"], summary["n_chains"]
-    by_hotel = summary["k_hotels"]["vs_hotel"]
-    by_chain = summary["k_chains"]["vs_chain"]
-    matches = k in (hotels, chains)
-    verdict = "It matches" if matches else "No, it does not match"
-    quality = "well" if max(by_hotel["ari"], by_chain["ari"]) >= 0.5 else "hardly at all"
-    return (
-        f"{verdict}: the cost elbow is at k = {k}, while the sample has {hotels} hotels and {chains} chains. "
-        f"Even when k is forced to the number of hotels, the clusters follow the hotels {quality} "
-        f"(ARI {by_hotel['ari']:.2f}, NMI {by_hotel['nmi']:.2f}, purity {by_hotel['purity']:.2f}); "
-        f"with k = number of chains: ARI {by_chain['ari']:.2f} against chains. "
-        f"Why: the tags name objects that every hotel room has (bed, lamp, towel...), so a tag set says "
-        f"which part of a room a photo shows (bedroom, bathroom, desk corner) more than whose room it is; "
-        f"and {summary['photos']} photos carry only {summary['distinct_tag_sets']} distinct tag sets, "
-        f"so k-modes cannot tell apart more groups than that. Telling hotels apart needs the embeddings "
-        f"themselves or words about decor, not a short vocabulary of common objects."
+# Groupings the clusters are compared with: column of the assignments table -> what it is called.
+GROUPINGS = {"hotel_id": "hotel", "chain_id": "chain", "room_kind": "room kind"}
+
+
+def agreement_table(assignments: pl.DataFrame) -> pl.DataFrame:
+    """ARI, NMI and purity of every clustering column against every grouping present, per method.
+
+    ``assignments`` holds the ``tag_clusters`` rows: method, hotel_id, chain_id, room_kind (may be null:
+    only labelled photos count for it), cluster (k by the elbow) and cluster_k_<grouping> columns.
+    """
+    rows = []
+    methods = assignments["method"].unique(maintain_order=True).to_list() if "method" in assignments.columns else [None]
+    for method in methods:
+        frame = assignments if method is None else assignments.filter(pl.col("method") == method)
+        choices = [c for c in frame.columns if c == "cluster" or c.startswith("cluster_k_")]
+        for choice in choices:
+            for column, name in GROUPINGS.items():
+                if column not in frame.columns:
+                    continue
+                known = frame.filter(pl.col(column).is_not_null() & pl.col(choice).is_not_null())
+                if known.is_empty():
+                    continue
+                rows.append(
+                    {
+                        "method": method,
+                        "k_choice": "elbow" if choice == "cluster" else choice.removeprefix("cluster_k_"),
+                        "k": known[choice].n_unique(),
+                        "grouping": name,
+                        "groups": known[column].n_unique(),
+                        "photos": known.height,
+                        **agreement(known[column].to_numpy(), known[choice].to_numpy()),
+                    }
+                )
+    return pl.DataFrame(rows)
+
+
+def cluster_verdicts(table: pl.DataFrame, method: str) -> list[Verdict]:
+    """For each grouping: do the clusters with k = its number of groups follow it (ARI threshold)?"""
+    rows = table.filter(
+        (pl.col("method") == method) & (pl.col("k_choice") == pl.col("grouping").str.replace(" ", "_") + "s")
     )
+    return [
+        Verdict(
+            subject=f"Clusters of the `{method}` tags vs {row['grouping']}s (k = {row['k']}, {row['groups']} "
+            f"{row['grouping']}s)",
+            threshold=CLUSTER_ARI,
+            value=row["ari"],
+            n=row["photos"],
+            unit="photos",
+            passed_text=f"the clusters follow the {row['grouping']}s",
+            failed_text=f"the clusters do not follow the {row['grouping']}s",
+        )
+        for row in rows.iter_rows(named=True)
+    ]
+
+
+def match_answer(table: pl.DataFrame, summary: dict, method: str) -> str:
+    """Plain answer to "does the number of clusters match the number of classes, and what do they follow",
+    computed from the agreement table; every clause names its number."""
+    rows = table.filter((pl.col("method") == method) & (pl.col("k_choice") == "elbow"))
+    counts = {r["grouping"]: r["groups"] for r in rows.iter_rows(named=True)}
+    k = summary["elbow_k"]
+    equal = [name for name, n in counts.items() if n == k]
+    parts = [
+        f"The cost elbow of the `{method}` tags is at k = {k}; the sample has "
+        + ", ".join(f"{n} {name}s" for name, n in counts.items())
+        + (f": k equals the number of {' and '.join(equal)}s." if equal else ": k matches none of them.")
+    ]
+    verdicts = cluster_verdicts(table, method)
+    parts += [v.sentence() for v in verdicts]
+    measured = [v for v in verdicts if v.status != "not measured"]
+    if measured:
+        best = max(measured, key=lambda v: v.value)
+        parts.append(f"They agree best with {best.subject.split(' vs ')[1].split(' (')[0]} (ARI {best.value:.2f}).")
+    parts.append(
+        f"{summary['photos']} photos carry {summary['distinct_tag_sets']} distinct tag sets, the most clusters "
+        "k-modes can tell apart."
+    )
+    return " ".join(parts)
 
 
 def cluster_tags(
@@ -136,8 +198,10 @@ def cluster_tags(
     k_range: Sequence[int] = range(1, 13),
     seed: int = 0,
     n_init: int = 4,
+    room_kinds: pl.DataFrame | None = None,
 ) -> ClusterAnalysis:
-    """Cluster one method's ``image_tags`` rows; k by the cost elbow, plus k = hotels and k = chains."""
+    """Cluster one method's ``image_tags`` rows; k by the cost elbow, plus k = the number of hotels, chains
+    and (where ``room_kinds`` gives image_id -> room_kind for labelled photos) room kinds."""
     if tags_df.is_empty():
         raise ValueError("no tagged photos to cluster")
     labels = labels or labels_of(tags_df)
@@ -147,38 +211,17 @@ def cluster_tags(
     fits = {k: fit_kmodes(matrix, k, seed=seed, n_init=n_init) for k in ks}
     costs = [fits[k].cost for k in ks]
     chosen = elbow_k(ks, costs)
-    hotels = tags_df["hotel_id"].to_numpy()
-    chains = tags_df["chain_id"].to_numpy()
-    n_hotels, n_chains = len(np.unique(hotels)), len(np.unique(chains))
-    by_hotels = fits.get(n_hotels) or fit_kmodes(matrix, n_hotels, seed=seed, n_init=n_init)
-    by_chains = fits.get(n_chains) or fit_kmodes(matrix, n_chains, seed=seed, n_init=n_init)
-    summary = {
-        "photos": tags_df.height,
-        "distinct_tag_sets": distinct,
-        "n_hotels": n_hotels,
-        "n_chains": n_chains,
-        "k_range": ks,
-        "costs": costs,
-        "elbow_k": chosen,
-        "elbow": {
-            "vs_hotel": agreement(hotels, fits[chosen].labels),
-            "vs_chain": agreement(chains, fits[chosen].labels),
-        },
-        "k_hotels": {
-            "k": by_hotels.k,
-            "vs_hotel": agreement(hotels, by_hotels.labels),
-            "vs_chain": agreement(chains, by_hotels.labels),
-        },
-        "k_chains": {
-            "k": by_chains.k,
-            "vs_hotel": agreement(hotels, by_chains.labels),
-            "vs_chain": agreement(chains, by_chains.labels),
-        },
-    }
-    summary["answer"] = match_answer(summary)
-    assignments = tags_df.select("image_id", "hotel_id", "chain_id").with_columns(
-        pl.Series("cluster", fits[chosen].labels, dtype=pl.Int32),
-        pl.Series("cluster_k_hotels", by_hotels.labels, dtype=pl.Int32),
-        pl.Series("cluster_k_chains", by_chains.labels, dtype=pl.Int32),
-    )
+    assignments = tags_df.select("image_id", "hotel_id", "chain_id")
+    if room_kinds is not None:
+        assignments = assignments.join(room_kinds.select("image_id", "room_kind"), on="image_id", how="left")
+    columns = {"cluster": fits[chosen].labels}
+    for column, name in GROUPINGS.items():
+        if column in assignments.columns and assignments[column].drop_nulls().len():
+            n = assignments[column].drop_nulls().n_unique()
+            columns[f"cluster_k_{name.replace(' ', '_')}s"] = (
+                fits[n] if n in fits else fit_kmodes(matrix, n, seed=seed, n_init=n_init)
+            ).labels
+    assignments = assignments.with_columns(pl.Series(c, v, dtype=pl.Int32) for c, v in columns.items())
+    summary = {"photos": tags_df.height, "distinct_tag_sets": distinct, "k_range": ks, "costs": costs,
+               "elbow_k": chosen}
     return ClusterAnalysis(assignments=assignments, summary=summary, elbow_png=elbow_figure(ks, costs, chosen))

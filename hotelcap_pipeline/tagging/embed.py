@@ -18,6 +18,7 @@ import polars as pl
 import torch
 from PIL import Image
 
+from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256
 
 EMBEDDING_COLUMNS = ("image_id", "hotel_id", "chain_id", "sha256", "model", "embedding")
@@ -29,7 +30,7 @@ def embedding_matrix(embeddings: pl.DataFrame, column: str = "embedding") -> np.
     series = embeddings[column]
     if series.len() == 0:
         return np.zeros((0, 0), dtype=np.float32)
-    dim = series.list.len().max()
+    dim = int(number(series.list.len().max()))
     return series.list.to_array(dim).to_numpy().astype(np.float32, copy=False)
 
 
@@ -133,14 +134,14 @@ def embed_images(
         return load_pixels(path, clip.preprocess, clip.image_size)
 
     for batch in prefetch(paths, load, batch_size, workers):
-        good = [i for i, item in enumerate(batch) if isinstance(item, torch.Tensor)]
+        good = [(i, item) for i, item in enumerate(batch) if isinstance(item, torch.Tensor)]
         for i, item in enumerate(batch):
             if isinstance(item, Exception):
                 row = todo.row(done + i, named=True)
                 errors.append(f"{row['image_id']} {store_root / row['path']}: {type(item).__name__}: {item}")
         if good:
-            chunks.append(clip.encode_pixels(torch.stack([batch[i] for i in good])))
-            computed_sha.extend(todo["sha256"][done + i] for i in good)
+            chunks.append(clip.encode_pixels(torch.stack([pixels for _, pixels in good])))
+            computed_sha.extend(todo["sha256"][done + i] for i, _ in good)
         done += len(batch)
         if progress is not None:
             progress(done, len(paths))

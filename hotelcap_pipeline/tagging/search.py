@@ -105,7 +105,8 @@ def search_by_tags(
         .sort(["n_covered", "photos_with_all", "best_score", "hotel_id"], descending=[True, True, True, False])
         .select("hotel_id", "chain_id", "n_covered", "covered", "photos_with_all", "matching_photos", "best_score")
     )
-    photos = photos.select("image_id", "hotel_id", "chain_id", "n_matched", "matched", "score", "tags")
+    captions = ["caption"] if "caption" in photos.columns else []
+    photos = photos.select("image_id", "hotel_id", "chain_id", "n_matched", "matched", "score", "tags", *captions)
     return hotels.head(limit), photos.head(limit)
 
 

@@ -6,27 +6,10 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from hotelcap_pipeline.criteria import ORIGINAL_STUDY, STUDY_METRICS
 from hotelcap_pipeline.figures import figure_png
+from hotelcap_pipeline.frames import number
 
-# The numbers of the original study (seed method, pretrained CLIP), to compare against.
-# The original review's numbers, in the order tag_stats shows them.
-STUDY_METRICS = (
-    "mean_tags_per_photo",
-    "mean_top1_score",
-    "mean_gap_1st_10th",
-    "mean_distinct_tags_per_hotel",
-    "max_distinct_tags_per_hotel",
-    "min_distinct_tags_per_hotel",
-)
-ORIGINAL_STUDY = {
-    "method": "original study",
-    "mean_tags_per_photo": 2.16,
-    "mean_top1_score": 0.266,
-    "mean_gap_1st_10th": 0.053,
-    "mean_distinct_tags_per_hotel": 10.46,
-    "max_distinct_tags_per_hotel": 18,
-    "min_distinct_tags_per_hotel": 2,
-}
 GAP_RANK = 10
 
 
@@ -60,12 +43,12 @@ def method_statistics(tags_df: pl.DataFrame) -> dict[str, float]:
     return {
         "photos": tags_df.height,
         "hotels": hotels.height,
-        "mean_tags_per_photo": float(tags_df["tags"].list.len().mean() or 0.0),
+        "mean_tags_per_photo": float(number(tags_df["tags"].list.len().mean(), default=0.0)),
         "mean_top1_score": float(top1.mean()) if len(top1) else float("nan"),
         "mean_gap_1st_10th": float(gap.mean()) if len(gap) else float("nan"),
-        "mean_distinct_tags_per_hotel": float(hotels["distinct"].mean() or 0.0),
-        "max_distinct_tags_per_hotel": int(hotels["distinct"].max() or 0),
-        "min_distinct_tags_per_hotel": int(hotels["distinct"].min() or 0),
+        "mean_distinct_tags_per_hotel": float(number(hotels["distinct"].mean(), default=0.0)),
+        "max_distinct_tags_per_hotel": int(number(hotels["distinct"].max(), default=0)),
+        "min_distinct_tags_per_hotel": int(number(hotels["distinct"].min(), default=0)),
     }
 
 

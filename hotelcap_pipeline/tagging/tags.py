@@ -27,9 +27,10 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from hotelcap_pipeline.tagging.captions import make_caption
 from hotelcap_pipeline.tagging.clip_model import ClipModel
 from hotelcap_pipeline.tagging.embed import embedding_matrix
-from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS
+from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, TaggingMethod
 from hotelcap_pipeline.tagging.vocabulary import PromptTemplates, Tag, load_templates
 
 ID_COLUMNS = ("image_id", "hotel_id", "chain_id")
@@ -75,7 +76,7 @@ def class_embeddings(clip: ClipModel, prompts: Sequence[Sequence[str]]) -> np.nd
 
 
 def method_scores(
-    images: np.ndarray, clip: ClipModel, vocabulary: Sequence[Tag], method: str, templates: PromptTemplates
+    images: np.ndarray, clip: ClipModel, vocabulary: Sequence[Tag], method: TaggingMethod, templates: PromptTemplates
 ) -> np.ndarray:
     """(N, T) decision scores of ``method`` for unit image embeddings."""
     if method == "seed":
@@ -92,13 +93,15 @@ def method_scores(
 def tags_table(
     ids: pl.DataFrame,
     vocabulary: Sequence[Tag],
-    method: str,
+    method: TaggingMethod,
     scores: np.ndarray,
     threshold: float | np.ndarray,
 ) -> pl.DataFrame:
     """The ``image_tags`` rows of one method from its scores."""
     chosen = decide_tags(scores, threshold)
     labels = np.array([t.label for t in vocabulary], dtype=object)
+    by_score = np.argsort(-scores, axis=1, kind="stable")
+    captions = [make_caption([labels[k] for k in order if row[k]]) for row, order in zip(chosen, by_score, strict=True)]
     return pl.concat(
         [
             ids.select(ID_COLUMNS),
@@ -106,6 +109,7 @@ def tags_table(
                 {
                     "method": pl.Series([method] * ids.height, dtype=pl.Utf8),
                     "tags": pl.Series([list(labels[row]) for row in chosen], dtype=pl.List(pl.Utf8)),
+                    "caption": pl.Series(captions, dtype=pl.Utf8),
                     **{tag.column: pl.Series(scores[:, k], dtype=pl.Float32) for k, tag in enumerate(vocabulary)},
                 }
             ),
@@ -118,7 +122,7 @@ def tag_images(
     embeddings: pl.DataFrame,
     clip: ClipModel,
     vocabulary: Sequence[Tag],
-    method: str,
+    method: TaggingMethod,
     *,
     threshold: float | None = None,
     templates: PromptTemplates | None = None,

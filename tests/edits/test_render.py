@@ -127,11 +127,11 @@ def test_before_after_grid(photo_store, editors, fake_clip):
         before_after_grid(rows, root, "snow")
 
 
-def test_scores_with_the_real_tiny_clip(photo_store, editors, tmp_path):
-    from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
+def test_scores_with_the_real_demo_clip(photo_store, editors):
+    from hotelcap_pipeline.settings import DEMO_CLIP_CHECKPOINT, DEMO_CLIP_MODEL
     from hotelcap_pipeline.tagging.clip_model import load_clip
 
-    clip = load_clip(DEMO_CLIP_MODEL, str(ensure_tiny_clip(tmp_path / "models")), "cpu")
+    clip = load_clip(DEMO_CLIP_MODEL, str(DEMO_CLIP_CHECKPOINT), "cpu")
     root, selection = photo_store
     rows = render_edits(selection[:1], root, [series("night")], editors, clip, None, max_side=64)
     row = rows.row(0, named=True)

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from hotelcap_pipeline.edits.scores import (
+    EditRule,
     choose_strength,
     directional_similarity,
     layout_ssim,
@@ -70,26 +71,37 @@ def entry(strength, sim, directional, **flags):
     return {"strength": strength, "clip_image_sim": sim, "directional": directional, "ssim": 0.5, **flags}
 
 
-def test_choose_strength_best_directional_among_the_preserving():
+def test_choose_strength_without_a_rule_keeps_the_preserving_and_accepts_nothing():
     sweep = [entry(0.3, 0.95, 0.05), entry(0.45, 0.88, 0.20), entry(0.6, 0.70, 0.40)]
-    strength, reason = choose_strength(sweep, 0.8)
+    strength, accepted, reason = choose_strength(sweep, None, 0.8)
     assert strength == 0.45  # 0.6 changes most but no longer looks like the room
-    assert "2/3" in reason
+    assert accepted is None and "2/3" in reason and "no rule for this series" in reason
+
+
+def test_choose_strength_chooses_only_among_accepted_candidates():
+    rule = EditRule(min_directional=0.1, min_clip_image_sim=0.8, min_ssim=0.3)
+    sweep = [entry(0.3, 0.95, 0.05), entry(0.45, 0.88, 0.20), entry(0.6, 0.85, 0.15)]
+    strength, accepted, reason = choose_strength(sweep, rule, 0.8)
+    assert (strength, accepted) == (0.45, True) and "2/3" in reason
+    # A negative directional score is never chosen as the best when the rule asks for a positive one.
+    backwards = [entry(0.3, 0.95, -0.2), entry(0.45, 0.9, -0.1)]
+    strength, accepted, reason = choose_strength(backwards, rule, 0.8)
+    assert (strength, accepted) == (0.3, False) and "no strength passed" in reason
 
 
 def test_choose_strength_falls_back_to_the_lowest():
     sweep = [entry(0.6, 0.5, 0.4), entry(0.3, 0.6, 0.1), entry(0.45, 0.55, 0.3)]
-    strength, reason = choose_strength(sweep, 0.8)
-    assert strength == 0.3 and "fell back" in reason
+    strength, accepted, reason = choose_strength(sweep, None, 0.8)
+    assert strength == 0.3 and accepted is None and "the lowest" in reason
 
 
 def test_choose_strength_ties_go_to_the_lower_strength_and_flags_are_skipped():
     sweep = [entry(0.6, 0.9, 0.2), entry(0.3, 0.9, 0.2)]
-    assert choose_strength(sweep, 0.8)[0] == 0.3
+    assert choose_strength(sweep, None, 0.8)[0] == 0.3
     flagged = [entry(0.3, 0.9, 0.1, nan_or_black=True), entry(0.45, 0.9, 0.05), entry(0.6, 0.9, 0.3, nsfw_flag=True)]
-    assert choose_strength(flagged, 0.8)[0] == 0.45
+    assert choose_strength(flagged, None, 0.8)[0] == 0.45
     all_bad = [entry(0.45, 0.9, 0.1, nan_or_black=True), entry(0.3, 0.9, 0.3, nsfw_flag=True)]
-    strength, reason = choose_strength(all_bad, 0.8)
-    assert strength == 0.3 and "black" in reason
+    strength, accepted, reason = choose_strength(all_bad, EditRule(0, 0, 0), 0.8)
+    assert strength == 0.3 and accepted is False and "black" in reason
     with pytest.raises(ValueError):
-        choose_strength([], 0.8)
+        choose_strength([], None, 0.8)

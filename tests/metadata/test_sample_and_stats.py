@@ -2,6 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hotelcap_pipeline.demo.dataset import CHAINS, HOTELS, plan_photos
 from hotelcap_pipeline.metadata.parse import read_table
 from hotelcap_pipeline.metadata.sample import SamplingError, sample_hotels
 from hotelcap_pipeline.metadata.stats import fit_distributions, gini, review_dataset, summarize_counts
@@ -57,8 +58,10 @@ def test_fits_prefer_the_law_that_generated_the_data():
 def test_review_counts_and_figures(tables):
     review = review_dataset(tables["chains"], tables["hotels"], tables["train_images"], tables["test_images"])
     counts = dict(review.table.filter(pl.col("section") == "counts").select("metric", "value").iter_rows())
-    assert counts["chains"] == 4 and counts["hotels"] == 10 and counts["train_images"] == 48
-    assert review.headline["test_images"] == 7
+    photos = plan_photos()
+    assert counts["chains"] == len(CHAINS) and counts["hotels"] == len(HOTELS)
+    assert counts["train_images"] == sum(p.split == "train" for p in photos)
+    assert review.headline["test_images"] == sum(p.split == "test" for p in photos)
     assert all(png.startswith(b"\x89PNG") for png in review.figures.values())
 
 

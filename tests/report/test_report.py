@@ -14,6 +14,8 @@ from PIL import Image
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.render import format_cell, markdown_html
 from hotelcap_pipeline.store import DataStore, write_parquet_atomic
+from hotelcap_pipeline.tagging.captions import make_caption
+from hotelcap_pipeline.tagging.evaluation import evaluate_tags
 from hotelcap_pipeline.tagging.stats import tag_statistics
 
 SECTIONS = (
@@ -59,6 +61,7 @@ def image_tags() -> pl.DataFrame:
                     "hotel_id": 10 + i % 3,
                     "chain_id": 1 + i % 2,
                     "tags": ["bed", "desk"] if i % 2 else ["towel"],
+                    "caption": make_caption(["bed", "desk"] if i % 2 else ["towel"]),
                     "score_bed": 0.30 + shift,
                     "score_desk": 0.26 + shift,
                     "score_towel": 0.20 + shift + i / 100,
@@ -103,6 +106,7 @@ def full_store(tmp_path: Path) -> DataStore:
     tags = image_tags()
     write(store, "image_tags", tags)
     write(store, "tag_stats", tag_statistics(tags, {"seed": "cosine", "calibrated": "z"}))
+    write(store, "tag_evaluation", labelled_evaluation())
     write(
         store,
         "tag_clusters",
@@ -111,10 +115,14 @@ def full_store(tmp_path: Path) -> DataStore:
                 "image_id": ids,
                 "hotel_id": [10, 10, 11, 11, 12, 12],
                 "chain_id": [1, 1, 2, 2, 1, 1],
+                "method": ["seed"] * 6,
                 "cluster": [0, 0, 1, 1, 2, 2],
+                "cluster_k_hotels": [0, 0, 1, 1, 2, 2],
+                "cluster_k_chains": [0, 0, 1, 1, 0, 0],
             }
         ),
     )
+    write(store, "edit_validation", edit_validation())
     for i in (0, 1):
         (store.root / f"images/{i}.jpg").parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (64, 48), (200, 10 * i, 0)).save(store.root / f"images/{i}.jpg")
@@ -147,6 +155,7 @@ def full_store(tmp_path: Path) -> DataStore:
                 "ssim": [0.8, 0.5],
                 "preserve_threshold": [0.8, 0.8],
                 "nan_or_black": [False, False],
+                "accepted": [True, False],
             }
         ),
     )
@@ -166,6 +175,34 @@ def full_store(tmp_path: Path) -> DataStore:
     )
     (store.figures / "dataset_images_per_hotel.png").write_bytes(png((1, 2, 3)))
     return store
+
+
+def labelled_evaluation(n: int = 20) -> pl.DataFrame:
+    """tag_evaluation of 20 labelled photos: 'bed' scores separate present from absent, 'towel' do not."""
+    rows, truth = [], []
+    for i in range(n):
+        bed = i % 2 == 0
+        given = ["bed"] if bed else ["towel"]
+        for method in ("seed", "ensemble"):
+            rows.append({"image_id": i, "hotel_id": 1, "chain_id": 1, "method": method, "tags": given,
+                         "caption": make_caption(given), "score_bed": 0.3 if bed else 0.1, "score_towel": 0.2})
+        truth.append({"image_id": i, "tags": ["bed", "towel"] if bed else ["towel"], "room_kind": "bedroom",
+                      "conditions": []})
+    labels = pl.DataFrame(truth, schema={"image_id": pl.Int64, "tags": pl.List(pl.Utf8), "room_kind": pl.Utf8,
+                                         "conditions": pl.List(pl.Utf8)})
+    return evaluate_tags(pl.DataFrame(rows), labels, ["bed", "towel"], seed=0)
+
+
+def edit_validation(rooms: int = 20) -> pl.DataFrame:
+    """A validated rule for 'night': held-out true edits accepted, every wrong kind rejected."""
+    kinds = ("true_edit", "noise", "unchanged", "other_room", "two_changes")
+    rows = [
+        {"series": "night", "room": r, "split": "fit" if r % 2 == 0 else "held-out", "class": k,
+         "directional": 0.3 if k == "true_edit" else 0.0, "clip_image_sim": 0.9, "ssim": 0.8,
+         "accepted": k == "true_edit", "min_directional": 0.1, "min_clip_image_sim": 0.8, "min_ssim": 0.5}
+        for r in range(rooms) for k in kinds
+    ]
+    return pl.DataFrame(rows)
 
 
 class Resources(HTMLParser):
@@ -200,8 +237,10 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     assert f"{seed['mean_tags_per_photo']:.3g} tags per photo" in md
     assert "10.46" in md and "0.266" in md
     assert "are z units, not cosines" in md  # calibrated scores are not compared with cosines
-    assert "3 clusters for 6 photos of 3 hotels" in md and "ARI 1.00" in md
-    assert "`night`: possibly, only 50% of the edits keep the room recognisable" in md
+    assert "| seed | hotels | 3 | hotel | 3 | 6 | 1 | 1 | 1 |" in md  # k = hotels recovers them exactly
+    assert "`night`: 50% of the photos have an edit that the series' rule (validated) accepts" in md
+    assert "Edit rule per series" in md and "directional ≥ 0.100" in md
+    assert "tag_evaluation per method and split" in md and "A bedroom with a bed and a desk." in md
     assert "an alien founder at a desk" in md
     assert "HOTELCAP_SEED=7" in md and "| polars | 1.0 |" in md
     # Markdown figures are relative links to files that exist.
@@ -229,6 +268,7 @@ def test_missing_tables_say_so_and_invent_nothing(tmp_path: Path) -> None:
         "dataset_stats",
         "hotel_images",
         "tag_stats",
+        "tag_evaluation",
         "tag_clusters",
         "diffusion_edits",
         "visitor_portrait",
@@ -236,37 +276,47 @@ def test_missing_tables_say_so_and_invent_nothing(tmp_path: Path) -> None:
         assert f"`{key}` is not materialized yet" in md
         assert key in files.missing
     assert "<img " not in files.html.read_text()
-    assert "Nothing measured yet." in md
+    assert "Nothing measured worked." in md and "Nothing measured failed." in md
     assert "ARI" not in md and "tags per photo (study" not in md
 
 
 def test_report_states_profile_and_demo_caveat(full_store: DataStore) -> None:
     demo = build_report(full_store, context("demo")).markdown.read_text()
-    assert "profile `demo`" in demo and "random-weight models" in demo
+    assert "profile `demo`" in demo and "every number below comes from a synthetic world" in demo
     real = build_report(full_store, context("hotels50k")).markdown.read_text()
-    assert "profile `hotels50k`" in real and "random-weight" not in real
+    assert "profile `hotels50k`" in real and "synthetic world" not in real
     assert "CLIP `ViT-B-32 (laion2b_s34b_b79k)`" in real
 
 
 def test_findings_follow_the_numbers(full_store: DataStore) -> None:
-    def verdicts() -> tuple[str, str]:
+    def verdicts() -> tuple[str, str, str]:
         md = build_report(full_store, context("hotels50k")).markdown.read_text()
         section = md.split("## What worked and what did not", 1)[1].split("\n## ", 1)[0]
-        worked, failed = section.split("**Did not work:**")
-        return worked, failed
+        worked, rest = section.split("**Did not work:**")
+        failed, _, unmeasured = rest.partition("**Not measured:**")
+        return worked, failed, unmeasured
 
-    worked, failed = verdicts()
-    assert "Photo download: 83% of 6" in failed  # 1 of 6 failed is above the 10% limit
-    assert "Clusters: 3 k-modes clusters vs 3 hotels, ARI 1.00" in worked
+    worked, failed, unmeasured = verdicts()
+    # 5 of 6 photos is below the 90% bar; the evidence names metric, value, threshold and n.
+    assert "Photo download: only 5 photos fetched and resized (share of photos stored = 0.833, threshold ≥ 0.9, " \
+        "n = 6 photos requested)" in failed
+    assert "Tagging `seed`: photos that show an object score above those that do not (median per-tag ROC AUC = 1, " \
+        "threshold ≥ 0.75, n = 20 labelled photos)" in worked
+    assert "Edits `night`: 1 edits passed the validated rule" in worked
+    assert "Clusters of the `seed` tags vs hotels (k = 3, 3 hotels): too few to judge" in unmeasured  # 6 < 8 photos
     images = full_store.read_table("hotel_images").with_columns(pl.lit("ok").alias("status"))
     write(full_store, "hotel_images", images)
-    worked, failed = verdicts()
-    assert "Photo download: 100% of 6" in worked
+    edits = full_store.read_table("diffusion_edits").with_columns(pl.lit(False).alias("accepted"))
+    write(full_store, "diffusion_edits", edits)
+    worked, failed, unmeasured = verdicts()
+    assert "Photo download: 6 photos fetched and resized" in worked
+    assert "Edits `night`: only 0 edits passed the validated rule" in failed
 
 
 def test_format_and_markdown_helpers() -> None:
     assert format_cell(3.0) == "3" and format_cell(0.123456) == "0.1235" and format_cell(None) == "–"
     html = markdown_html("## Traits\n\n1. **Fast.** Never waits\n   for anything.\n2. Tidy.\n\n> an oath")
-    assert "<h3>Traits</h3>" in html
-    assert "<ol><li><strong>Fast.</strong> Never waits for anything.</li><li>Tidy.</li></ol>" in html
-    assert "<blockquote>an oath</blockquote>" in html
+    flat = re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html))  # markdown-it puts newlines between tags
+    assert "<h3>Traits</h3>" in flat
+    assert "<ol><li><strong>Fast.</strong> Never waits for anything.</li><li>Tidy.</li></ol>" in flat
+    assert "<blockquote><p>an oath</p></blockquote>" in flat

@@ -14,11 +14,13 @@ from hotelcap_pipeline.defs.assets import metadata, photos, tagging
 from hotelcap_pipeline.defs.inputs import input_assets
 from hotelcap_pipeline.defs.io import parquet_io_manager
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.demo.dataset import plan_photos
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import SHARD_KEYS
 from hotelcap_pipeline.store import DataStore
 
 MOTO = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+N_TRAIN = sum(p.split == "train" for p in plan_photos())  # every demo hotel is in the default sample of 10
 pytestmark = pytest.mark.skipif(MOTO is None, reason="moto_server is not installed (pip install 'moto[server]')")
 
 
@@ -75,11 +77,11 @@ def test_round_trip_through_the_object_store(s3_endpoint, tmp_path, monkeypatch)
     url = "s3://hotelcap-test/store"
     monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
     first = run_stages(url)
-    assert first.success and embeddings_computed(first) == 48
+    assert first.success and embeddings_computed(first) == N_TRAIN
     fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint)
     objects = fs.find("hotelcap-test/store")
     assert any(o.endswith("tables/train_images.parquet") for o in objects)
-    assert sum(o.endswith(".jpg") for o in objects) == 48
+    assert sum(o.endswith(".jpg") for o in objects) == N_TRAIN
     assert sum("tables/image_embeddings.parquet/shard-" in o for o in objects) == len(SHARD_KEYS)
 
     # A second machine (a fresh local cache) finds everything in the bucket: nothing is fetched or embedded.
@@ -87,7 +89,7 @@ def test_round_trip_through_the_object_store(s3_endpoint, tmp_path, monkeypatch)
     second = run_stages(url)
     assert second.success and embeddings_computed(second) == 0
     meta = second.asset_materializations_for_node("hotel_images")[0].metadata
-    assert meta["reused"].value == 48 and meta["fetched"].value == 0
+    assert meta["reused"].value == N_TRAIN and meta["fetched"].value == 0
     a = DataStore.at(url).read_table("image_embeddings").sort("image_id")
     monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
     b = DataStore.at(url).read_table("image_embeddings").sort("image_id")

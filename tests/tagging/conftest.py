@@ -6,18 +6,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hotelcap_pipeline.demo.tiny_clip import DEMO_CLIP_MODEL, ensure_tiny_clip
+from hotelcap_pipeline.settings import DEMO_CLIP_CHECKPOINT, DEMO_CLIP_MODEL
 from hotelcap_pipeline.tagging.clip_model import ClipModel, load_clip
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_tiny_clip(tmp_path_factory.mktemp("models"), seed=0)
+def demo_checkpoint() -> Path:
+    """The demo's shipped CLIP checkpoint (trained on the synthetic world); it is part of the repository."""
+    assert DEMO_CLIP_CHECKPOINT.is_file(), (
+        f"{DEMO_CLIP_CHECKPOINT} is missing: run `python -m hotelcap_pipeline.demo.train_clip`"
+    )
+    return DEMO_CLIP_CHECKPOINT
 
 
 @pytest.fixture(scope="session")
-def tiny_clip(tiny_checkpoint: Path) -> ClipModel:
-    return load_clip(DEMO_CLIP_MODEL, str(tiny_checkpoint), device="cpu")
+def demo_clip(demo_checkpoint: Path) -> ClipModel:
+    return load_clip(DEMO_CLIP_MODEL, str(demo_checkpoint), device="cpu")
 
 
 class HandMadeClip:

@@ -6,10 +6,13 @@ import pytest
 
 from hotelcap_pipeline.tagging.clusters import (
     agreement,
+    agreement_table,
     cluster_tags,
+    cluster_verdicts,
     distinct_rows,
     elbow_k,
     fit_kmodes,
+    match_answer,
     purity,
 )
 
@@ -49,7 +52,7 @@ def test_weighted_fit_recovers_two_groups() -> None:
     assert fit_kmodes(np.vstack([group_a, group_b]), 9, seed=0).k == 4  # capped at distinct rows
 
 
-def test_cluster_tags_summary_is_deterministic() -> None:
+def _three_views() -> tuple[pl.DataFrame, list[str]]:
     rng = np.random.default_rng(0)
     labels = ["bed", "lamp", "desk", "towel", "sink"]
     kinds = [["bed", "lamp"], ["towel", "sink"], ["desk", "lamp"]]
@@ -65,22 +68,27 @@ def test_cluster_tags_summary_is_deterministic() -> None:
                 **{f"score_{lbl}": float(lbl in tags) for lbl in labels},
             }
         )
-    tags_df = pl.DataFrame(rows)
-    first = cluster_tags(tags_df, labels, k_range=range(1, 7), seed=3)
-    again = cluster_tags(tags_df, labels, k_range=range(1, 7), seed=3)
+    return pl.DataFrame(rows), labels
+
+
+def test_cluster_tags_is_deterministic_and_follows_room_kinds_not_hotels() -> None:
+    tags_df, labels = _three_views()
+    kinds = pl.DataFrame({"image_id": list(range(60)), "room_kind": [("bedroom", "bathroom", "desk")[i % 3]
+                                                                     for i in range(60)]})
+    first = cluster_tags(tags_df, labels, k_range=range(1, 7), seed=3, room_kinds=kinds)
+    again = cluster_tags(tags_df, labels, k_range=range(1, 7), seed=3, room_kinds=kinds)
     assert first.summary == again.summary
     assert first.assignments.equals(again.assignments)
-    summary = first.summary
-    assert summary["n_hotels"] == 4 and summary["n_chains"] == 2
-    assert summary["elbow_k"] == 3  # three kinds of view
-    assert summary["elbow"]["vs_hotel"]["ari"] < 0.2  # views, not hotels
-    assert "k = 3" in summary["answer"] and "4 hotels and 2 chains" in summary["answer"]
+    assert first.summary["elbow_k"] == 3  # three kinds of view
     assert first.assignments.columns == [
-        "image_id",
-        "hotel_id",
-        "chain_id",
-        "cluster",
-        "cluster_k_hotels",
-        "cluster_k_chains",
+        "image_id", "hotel_id", "chain_id", "room_kind", "cluster", "cluster_k_hotels", "cluster_k_chains",
+        "cluster_k_room_kinds",
     ]
+    table = agreement_table(first.assignments.with_columns(pl.lit("seed").alias("method")))
+    by = {(r["k_choice"], r["grouping"]): r["ari"] for r in table.iter_rows(named=True)}
+    assert by[("room_kinds", "room kind")] > 0.6 and by[("hotels", "hotel")] < 0.2
+    verdicts = {v.subject.split(" vs ")[1].split(" (")[0]: v.status for v in cluster_verdicts(table, "seed")}
+    assert verdicts == {"hotels": "did not work", "chains": "did not work", "room kinds": "worked"}
+    answer = match_answer(table, first.summary, "seed")
+    assert "k = 3" in answer and "4 hotels, 2 chains, 3 room kinds" in answer and "room kinds (ARI" in answer
     assert first.elbow_png.startswith(b"\x89PNG")

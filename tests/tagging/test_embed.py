@@ -30,7 +30,7 @@ def _manifest(root: Path, n: int) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def test_embeds_ok_photos_and_matches_direct_encoding(tmp_path: Path, tiny_clip: ClipModel) -> None:
+def test_embeds_ok_photos_and_matches_direct_encoding(tmp_path: Path, demo_clip: ClipModel) -> None:
     manifest = _manifest(tmp_path, 4)
     failed = {"image_id": 9, "hotel_id": 0, "chain_id": -1, "path": None, "sha256": None, "status": "failed"}
     manifest = pl.concat([manifest, pl.DataFrame([failed], schema=manifest.schema)])
@@ -38,7 +38,7 @@ def test_embeds_ok_photos_and_matches_direct_encoding(tmp_path: Path, tiny_clip:
     table, stats = embed_images(
         manifest,
         tmp_path,
-        tiny_clip,
+        demo_clip,
         None,
         batch_size=3,
         workers=2,
@@ -46,21 +46,21 @@ def test_embeds_ok_photos_and_matches_direct_encoding(tmp_path: Path, tiny_clip:
     )
     assert table.columns == list(EMBEDDING_COLUMNS)
     assert table["image_id"].to_list() == [0, 1, 2, 3]
-    assert table["model"].unique().to_list() == [tiny_clip.model_id]
+    assert table["model"].unique().to_list() == [demo_clip.model_id]
     assert table.schema["embedding"] == pl.List(pl.Float32)
     assert stats["computed"] == 4 and stats["reused"] == 0 and stats["failed"] == 0
     assert seen[-1] == (4, 4)
-    direct = tiny_clip.encode_images([Image.open(tmp_path / p) for p in manifest["path"][:4]])
+    direct = demo_clip.encode_images([Image.open(tmp_path / p) for p in manifest["path"][:4]])
     got = embedding_matrix(table)
     np.testing.assert_allclose(got, direct, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
-def test_second_call_computes_nothing_and_new_photos_only_themselves(tmp_path: Path, tiny_clip: ClipModel) -> None:
+def test_second_call_computes_nothing_and_new_photos_only_themselves(tmp_path: Path, demo_clip: ClipModel) -> None:
     manifest = _manifest(tmp_path, 5)
-    first, stats = embed_images(manifest, tmp_path, tiny_clip, None)
+    first, stats = embed_images(manifest, tmp_path, demo_clip, None)
     assert stats["computed"] == 5
-    again, stats = embed_images(manifest, tmp_path, tiny_clip, first)
+    again, stats = embed_images(manifest, tmp_path, demo_clip, first)
     assert (stats["computed"], stats["reused"]) == (0, 5)
     assert again.equals(first)
 
@@ -68,33 +68,33 @@ def test_second_call_computes_nothing_and_new_photos_only_themselves(tmp_path: P
     grown = pl.concat(
         [manifest, pl.DataFrame([{"image_id": 77, "hotel_id": 7, "chain_id": 3, **extra}])], how="diagonal_relaxed"
     )
-    third, stats = embed_images(grown, tmp_path, tiny_clip, again)
+    third, stats = embed_images(grown, tmp_path, demo_clip, again)
     assert (stats["computed"], stats["reused"]) == (1, 5)
     assert third.height == 6 and third.filter(pl.col("image_id") < 77).equals(first)
 
     # Another model id invalidates the cache: everything is computed again.
     stale = first.with_columns(pl.lit("other/model").alias("model"))
-    _, stats = embed_images(manifest, tmp_path, tiny_clip, stale)
+    _, stats = embed_images(manifest, tmp_path, demo_clip, stale)
     assert (stats["computed"], stats["reused"]) == (5, 0)
 
 
-def test_same_bytes_are_embedded_once(tmp_path: Path, tiny_clip: ClipModel) -> None:
+def test_same_bytes_are_embedded_once(tmp_path: Path, demo_clip: ClipModel) -> None:
     manifest = _manifest(tmp_path, 2)
     copy = manifest.row(0, named=True) | {"image_id": 5}
     manifest = pl.concat([manifest, pl.DataFrame([copy], schema=manifest.schema)])
-    table, stats = embed_images(manifest, tmp_path, tiny_clip, None)
+    table, stats = embed_images(manifest, tmp_path, demo_clip, None)
     assert stats["computed"] == 2 and table.height == 3
     assert table["embedding"][0].to_list() == table["embedding"][2].to_list()
 
 
-def test_unreadable_photo_is_reported_and_others_go_on(tmp_path: Path, tiny_clip: ClipModel) -> None:
+def test_unreadable_photo_is_reported_and_others_go_on(tmp_path: Path, demo_clip: ClipModel) -> None:
     manifest = _manifest(tmp_path, 3)
     broken = tmp_path / manifest["path"][1]
     broken.write_bytes(b"not a jpeg")
     manifest = manifest.with_columns(
         pl.when(pl.col("image_id") == 1).then(pl.lit(None)).otherwise(pl.col("sha256")).alias("sha256")
     )
-    table, stats = embed_images(manifest, tmp_path, tiny_clip, None, batch_size=2)
+    table, stats = embed_images(manifest, tmp_path, demo_clip, None, batch_size=2)
     assert table["image_id"].to_list() == [0, 2]
     assert stats["failed"] == 1 and stats["computed"] == 2
     assert str(broken) in stats["errors"][0] and stats["errors"][0].startswith("1 ")

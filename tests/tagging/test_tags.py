@@ -64,13 +64,17 @@ def test_seed_method_on_hand_made_embeddings(hand_made_clip: type) -> None:
         "chain_id",
         "method",
         "tags",
+        "caption",
         "score_bed",
         "score_lamp",
         "score_desk",
     ]
     assert table["tags"].to_list() == [["bed", "lamp"], ["bed", "lamp", "desk"], ["bed", "lamp"]]
+    # Captions name the tags best-scored first; the bed makes it a bedroom.
+    assert table["caption"].to_list()[2] == "A bedroom with a bed and a lamp."
+    assert table["caption"].to_list()[1] == "A bedroom with a bed, a lamp and a desk."
     unit = np.array([0.9, 0.3, 0.1]) / np.linalg.norm([0.9, 0.3, 0.1])
-    np.testing.assert_allclose(table.row(0)[5:], unit, atol=1e-6)
+    np.testing.assert_allclose(table.row(0)[6:], unit, atol=1e-6)
     strict = tag_images(images, clip, VOCAB, "seed", threshold=0.8, templates=TEMPLATES)
     assert strict["tags"].to_list() == [["bed"], ["bed"], ["bed"]]  # photo 1, 2: fallback to the best
 
@@ -101,15 +105,15 @@ def test_tag_images_rejects_foreign_embeddings_and_unknown_method(hand_made_clip
         tag_images(_images([[1, 0]]), clip, VOCAB[:1], "magic", templates=TEMPLATES)
 
 
-def test_all_methods_with_the_tiny_model_and_shipped_vocabulary(tiny_clip: ClipModel) -> None:
+def test_all_methods_with_the_demo_model_and_shipped_vocabulary(demo_clip: ClipModel) -> None:
     vocabulary = load_vocabulary()
     assert 18 <= len(vocabulary) <= 25
     labels = {t.label for t in vocabulary}
     assert {"desk", "shower", "towel", "television"} <= labels
     rng = np.random.default_rng(0)
-    matrix = rng.normal(size=(12, tiny_clip.embed_dim)).astype(np.float32)
-    images = _images(matrix.tolist(), model=tiny_clip.model_id)
-    table = tag_all_methods(images, tiny_clip, vocabulary, templates=load_templates())
+    matrix = rng.normal(size=(12, demo_clip.embed_dim)).astype(np.float32)
+    images = _images(matrix.tolist(), model=demo_clip.model_id)
+    table = tag_all_methods(images, demo_clip, vocabulary, templates=load_templates())
     assert table.height == 12 * len(METHODS)
     assert table["method"].unique(maintain_order=True).to_list() == list(METHODS)
     assert table.select(pl.col("tags").list.len().min()).item() >= 1

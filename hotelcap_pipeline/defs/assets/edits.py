@@ -3,30 +3,32 @@
 No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
 """
 
+import dataclasses
 import io
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from hotelcap_pipeline.defs.metadata import png_metadata
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
-from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, ClipResource, DiffusionResource, HotelcapSettings
+from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
+from hotelcap_pipeline.defs.ui_metadata import markdown_table, png_metadata
 from hotelcap_pipeline.sharding import with_shard
-from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD
+from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
 
 GROUP = "edits"
 
 
 class SelectionConfig(dg.Config):
     k: int = Field(default=6, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
-    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the first pick (HOTELCAP_SEED).")
-    method: str = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
+    seed: int | None = seed_field("the first pick")
+    method: TaggingMethod = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
 
 
 @dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1")
 def edit_selection(
     config: SelectionConfig,
+    settings: HotelcapSettings,
     image_embeddings: pl.DataFrame,
     image_tags: pl.DataFrame,
     hotel_images: pl.DataFrame,
@@ -38,11 +40,49 @@ def edit_selection(
     files = hotel_images.select("image_id", "path")
     embeddings = image_embeddings.join(files, on="image_id", how="inner")
     tags = image_tags.filter(pl.col("method") == config.method).select("image_id", "tags")
-    picked = with_shard(select_diverse(embeddings, tags, config.k, config.seed).drop("embedding", strict=False))
+    picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed))
+    picked = with_shard(picked.drop("embedding", strict=False))
     return dg.Output(
         picked,
         metadata={"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
                   "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in picked.get_column("reason")))},
+    )
+
+
+class ValidationConfig(dg.Config):
+    rooms: int = Field(default=24, ge=16, le=400, description="Rooms per series (half fit the rule, half test it).")
+    seed: int | None = seed_field("the validation rooms")
+
+
+@dg.asset(group_name=GROUP, kinds={"open_clip", "parquet"}, code_version="1", deps=["edit_series"])
+def edit_validation(
+    config: ValidationConfig, settings: HotelcapSettings, clip: ClipResource
+) -> dg.Output:
+    """The edit scores validated on edits whose rightness is known: for each series with a world condition,
+    synthetic rooms re-rendered with exactly that condition changed (true edits) and wrong edits (noise, the
+    unchanged photo, another room, two conditions changed), scored with the run's CLIP. The acceptance rule
+    (a threshold per score) is fitted on half of the rooms and its acceptance rates measured on the other."""
+    from hotelcap_pipeline.edits.series import load_series
+    from hotelcap_pipeline.edits.validation import score_aucs, validate_series, validation_summary
+
+    model = clip.get(settings)
+    series = [s for s in load_series() if s.world_condition]
+    if not series:
+        raise ValueError("no edit series names a world_condition: nothing can validate the edit rule")
+    table = pl.concat([validate_series(model, s, config.rooms, settings.seed_for(config.seed)) for s in series])
+    summary = validation_summary(table, [s.name for s in series])
+    aucs = pl.concat(
+        [score_aucs(table.filter(pl.col("series") == s.name)).with_columns(pl.lit(s.name).alias("series"))
+         for s in series]
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "clip_model": model.model_id,
+            "validated_series": ", ".join(summary.filter(pl.col("validated"))["series"].to_list()) or "none",
+            "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20, max_width=80)),
+            "score_auc": dg.MetadataValue.md(markdown_table(aucs, max_rows=80)),
+        },
     )
 
 
@@ -61,6 +101,7 @@ def diffusion_edits(
     clip: ClipResource,
     diffusion: DiffusionResource,
     edit_selection: pl.DataFrame,
+    edit_validation: pl.DataFrame,
 ) -> dg.Output:
     """Every (selected photo x edit series) with img2img, ControlNet or InstructPix2Pix at the photo's aspect
     ratio: a small strength sweep scored by CLIP image similarity (same room?), CLIP directional similarity
@@ -68,6 +109,7 @@ def diffusion_edits(
     rendered with the same photo bytes, model, settings and seed are reused."""
     from hotelcap_pipeline.edits.render import before_after_grid, render_edits
     from hotelcap_pipeline.edits.series import load_series
+    from hotelcap_pipeline.edits.validation import rule_of
 
     store = settings.store()
     selection = edit_selection.filter(pl.col("shard").is_in(context.partition_keys))
@@ -75,14 +117,18 @@ def diffusion_edits(
     if previous is not None:
         store.pull(previous.get_column("path").drop_nulls().to_list())
     store.pull(selection.get_column("path").to_list())
-    series = load_series()
+    # A series' seed in the YAML is an offset to the run's seed, so HOTELCAP_SEED moves every edit.
+    series = [dataclasses.replace(x, seed=x.seed + settings.seed) for x in load_series()]
 
     def progress(done: int, total: int, what: str) -> None:
         context.log.info(f"edits: {done}/{total} {what}")
 
+    # The fitted rule chooses among the sweep even when it failed validation (it is still the best rule the
+    # data gave); only a validated rule lets the report call a series worked.
+    rules = {s.name: rule_of(edit_validation, s.name) for s in series}
     rows = render_edits(
         selection, store.root, series, diffusion.get(settings), clip.get(settings), previous,
-        max_side=diffusion.max_side, progress=progress,
+        rules=rules, max_side=diffusion.max_side, progress=progress,
     )
     rows = with_shard(rows)
     store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
@@ -100,6 +146,10 @@ def diffusion_edits(
             "rendered": rows.filter(~pl.col("reused") & (pl.col("status") == "ok")).height,
             "reused": rows.filter(pl.col("reused")).height,
             "failed": failed.height,
+            "accepted": rows.filter(pl.col("accepted").fill_null(False)).height,
+            "rules": dg.MetadataValue.md(
+                "\n".join(f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
+            ),
             "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
             # Shown on the asset's page; the report draws its own grids from every shard's rows.
             **{name: png_metadata(png, name) for name, png in grids.items()},
@@ -108,7 +158,7 @@ def diffusion_edits(
 
 
 class PortraitConfig(dg.Config):
-    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the portrait (HOTELCAP_SEED).")
+    seed: int | None = seed_field("the portrait")
     steps: int = Field(default=30, ge=1, description="Denoising steps.")
     size: int = Field(default=512, description="Side of the square portrait, px.")
 
@@ -123,8 +173,8 @@ def visitor_portrait(settings: HotelcapSettings, diffusion: DiffusionResource, c
     out = store.figures / "visitor_portrait.png"
     store.pull([out])
     record = render_portrait(
-        diffusion.get(settings).editor_for("img2img"), PERSONA_FILE.read_text(encoding="utf-8"), config.seed, out,
-        (config.size, config.size), steps=config.steps,
+        diffusion.get(settings).editor_for("img2img"), PERSONA_FILE.read_text(encoding="utf-8"),
+        settings.seed_for(config.seed), out, (config.size, config.size), steps=config.steps,
     )
     store.push([out])
     row = {**record, "path": str(out.relative_to(store.root))}

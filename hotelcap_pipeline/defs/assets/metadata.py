@@ -5,9 +5,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from hotelcap_pipeline.defs.metadata import save_figures
-from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, HotelcapSettings
-from hotelcap_pipeline.metadata.parse import read_table
+from hotelcap_pipeline.defs.resources import HotelcapSettings, seed_field
+from hotelcap_pipeline.defs.ui_metadata import save_figures
+from hotelcap_pipeline.metadata.parse import OnBadRows, read_table
 from hotelcap_pipeline.metadata.sample import sample_hotels as draw_sample
 from hotelcap_pipeline.metadata.source import resolve_dataset
 from hotelcap_pipeline.sharding import with_shard
@@ -24,7 +24,7 @@ TABLE_DESCRIPTIONS = {
 
 
 class MetadataConfig(dg.Config):
-    on_bad_rows: str = Field(
+    on_bad_rows: OnBadRows = Field(
         default="error",
         description="'error' stops on an unparsable row (naming file, line, column); 'skip' drops and counts it.",
     )
@@ -45,7 +45,7 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
     folder = resolve_dataset(s.dataset, settings.store().raw_dataset, insecure_hosts=s.insecure_hosts)
     context.log.info(f"reading Hotels-50K metadata from {folder}")
     for key in sorted(context.selected_output_names):
-        df, report = read_table(folder, key, on_bad_rows=config.on_bad_rows)  # type: ignore[arg-type]
+        df, report = read_table(folder, key, on_bad_rows=config.on_bad_rows)
         yield dg.Output(df, output_name=key, metadata={"source": s.dataset, **report.as_metadata()})
 
 
@@ -68,18 +68,23 @@ def dataset_stats(
 
 
 class SampleConfig(dg.Config):
-    n_hotels: int = Field(default=ENV_DEFAULTS.n_hotels, description="How many hotels (HOTELCAP_N_HOTELS).")
-    seed: int = Field(default=ENV_DEFAULTS.seed, description="Seed of the draw (HOTELCAP_SEED).")
+    n_hotels: int | None = Field(
+        default=None, ge=1, description="How many hotels; default: the settings resource's n_hotels."
+    )
+    seed: int | None = seed_field("the draw")
     min_train_images: int = Field(default=0, description="Only hotels with at least this many train photos.")
     chains: list[int] = Field(default_factory=list, description="Only hotels of these chain ids (empty: all).")
 
 
 @dg.asset(group_name=GROUP, kinds={"polars"}, code_version="1")
-def sampled_hotels(config: SampleConfig, hotels: pl.DataFrame, train_images: pl.DataFrame) -> dg.Output:
+def sampled_hotels(
+    config: SampleConfig, settings: HotelcapSettings, hotels: pl.DataFrame, train_images: pl.DataFrame
+) -> dg.Output:
     """The hotels of this run, drawn reproducibly from the seed; raising n only adds hotels."""
+    seed = settings.seed_for(config.seed)
     sample = with_shard(
         draw_sample(
-            hotels, train_images, config.n_hotels, config.seed,
+            hotels, train_images, config.n_hotels or settings.n_hotels, seed,
             min_train_images=config.min_train_images, chains=config.chains or None,
         )
     )
@@ -88,7 +93,7 @@ def sampled_hotels(config: SampleConfig, hotels: pl.DataFrame, train_images: pl.
         metadata={
             "hotels": sample.height,
             "train_photos": int(sample.get_column("n_train_images").sum()),
-            "seed": config.seed,
+            "seed": seed,
             "chains": sample.get_column("chain_id").n_unique(),
         },
     )

@@ -9,13 +9,14 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from hotelcap_pipeline.defs.metadata import image_metadata
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.defs.ui_metadata import image_metadata
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
 from hotelcap_pipeline.photos import DownloadOptions, contact_sheet, download_images, summarize_manifest
 from hotelcap_pipeline.photos.requests import photo_requests, redirect_urls
+from hotelcap_pipeline.photos.resize import Resample
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.store import DataStore
@@ -38,7 +39,7 @@ class PhotosConfig(dg.Config):
     processes: int | None = Field(
         default=None, description="Worker processes, each with its own event loop (default: one per core, "
         "for batches of at least 200 photos a process).")
-    resample: str = Field(default="hamming", description="Resize filter: lanczos, bicubic, hamming or box.")
+    resample: Resample = Field(default="hamming", description="Resize filter: lanczos, bicubic, hamming or box.")
     allowed_networks: list[str] = Field(
         default_factory=list, description="CIDRs allowed although private or link-local (opt-in)."
     )
@@ -68,7 +69,7 @@ def hotel_images(
     options = DownloadOptions(
         max_in_flight=config.max_in_flight, per_host=config.per_host, retries=config.retries,
         upscale=config.upscale, insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks),
-        processes=config.processes, resample=config.resample,  # type: ignore[arg-type]
+        processes=config.processes, resample=config.resample,
     )
 
     def progress(event: dict) -> None:

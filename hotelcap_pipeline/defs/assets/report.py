@@ -8,19 +8,11 @@ import dagster as dg
 from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.sections import REPORT_TABLES
+from hotelcap_pipeline.report.tables import ReportTables
 
 # Read through DataStore (so sharded tables work), not passed in: deps only draw the lineage. The big
 # metadata tables reach the report through dataset_stats.
 REPORT_INPUTS = [t for t in REPORT_TABLES if t not in ("chains", "hotels", "train_images", "test_images")]
-
-
-def _cluster_summary(context: dg.AssetExecutionContext) -> dict | None:
-    """The k-modes summary tag_clusters recorded in its materialization metadata, if any."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("tag_clusters"))
-    materialization = event.asset_materialization if event is not None else None
-    value = materialization.metadata.get("summary") if materialization is not None else None
-    data = getattr(value, "data", None)
-    return data if isinstance(data, dict) else None
 
 
 @dg.asset(
@@ -34,10 +26,9 @@ def _cluster_summary(context: dg.AssetExecutionContext) -> dict | None:
 )
 def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.MaterializeResult:
     store = settings.store()
-    report_context = ReportContext.from_settings(
-        settings.settings(), cluster_summary=_cluster_summary(context)
-    )
-    files = build_report(store, report_context)
+    tables = ReportTables(store)
+    report_context = ReportContext.from_run(settings.settings(), tables, context.run_config)
+    files = build_report(store, report_context, tables)
     store.push([files.html, files.markdown, *files.figures])
     context.log.info(f"report written to {store.location(files.html)} and {store.location(files.markdown)}")
     if files.missing:

@@ -7,13 +7,16 @@ Stage modules that pull in torch or scikit-learn are imported inside the assets,
 location (dagster dev, every step subprocess) stays fast.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from hotelcap_pipeline.defs.metadata import save_figures
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
-from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
+from hotelcap_pipeline.defs.ui_metadata import markdown_table, save_figures
+from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, PRIMARY_METHOD, SCORE_KINDS
 from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary
@@ -73,8 +76,9 @@ class TagConfig(dg.Config):
 def image_tags(
     config: TagConfig, settings: HotelcapSettings, clip: ClipResource, image_embeddings: pl.DataFrame
 ) -> dg.Output:
-    """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side;
-    every tag's score is kept in score_<label> so thresholds can change without recomputing."""
+    """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side, and a
+    one-sentence caption in the visitors' words per photo; every tag's score is kept in score_<label> so
+    thresholds can change without recomputing."""
     from hotelcap_pipeline.tagging.tags import tag_all_methods
 
     vocabulary = load_vocabulary()
@@ -94,6 +98,57 @@ def image_tags(
             "mean_tags_per_photo": dg.MetadataValue.json(
                 {m: round(float(v), 3) for m, v in per_method.sort("method").iter_rows()}
             ),
+            "captions": dg.MetadataValue.md(
+                markdown_table(table.filter(pl.col("method") == "seed").select("image_id", "tags", "caption"),
+                               max_rows=10, max_width=90)
+            ),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1")
+def tag_evaluation(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
+    """Tags and captions measured against known truth (the labels CSV, HOTELCAP_LABELS): per method
+    (seed, ensemble, calibrated, and labelled: per-tag thresholds fitted on half of the labelled photos)
+    and tag, precision, recall, F1, average precision and ROC AUC of present vs absent photos. Without a
+    labels file the table is empty and says so."""
+    from hotelcap_pipeline.tagging.evaluation import (
+        auc_figure,
+        evaluate_tags,
+        evaluation_summary,
+        score_distribution_figure,
+    )
+    from hotelcap_pipeline.tagging.labels import read_labels
+
+    s = settings.settings()
+    if not s.labels:
+        from hotelcap_pipeline.tagging.evaluation import EVALUATION_SCHEMA
+
+        return dg.Output(
+            pl.DataFrame(schema=EVALUATION_SCHEMA),
+            metadata={"labels": "none: set HOTELCAP_LABELS to a CSV of image_id,tags to measure the tags"},
+        )
+    labels_order = [t.label for t in load_vocabulary()]
+    labels = read_labels(s.labels, labels_order)
+    table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed)
+    summary = evaluation_summary(table)
+    common = (
+        labels.explode("tags").drop_nulls("tags").group_by("tags").len().sort(["len", "tags"], descending=True)
+    )
+    shown = [t for t in common["tags"].to_list() if common.filter(pl.col("tags") == t)["len"][0] > 0][:4]
+    figures = {
+        "tag_evaluation_auc": auc_figure(table),
+        "tag_evaluation_scores_seed": score_distribution_figure(image_tags, labels, "seed", shown),
+    }
+    return dg.Output(
+        table,
+        metadata={
+            "labels": Path(s.labels).name,
+            "labelled_photos": int(number(table["photos"].max(), default=0)),
+            "split": f"labelled: per-tag thresholds fitted on one half of the labelled photos (seed {s.seed}), "
+            "measured on the other half",
+            "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20)),
+            **save_figures(figures, settings.store()),
         },
     )
 
@@ -115,32 +170,51 @@ def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output
 
 
 class ClusterConfig(dg.Config):
-    method: str = Field(default=PRIMARY_METHOD, description="Which tagging method's tags to cluster.")
+    method: str = Field(
+        default="seed",
+        description="The tagging method whose clusters the answer is about (the study clustered the seed "
+        "method's tags); every method is clustered side by side.",
+    )
     k_max: int = Field(default=12, description="Largest k of the elbow search.")
-    seed: int = Field(default=0, description="Seed of k-modes' initialisation.")
+    seed: int | None = seed_field("k-modes' initialisation")
 
 
-@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="1")
+@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2")
 def tag_clusters(settings: HotelcapSettings, config: ClusterConfig, image_tags: pl.DataFrame) -> dg.Output:
-    """k-modes clusters of the binary tag vectors: k by the cost elbow, and k = hotels, k = chains for the
-    comparison, with ARI, NMI and purity against hotel and chain and a plain answer on whether clusters
-    match classes."""
-    from hotelcap_pipeline.tagging.clusters import cluster_tags
+    """k-modes clusters of the binary tag vectors of every tagging method (one block of rows per method):
+    k by the cost elbow, and k = the number of hotels, chains and (where labels exist) room kinds, with
+    ARI, NMI and purity against each, and an answer on whether clusters match classes."""
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_tags, match_answer
 
-    rows = image_tags.filter(pl.col("method") == config.method).sort("image_id")
     labels = [t.label for t in load_vocabulary()]
-    analysis = cluster_tags(rows, labels, k_range=range(1, config.k_max + 1), seed=config.seed)
-    summary = analysis.summary
-    figures = save_figures({"tag_clusters_elbow": analysis.elbow_png}, settings.store())
+    s = settings.settings()
+    room_kinds = None
+    if s.labels:
+        from hotelcap_pipeline.tagging.labels import read_labels
+
+        room_kinds = read_labels(s.labels, labels).select("image_id", "room_kind").drop_nulls("room_kind")
+    blocks, summaries, elbow_png = [], {}, None
+    for method in image_tags["method"].unique(maintain_order=True).to_list():
+        rows = image_tags.filter(pl.col("method") == method).sort("image_id")
+        analysis = cluster_tags(rows, labels, k_range=range(1, config.k_max + 1), seed=settings.seed_for(config.seed),
+                                room_kinds=room_kinds)
+        blocks.append(analysis.assignments.with_columns(pl.lit(method).alias("method")))
+        summaries[method] = analysis.summary
+        if method == config.method:
+            elbow_png = analysis.elbow_png
+    if config.method not in summaries:
+        raise ValueError(f"tag_clusters.method={config.method!r}: image_tags holds {', '.join(summaries)}")
+    table = pl.concat(blocks, how="diagonal_relaxed")
+    agreements = agreement_table(table)
+    answer = match_answer(agreements, summaries[config.method], config.method)
+    figures = save_figures({"tag_clusters_elbow": elbow_png}, settings.store()) if elbow_png else {}
     return dg.Output(
-        analysis.assignments.with_columns(pl.lit(config.method).alias("method")),
+        table,
         metadata={
             "method": config.method,
-            "elbow_k": summary["elbow_k"],
-            "n_hotels": summary["n_hotels"],
-            "n_chains": summary["n_chains"],
-            "answer": dg.MetadataValue.md(summary["answer"]),
-            "summary": dg.MetadataValue.json(summary),
+            "elbow_k": summaries[config.method]["elbow_k"],
+            "answer": dg.MetadataValue.md(answer),
+            "agreement": dg.MetadataValue.md(markdown_table(agreements, max_rows=60)),
             **figures,
         },
     )

@@ -1,0 +1,128 @@
+"""Every threshold behind a verdict, and the original study's reference numbers, in one place.
+
+A verdict compares one measured value with one named threshold and carries its evidence (metric, value,
+threshold, n), so each "worked" / "did not work" line of the report and each "answer" in the UI says what
+it rests on. Nothing here is a finding by itself: findings are computed where the numbers are.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["worked", "did not work", "not measured"]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A named bar a measured value must clear (``value >= bar``, or ``<=`` when lower is better)."""
+
+    metric: str
+    bar: float
+    meaning: str
+    higher_is_better: bool = True
+    # Fewer measured items than this and the value is "too few to judge", neither pass nor fail.
+    min_n: int = 1
+
+    def passes(self, value: float) -> bool:
+        return value >= self.bar if self.higher_is_better else value <= self.bar
+
+    @property
+    def symbol(self) -> str:
+        return "≥" if self.higher_is_better else "≤"
+
+
+# --- Photos ---------------------------------------------------------------------------------------
+PHOTOS_OK = Threshold("share of photos stored", 0.9, "the photo stage delivered the sample", min_n=1)
+
+# --- Tags against known truth (tag_evaluation) -----------------------------------------------------
+# ROC AUC of a tag's score, photos showing the object vs photos not showing it: 0.5 = chance (the
+# original study's complaint that present and absent tags score almost alike), 1 = perfectly apart.
+TAG_AUC = Threshold(
+    "median per-tag ROC AUC", 0.75, "present tags score clearly above absent ones", min_n=8
+)
+TAG_F1 = Threshold("macro F1 of the tags", 0.5, "the tags are right often enough to search by", min_n=8)
+CAPTION_F1 = Threshold("mean caption tag-set F1", 0.5, "captions name what the photo shows", min_n=8)
+# The labelled method must beat the best zero-shot method on the same held-out photos by this much.
+LABELLED_GAIN = Threshold("macro F1 gain over the best zero-shot method", 0.02, "a few labels help", min_n=8)
+# The demo CLIP must reach this on held-out renders (benchmarks/bench_demo_clip.py).
+DEMO_CLIP_AUC = Threshold("median per-tag ROC AUC on held-out renders", 0.9, "the demo CLIP sees", min_n=8)
+
+# --- Clusters ---------------------------------------------------------------------------------------
+# Adjusted Rand index: 0 = chance agreement, 1 = the same grouping.
+CLUSTER_ARI = Threshold("ARI", 0.3, "the clusters follow this grouping", min_n=8)
+
+# --- Edits --------------------------------------------------------------------------------------------
+# The acceptance rule is validated on the synthetic world's known-good and known-bad edits: it must
+# accept at least this share of true one-condition edits...
+EDIT_RULE_TRUE = Threshold("share of true edits accepted", 0.9, "the rule accepts real changes", min_n=8)
+# ...and at most this share of every negative class (noise, unchanged, another room, two changes).
+EDIT_RULE_NEGATIVE = Threshold(
+    "share of a negative class accepted", 0.1, "the rule rejects wrong edits", higher_is_better=False, min_n=8
+)
+# A series worked when its rule is validated and at least this share of its photos got an accepted edit.
+EDIT_ACCEPTED = Threshold("share of photos with an accepted edit", 0.5, "the series changed what it asked", min_n=1)
+# Series that the world cannot validate fall back to "keep CLIP image similarity >= the series'
+# preserve_threshold" (from the edit series file) and are never counted as worked.
+
+# --- Statistical tests -------------------------------------------------------------------------------
+ALPHA = 0.05
+MIN_TEST_N = 8  # fewer values than this: "too few to test", not a result
+
+# --- The original study --------------------------------------------------------------------------------
+# Pretrained CLIP ViT-B-32, 20 tags, "a photo of a {label}", threshold 0.25, 10 hotels, 406 photos.
+STUDY_METRICS = (
+    "mean_tags_per_photo",
+    "mean_top1_score",
+    "mean_gap_1st_10th",
+    "mean_distinct_tags_per_hotel",
+    "max_distinct_tags_per_hotel",
+    "min_distinct_tags_per_hotel",
+)
+ORIGINAL_STUDY = {
+    "method": "original study",
+    "mean_tags_per_photo": 2.16,
+    "mean_top1_score": 0.266,
+    "mean_gap_1st_10th": 0.053,
+    "mean_distinct_tags_per_hotel": 10.46,
+    "max_distinct_tags_per_hotel": 18,
+    "min_distinct_tags_per_hotel": 2,
+}
+
+
+def fmt(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One measured value against one threshold, with the sentence that states it and its evidence."""
+
+    subject: str
+    threshold: Threshold
+    value: float
+    n: int
+    unit: str  # what n counts: "photos", "tags", "edits"...
+    passed_text: str
+    failed_text: str
+
+    @property
+    def status(self) -> Status:
+        if self.n < self.threshold.min_n or self.value is None or math.isnan(self.value):
+            return "not measured"
+        return "worked" if self.threshold.passes(self.value) else "did not work"
+
+    @property
+    def evidence(self) -> str:
+        t = self.threshold
+        return f"{t.metric} = {fmt(self.value)}, threshold {t.symbol} {t.bar:g}, n = {self.n} {self.unit}"
+
+    def sentence(self) -> str:
+        if self.status == "not measured":
+            return (
+                f"{self.subject}: too few to judge ({self.evidence}; at least {self.threshold.min_n} "
+                f"{self.unit} needed)."
+            )
+        text = self.passed_text if self.status == "worked" else self.failed_text
+        return f"{self.subject}: {text} ({self.evidence})."

@@ -1,0 +1,256 @@
+"""Validate the edit scores on edits whose rightness is known, and choose the acceptance rule from them.
+
+The synthetic world can re-render a room with exactly one condition changed: that is the true edit a
+series asks for. Beside it, four kinds of wrong edit (negative controls):
+
+- ``noise``: smoothed random noise, what an untrained or broken diffusion model returns;
+- ``unchanged``: the original photo again (the change did not happen);
+- ``other_room``: another room, from another hotel, with the condition (the room was not kept);
+- ``two_changes``: the same room with the condition and one more condition changed.
+
+Every candidate and the original pass through the same mild degradation (JPEG, sensor noise), which
+stands in for a diffusion model's round trip, so no rule can lean on pixel-exact copies. The project's
+scores (directional CLIP similarity toward the series' text change, CLIP image similarity, SSIM) are
+computed with the run's CLIP. The rule accepts an edit when every score reaches its threshold; the
+thresholds are chosen on one half of the rooms (best worst-case gap between true edits accepted and any
+negative class accepted) and the acceptance rates are reported on the other half.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+from PIL import Image, ImageFilter
+from sklearn.metrics import roc_auc_score
+
+from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, Verdict
+from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, score_edits
+from hotelcap_pipeline.edits.series import EditSeries
+from hotelcap_pipeline.frames import number
+
+if TYPE_CHECKING:
+    from hotelcap_pipeline.world import RoomSpec
+
+TRUE_EDIT = "true_edit"
+NEGATIVE_CLASSES = ("noise", "unchanged", "other_room", "two_changes")
+CLASSES = (TRUE_EDIT, *NEGATIVE_CLASSES)
+SCORES = ("directional", "clip_image_sim", "ssim")
+FIT, HELD_OUT = "fit", "held-out"
+VALIDATION_SIZE = (256, 192)
+MAX_CANDIDATES = 24  # threshold candidates per score in the grid search
+
+
+def degrade(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """JPEG at quality 80 and mild sensor noise: what survives any re-rendering of a photo."""
+    arr = np.asarray(image.convert("RGB"), dtype=np.float32)
+    arr = np.clip(arr + rng.normal(0, 3.0, size=arr.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=80)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def noise_image(size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """Smoothed colour noise around mid-grey, like the output of an untrained diffusion model."""
+    arr = rng.normal(128, 60, size=(size[1], size[0], 3)).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(arr).filter(ImageFilter.GaussianBlur(1.5))
+
+
+@dataclass(frozen=True)
+class ValidationRoom:
+    original: RoomSpec
+    true_edit: RoomSpec
+    other_room: RoomSpec
+    two_changes: RoomSpec
+    second_condition: str
+
+
+def validation_specs(condition: str, on: bool, n_rooms: int, seed: int) -> list[ValidationRoom]:
+    """``n_rooms`` rooms where ``condition`` can change, each with its original, true edit, another room in
+    the target state, and the same room with a second condition changed as well."""
+    from hotelcap_pipeline.world import CONDITIONS, sample_room
+
+    if condition not in CONDITIONS:
+        raise ValueError(f"world condition {condition!r} is not one of {', '.join(CONDITIONS)}")
+    rng = np.random.default_rng(seed)
+    chains = (-1, 3, 17, 42)
+    rooms: list[ValidationRoom] = []
+    attempts = 0
+    while len(rooms) < n_rooms:
+        attempts += 1
+        if attempts > 200 * n_rooms:
+            raise ValueError(f"the world could not place {n_rooms} rooms where {condition!r} changes")
+        chain = int(rng.choice(chains))
+        # Hotel ids far from any demo hotel's, so validation never reuses a photo of the collection.
+        spec = sample_room(rng, chain, 9_000_000 + int(rng.integers(1_000_000)))
+        if condition not in spec.applicable_conditions():
+            continue
+        original = spec.with_condition(condition, not on)
+        others = [c for c in original.applicable_conditions() if c != condition]
+        if not others:
+            continue
+        second = str(rng.choice(others))
+        other = sample_room(rng, int(rng.choice([c for c in chains if c != chain])), 8_000_000 + len(rooms))
+        if condition not in other.applicable_conditions():
+            continue
+        edited = original.with_condition(condition, on)
+        rooms.append(
+            ValidationRoom(
+                original=original,
+                true_edit=edited,
+                other_room=other.with_condition(condition, on),
+                two_changes=edited.with_condition(second, second not in original.conditions),
+                second_condition=second,
+            )
+        )
+    return rooms
+
+
+def score_validation_set(
+    clip: ClipEncoder, series: EditSeries, n_rooms: int = 24, seed: int = 0,
+    size: tuple[int, int] = VALIDATION_SIZE,
+) -> pl.DataFrame:
+    """One row per (room, candidate class) with the three scores; rooms alternate fit / held-out."""
+    from hotelcap_pipeline.world import render
+
+    if not series.world_condition:
+        raise ValueError(f"series {series.name!r} names no world condition to validate against")
+    text_pair = clip.encode_texts([series.source_text, series.target_text])
+    rng = np.random.default_rng(seed + 1)
+    rows = []
+    for i, room in enumerate(validation_specs(series.world_condition, series.world_on, n_rooms, seed)):
+        original = degrade(render(room.original, size), rng)
+        candidates = {
+            TRUE_EDIT: degrade(render(room.true_edit, size), rng),
+            "noise": noise_image(size, rng),
+            "unchanged": degrade(render(room.original, size), rng),
+            "other_room": degrade(render(room.other_room, size), rng),
+            "two_changes": degrade(render(room.two_changes, size), rng),
+        }
+        scores = score_edits(clip, original, list(candidates.values()), text_pair)
+        for kind, score in zip(candidates, scores, strict=True):
+            rows.append(
+                {"series": series.name, "room": i, "split": FIT if i % 2 == 0 else HELD_OUT, "class": kind,
+                 "second_condition": room.second_condition if kind == "two_changes" else None, **score}
+            )
+    return pl.DataFrame(rows)
+
+
+def _acceptance(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(candidates..., rows) booleans: every score at or above its threshold, for every threshold triple."""
+    return np.all(values[None, :, :] >= thresholds[:, None, :], axis=2)
+
+
+def _candidates(values: np.ndarray) -> np.ndarray:
+    """Thresholds worth trying for one score: -inf (ignore it) and midpoints between observed values."""
+    distinct = np.unique(values)
+    mids = (distinct[:-1] + distinct[1:]) / 2 if len(distinct) > 1 else distinct
+    if len(mids) > MAX_CANDIDATES:
+        mids = np.quantile(mids, np.linspace(0, 1, MAX_CANDIDATES))
+    return np.concatenate([[-np.inf], mids])
+
+
+def fit_rule(frame: pl.DataFrame) -> EditRule:
+    """Thresholds with the best worst case on ``frame``: true edits accepted minus the most accepted
+    negative class; ties go to the rule with the widest margins (thresholds mid-gap)."""
+    values = frame.select(SCORES).to_numpy().astype(np.float64)
+    kinds = frame["class"].to_numpy()
+    grids = np.meshgrid(*(_candidates(values[:, j]) for j in range(len(SCORES))), indexing="ij")
+    thresholds = np.stack([g.ravel() for g in grids], axis=1)
+    accepted = _acceptance(values, thresholds)
+    true_rate = accepted[:, kinds == TRUE_EDIT].mean(axis=1)
+    worst_negative = np.max([accepted[:, kinds == k].mean(axis=1) for k in NEGATIVE_CLASSES], axis=0)
+    gap = true_rate - worst_negative
+    best = np.flatnonzero(np.isclose(gap, gap.max()))
+    # Among equally good rules, the one whose thresholds sit farthest from the true edits' lowest scores
+    # on the rejecting side is the least tuned to this sample: take the median candidate.
+    return EditRule(*(float(v) for v in thresholds[best[len(best) // 2]]))
+
+
+def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
+    """Share of each class the rule accepts, per split."""
+    accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
+    return (
+        frame.with_columns(pl.Series("accepted", accepted))
+        .group_by("series", "split", "class", maintain_order=True)
+        .agg(pl.len().alias("n"), pl.col("accepted").mean().alias("accepted_share"))
+    )
+
+
+def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
+    """ROC AUC of each score for true edits against each negative class (1 = every true edit scores higher)."""
+    rows = []
+    true = frame.filter(pl.col("class") == TRUE_EDIT)
+    for kind in NEGATIVE_CLASSES:
+        negative = frame.filter(pl.col("class") == kind)
+        if true.is_empty() or negative.is_empty():
+            continue
+        labels = np.r_[np.ones(true.height), np.zeros(negative.height)]
+        for score in SCORES:
+            values = np.r_[true[score].to_numpy(), negative[score].to_numpy()]
+            rows.append({"negative_class": kind, "score": score, "auc": float(roc_auc_score(labels, values))})
+    return pl.DataFrame(rows)
+
+
+def validate_series(clip: ClipEncoder, series: EditSeries, n_rooms: int = 24, seed: int = 0) -> pl.DataFrame:
+    """The ``edit_validation`` rows of one series: scores, split, the fitted rule and whether it accepts."""
+    frame = score_validation_set(clip, series, n_rooms, seed)
+    rule = fit_rule(frame.filter(pl.col("split") == FIT))
+    accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
+    rule_columns = (pl.lit(v).alias(k) for k, v in rule.as_columns().items())
+    return frame.with_columns(pl.Series("accepted", accepted), *rule_columns)
+
+
+def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:
+    """The rule fitted for a series, from its ``edit_validation`` rows (None if it has none)."""
+    rows = validation.filter(pl.col("series") == series_name)
+    if rows.is_empty():
+        return None
+    first = rows.row(0, named=True)
+    return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"])
+
+
+def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:
+    """Held-out acceptance of true edits and of each negative class, against the rule's targets."""
+    held = validation.filter((pl.col("series") == series_name) & (pl.col("split") == HELD_OUT))
+    verdicts = []
+    for kind in CLASSES:
+        part = held.filter(pl.col("class") == kind)
+        share = float(number(part["accepted"].mean())) if part.height else float("nan")
+        true = kind == TRUE_EDIT
+        verdicts.append(
+            Verdict(
+                subject=f"Edit rule of `{series_name}` on {'true edits' if true else f'{kind} (negative)'}",
+                threshold=EDIT_RULE_TRUE if true else EDIT_RULE_NEGATIVE,
+                value=share,
+                n=part.height,
+                unit="held-out rooms",
+                passed_text="accepts them" if true else "rejects them",
+                failed_text="rejects too many" if true else "accepts too many",
+            )
+        )
+    return verdicts
+
+
+def rule_validated(validation: pl.DataFrame, series_name: str) -> bool:
+    verdicts = rule_verdicts(validation, series_name)
+    return all(v.status == "worked" for v in verdicts)
+
+
+def validation_summary(validation: pl.DataFrame, series: Sequence[str]) -> pl.DataFrame:
+    """Per series: the rule, held-out acceptance per class, and whether the rule is validated."""
+    rows = []
+    for name in series:
+        rule = rule_of(validation, name)
+        if rule is None:
+            continue
+        held = validation.filter((pl.col("series") == name) & (pl.col("split") == HELD_OUT))
+        shares = {f"accepted_{k}": float(number(held.filter(pl.col("class") == k)["accepted"].mean())) for k in CLASSES}
+        rows.append({"series": name, "rule": rule.describe(), **shares,
+                     "held_out_rooms": held["room"].n_unique(), "validated": rule_validated(validation, name)})
+    return pl.DataFrame(rows)

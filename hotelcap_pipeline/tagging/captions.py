@@ -1,0 +1,64 @@
+"""One short caption per photo, in the visitors' basic words, built from its tags.
+
+"A bedroom with a bed, a pillow and a lamp." The room word comes from the tags themselves (a toilet
+makes it a bathroom, a bed a bedroom, a desk a desk corner, a sofa a lobby), and the objects are the
+photo's tags in order of score, at most ``MAX_OBJECTS`` of them so the sentence stays short. Captions are
+read back into tags with ``caption_tags`` to measure them against known truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# First match wins: the objects that say most clearly which part of a hotel a photo shows.
+ROOM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("bathroom", ("bathtub", "toilet", "shower", "sink")),
+    ("bedroom", ("bed",)),
+    ("desk corner", ("desk",)),
+    ("lobby", ("sofa",)),
+)
+# Room kinds as the synthetic world names them, in caption words.
+ROOM_KIND_WORDS = {"bedroom": "bedroom", "bathroom": "bathroom", "desk_corner": "desk corner", "lobby": "lobby"}
+MAX_OBJECTS = 5
+
+
+def room_word(tags: Sequence[str]) -> str:
+    present = set(tags)
+    return next((word for word, cues in ROOM_WORDS if present.intersection(cues)), "room")
+
+
+def with_article(word: str) -> str:
+    if word.endswith("s"):  # curtains, towels: already plural
+        return word
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def make_caption(tags: Sequence[str]) -> str:
+    """The caption of a photo whose tags are ``tags``, best first."""
+    objects = [with_article(t) for t in list(dict.fromkeys(tags))[:MAX_OBJECTS]]
+    room = room_word(tags)
+    start = f"An {room}" if room[0] in "aeiou" else f"A {room}"
+    if not objects:
+        return f"{start}."
+    listed = objects[0] if len(objects) == 1 else ", ".join(objects[:-1]) + " and " + objects[-1]
+    return f"{start} with {listed}."
+
+
+def caption_tags(caption: str, labels: Sequence[str]) -> list[str]:
+    """The vocabulary labels a caption names, longest first so "coffee machine" stays one label."""
+    # Only the objects after "with": the room word ("desk corner") is not a claim about an object.
+    listed = caption.lower().partition(" with ")[2]
+    text = " " + listed.rstrip(".").replace(",", " ") + " "
+    found: list[tuple[int, str]] = []
+    for label in sorted(labels, key=len, reverse=True):
+        at = text.find(f" {label} ")
+        if at >= 0:
+            found.append((at, label))
+            text = text.replace(f" {label} ", " " + "\0" * len(label) + " ")
+    return [label for _, label in sorted(found)]
+
+
+def caption_room(caption: str) -> str:
+    """The room word a caption starts with ("room" when none of the known ones)."""
+    head = caption.lower().removeprefix("an ").removeprefix("a ")
+    return next((word for word, _ in ROOM_WORDS if head.startswith(word)), "room")

@@ -1,0 +1,65 @@
+"""Known truth for the tags: a CSV of ``image_id,tags`` with ``;``-separated vocabulary words.
+
+Optional columns ``room_kind`` and ``conditions`` (``;``-separated) are kept when present; the synthetic
+demo world writes them. A user labels 100-300 of their own photos in the same format.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import SchemaDict
+
+LABEL_SCHEMA: SchemaDict = {
+    "image_id": pl.Int64, "tags": pl.List(pl.Utf8), "room_kind": pl.Utf8, "conditions": pl.List(pl.Utf8)
+}
+
+
+def _split(cell: str | None) -> list[str]:
+    return [w.strip().lower() for w in (cell or "").split(";") if w.strip()]
+
+
+def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
+    """The labels file as a table (image_id, tags, room_kind, conditions); errors name file and line."""
+    path = Path(path)
+    known = set(labels)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"image_id", "tags"} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: the header needs columns image_id and tags (missing {sorted(missing)})")
+            rows, seen = [], set()
+            for line, row in enumerate(reader, start=2):
+                try:
+                    image_id = int(row["image_id"])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}, line {line}: image_id {row['image_id']!r} is not an integer") from None
+                if image_id in seen:
+                    raise ValueError(f"{path}, line {line}: image_id {image_id} is labelled twice")
+                seen.add(image_id)
+                tags = _split(row["tags"])
+                unknown = [t for t in tags if t not in known]
+                if unknown:
+                    raise ValueError(
+                        f"{path}, line {line}: {', '.join(unknown)} not in the vocabulary ({', '.join(labels)})"
+                    )
+                rows.append(
+                    {
+                        "image_id": image_id,
+                        "tags": tags,
+                        "room_kind": (row.get("room_kind") or "").strip() or None,
+                        "conditions": _split(row.get("conditions")),
+                    }
+                )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the labels file: {exc}") from exc
+    if not rows:
+        raise ValueError(f"{path}: no labelled photos")
+    return pl.DataFrame(rows, schema=LABEL_SCHEMA)

@@ -1,0 +1,96 @@
+"""The edit acceptance rule: fitted on known true and wrong edits, measured on held-out ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from hotelcap_pipeline.edits.scores import EditRule
+from hotelcap_pipeline.edits.validation import (
+    FIT,
+    HELD_OUT,
+    NEGATIVE_CLASSES,
+    TRUE_EDIT,
+    fit_rule,
+    rule_rates,
+    rule_validated,
+    rule_verdicts,
+    score_aucs,
+)
+
+# Typical scores per class: (directional, clip_image_sim, ssim). A true edit moves toward the text and keeps
+# the room; noise keeps nothing; unchanged does not move; another room moves but is not the room; two
+# changes move less directly and keep less of the room.
+CENTRES = {
+    TRUE_EDIT: (0.30, 0.93, 0.90),
+    "noise": (0.05, 0.40, 0.10),
+    "unchanged": (0.00, 0.99, 0.97),
+    "other_room": (0.25, 0.60, 0.30),
+    "two_changes": (0.15, 0.85, 0.75),
+}
+
+
+def fixed_pairs(rooms: int = 20, spread: float = 0.02, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for room in range(rooms):
+        for kind, centre in CENTRES.items():
+            d, c, s = np.asarray(centre) + rng.normal(0, spread, 3)
+            rows.append({"series": "night", "room": room, "split": FIT if room % 2 == 0 else HELD_OUT,
+                         "class": kind, "directional": d, "clip_image_sim": c, "ssim": s})
+    return pl.DataFrame(rows)
+
+
+def _with_rule(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
+    accepted = [rule.accepts(r) for r in frame.iter_rows(named=True)]
+    columns = (pl.lit(v).alias(k) for k, v in rule.as_columns().items())
+    return frame.with_columns(pl.Series("accepted", accepted), *columns)
+
+
+def test_fitted_rule_accepts_true_edits_and_rejects_every_negative_class() -> None:
+    frame = fixed_pairs()
+    rule = fit_rule(frame.filter(pl.col("split") == FIT))
+    rates = {(r["split"], r["class"]): r["accepted_share"] for r in rule_rates(frame, rule).iter_rows(named=True)}
+    assert rates[(HELD_OUT, TRUE_EDIT)] >= 0.9
+    assert all(rates[(HELD_OUT, k)] <= 0.1 for k in NEGATIVE_CLASSES)
+    # Both conditions of the rule matter: a directional bar (unchanged) and a similarity bar (other room).
+    assert 0.0 < rule.min_directional < 0.3 and rule.min_clip_image_sim > 0.6
+    validated = _with_rule(frame, rule)
+    assert rule_validated(validated, "night")
+    assert all(v.status == "worked" for v in rule_verdicts(validated, "night"))
+
+
+def test_a_rule_that_accepts_a_negative_class_is_not_validated() -> None:
+    frame = fixed_pairs()
+    lax = EditRule(min_directional=-1.0, min_clip_image_sim=0.0, min_ssim=0.0)  # accepts everything
+    validated = _with_rule(frame, lax)
+    assert not rule_validated(validated, "night")
+    failed = [v.subject for v in rule_verdicts(validated, "night") if v.status == "did not work"]
+    assert len(failed) == len(NEGATIVE_CLASSES)
+
+
+def test_score_aucs_per_negative_class() -> None:
+    aucs = {(r["negative_class"], r["score"]): r["auc"] for r in score_aucs(fixed_pairs()).iter_rows(named=True)}
+    assert aucs[("unchanged", "directional")] == 1.0  # the unchanged photo never moves toward the text
+    assert aucs[("unchanged", "ssim")] == 0.0  # ...and keeps the layout better than any true edit
+    assert aucs[("noise", "clip_image_sim")] == 1.0
+
+
+def test_validation_set_from_the_world_has_every_class_per_room(fake_clip) -> None:
+    from hotelcap_pipeline.edits.series import load_series
+    from hotelcap_pipeline.edits.validation import CLASSES, score_validation_set, validation_specs
+
+    night = next(s for s in load_series() if s.name == "night")
+    frame = score_validation_set(fake_clip, night, n_rooms=4, seed=1, size=(64, 48))
+    assert frame.height == 4 * len(CLASSES)  # a true edit and four wrong ones per room
+    assert sorted(frame["class"].unique().to_list()) == sorted(CLASSES)
+    assert frame.group_by("room").len()["len"].to_list() == [len(CLASSES)] * 4
+    assert set(frame["split"].to_list()) == {FIT, HELD_OUT}
+    rooms = validation_specs("snow", False, 3, seed=2)
+    for room in rooms:
+        # The true edit removes the snow and changes nothing else; the negative changes a second condition.
+        assert "snow" in room.original.conditions and "snow" not in room.true_edit.conditions
+        assert room.true_edit.objects == room.original.objects
+        assert room.true_edit.conditions ^ room.two_changes.conditions == {room.second_condition}
+        assert room.other_room.hotel_id != room.original.hotel_id
+    assert validation_specs("snow", False, 3, seed=2) == rooms  # seeded
