@@ -4,19 +4,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install browser demo test ui clean
+.PHONY: install browser demo test ui clean lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# This machine's pip serves torch 2.14.1 + torchvision 0.29.1 from local files; elsewhere
-	# (a Mac: MPS wheels) pip resolves torch from PyPI through pyproject's ranges.
+	# On Linux x86-64 torch and torchvision are pinned as a pair built for each other (mixing releases
+	# breaks torchvision's import); elsewhere (a Mac: MPS wheels) pip resolves them through pyproject's ranges.
 	if [ "$$(uname -sm)" = "Linux x86_64" ]; then \
 	  $(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1 || \
 	  $(BIN)/python -m pip install -q "torch>=2.4" "torchvision>=0.19"; fi
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
 	touch $@
 
 demo: install
@@ -31,6 +31,7 @@ browser:
 
 test: install browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 ui: install
@@ -38,3 +39,8 @@ ui: install
 
 clean:
 	rm -rf data_store/tables data_store/images data_store/edits data_store/report data_store/raw data_store/models
+
+# Re-pin requirements.lock from the current .venv (after a dependency change and a green 'make test').
+lock: install
+	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | \
+	  grep -viE '^(torch|torchvision|triton|nvidia-|cuda-)'; } > requirements.lock.new && mv requirements.lock.new requirements.lock

@@ -13,7 +13,7 @@ settings = HotelcapSettings()
 
 defs = dg.Definitions(
     assets=[*input_assets, *dg.load_assets_from_modules([metadata, photos, tagging, edits, report])],
-    asset_checks=[*checks.METADATA_CHECKS, *checks.TAGGING_CHECKS, *checks.EDIT_CHECKS],
+    asset_checks=[*checks.METADATA_CHECKS, *checks.PHOTO_CHECKS, *checks.TAGGING_CHECKS, *checks.EDIT_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
     resources={

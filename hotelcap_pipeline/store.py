@@ -1,4 +1,4 @@
-"""The data store layout (DESIGN.md, "Data store layout") and atomic writes.
+"""The data store layout (docs/design.md, "Data store layout") and atomic writes.
 
 Everything the pipeline writes goes through here, so a killed run never leaves a
 half-written file: write to a temporary sibling, then rename over the target.
@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import polars as pl
 
@@ -179,10 +180,20 @@ class DataStore:
     def figures(self) -> Path:
         return self.report / "figures"
 
+    @overload
+    def read_shards(
+        self, key: str, shard_keys: Iterable[str], *, missing_ok: Literal[False] = False
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def read_shards(self, key: str, shard_keys: Iterable[str], *, missing_ok: bool) -> pl.DataFrame | None: ...
+
     def read_shards(self, key: str, shard_keys: Iterable[str], *, missing_ok: bool = False) -> pl.DataFrame | None:
         """Read some shards of a sharded table. Every one must exist, unless ``missing_ok``: then the
         shards written so far are read (None when there are none), as a stage reading its own last output does."""
         files = [self.table(key) / f"{shard}.parquet" for shard in shard_keys]
+        if not files and not missing_ok:
+            raise ValueError(f"{self.table(key)}: no shard keys given, so there is no shard to read")
         self.pull(files, refresh=True)
         missing = [f.name for f in files if not f.exists()]
         if missing and not missing_ok:

@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from hotelcap_pipeline.defs.assets import metadata
+from hotelcap_pipeline.defs.assets import metadata, report
 from hotelcap_pipeline.defs.io import parquet_io_manager
 from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.demo.dataset import plan_photos
 from hotelcap_pipeline.settings import DEMO_DIR, PROJECT_ROOT
 
 METADATA_KEYS = ["chains", "hotels", "train_images", "test_images", "dataset_stats", "sampled_hotels"]
@@ -30,18 +31,27 @@ def test_metadata_stage_materializes_in_process(tmp_path):
     sample = pl.read_parquet(tmp_path / "tables" / "sampled_hotels.parquet")
     assert sample.height == 10 and "shard" in sample.columns
     stats_meta = result.asset_materializations_for_node("dataset_stats")[0].metadata
-    assert stats_meta["train_images"].value == 48
+    assert stats_meta["train_images"].value == sum(p.split == "train" for p in plan_photos())
     assert (tmp_path / "report" / "figures" / "dataset_hotels_per_chain_fit.png").exists()
 
 
-def test_sample_size_comes_from_run_config(tmp_path):
+def test_run_config_overrides_reach_the_sample_and_the_report(tmp_path):
+    override = {"ops": {"sampled_hotels": {"config": {"n_hotels": 3, "seed": 5}}}}
     result = dg.materialize(
-        dg.load_assets_from_modules([metadata]),
+        [*dg.load_assets_from_modules([metadata]), report.report],
         resources=demo_resources(tmp_path),
-        run_config={"ops": {"sampled_hotels": {"config": {"n_hotels": 3, "seed": 5}}}},
+        run_config=override,
     )
     assert result.success
-    assert pl.read_parquet(tmp_path / "tables" / "sampled_hotels.parquet").height == 3
+    sample = pl.read_parquet(tmp_path / "tables" / "sampled_hotels.parquet")
+    assert sample.height == 3 and sample["seed"].unique().to_list() == [5]
+    # The report describes this run, not the environment's defaults (seed 0, 10 hotels).
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    reproduce = md.split("## How to reproduce", 1)[1]
+    assert "HOTELCAP_SEED=5 " in reproduce and "HOTELCAP_N_HOTELS=3 " in reproduce
+    assert "HOTELCAP_DATASET=assets/demo/dataset " in reproduce
+    assert '"n_hotels": 3' in reproduce and '"seed": 5' in reproduce  # the --config-json of the run
+    assert str(PROJECT_ROOT) not in md and str(tmp_path) not in reproduce
 
 
 def cli_env(tmp_path: Path) -> dict:

@@ -9,7 +9,7 @@ from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
 
 
-def _result(problems: list[str], **metadata: object) -> dg.AssetCheckResult:
+def _result(problems: list[str], **metadata: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={"problems": "\n".join(problems) or "none", "n_problems": len(problems), **metadata},
@@ -59,6 +59,7 @@ def diffusion_edits_files_exist(
     return _result(validation.missing_file_problems(edits, store.root))
 
 
-METADATA_CHECKS = [train_images_reference_known_hotels, hotel_images_files_decode]
+METADATA_CHECKS = [train_images_reference_known_hotels]
+PHOTO_CHECKS = [hotel_images_files_decode]
 TAGGING_CHECKS = [image_embeddings_unit_and_complete, image_tags_in_vocabulary]
 EDIT_CHECKS = [diffusion_edits_files_exist]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from hotelcap_pipeline.defs.metadata import table_metadata
 from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.defs.ui_metadata import table_metadata
 from hotelcap_pipeline.store import write_parquet_atomic
 
 

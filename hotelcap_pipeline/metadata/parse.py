@@ -1,6 +1,6 @@
 """Parse the four Hotels-50K CSVs into typed, validated polars tables.
 
-Facts from HOTELS50K.md shape this module: train_set.csv has no header row (so the header is
+Facts about the real files (docs/hotels50k.md) shape this module: train_set.csv has no header row (so the header is
 detected, never assumed), chain -1 means "unknown", upload timestamps come in two formats
 (``9/9/15 17:23`` and ``2019-12-19 02:30:24``) and are kept raw beside a parsed, nullable datetime.
 Every problem names the file, the line and the column.
@@ -64,7 +64,7 @@ class ParseReport:
     skipped_examples: list[str] = field(default_factory=list)
     unparsed_timestamps: int = 0
 
-    def as_metadata(self) -> dict[str, object]:
+    def as_metadata(self) -> dict[str, str | int | bool]:
         return {
             "file": self.file,
             "rows": self.rows,
@@ -100,10 +100,8 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     header = detect_header(path, names[0])
     report = ParseReport(file=str(path), header=header)
     try:
-        raw = pl.read_csv(
-            path, has_header=header, infer_schema=False, encoding="utf8-lossy", quote_char='"',
-            missing_utf8_is_empty_string=False,
-        )
+        # polars' default: an empty unquoted field is null, so a blank value counts as missing.
+        raw = pl.read_csv(path, has_header=header, infer_schema=False, encoding="utf8-lossy", quote_char='"')
     except pl.exceptions.PolarsError as exc:
         raise DatasetError(f"{path}: not a readable CSV ({exc})") from None
     raw = _name_columns(raw, names, header, path)
@@ -198,15 +196,6 @@ def parse_timestamps(col: pl.Expr) -> pl.Expr:
         .then(text.str.strptime(pl.Datetime("us"), SLASH_FORMAT, strict=False))
         .otherwise(text.str.strptime(pl.Datetime("us"), ISO_FORMAT, strict=False))
     )
-
-
-@dataclass
-class Hotels50K:
-    chains: pl.DataFrame
-    hotels: pl.DataFrame
-    train_images: pl.DataFrame
-    test_images: pl.DataFrame
-    reports: dict[str, ParseReport]
 
 
 def find_csv_folder(root: Path) -> Path:

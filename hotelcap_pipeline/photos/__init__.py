@@ -1,4 +1,4 @@
-"""Photo acquisition (issue 3): fetch, resize and store hotel photos; manifest, summary and contact sheet."""
+"""Photo acquisition: fetch, resize and store hotel photos; manifest, summary and contact sheet."""
 
 from hotelcap_pipeline.photos.download import MANIFEST_SCHEMA, DownloadOptions, download_images
 from hotelcap_pipeline.photos.paths import UnsafePathError, image_relpath

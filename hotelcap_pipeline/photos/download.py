@@ -61,7 +61,7 @@ class DownloadOptions:
     upscale: bool = True
     jpeg_quality: int = 90
     # After reduce-on-decode the remaining downscale is below 2x, where Hamming looks close to Lanczos and
-    # costs ~40% less CPU (benchmarks/bench_download.py: 106 vs 69 photos/s on 2 cores, 1024x768 sources).
+    # costs clearly less CPU (benchmarks/bench_download.py --resamples measures both).
     resample: Resample = "hamming"
     insecure_hosts: tuple[str, ...] = ()
     allowed_networks: tuple[str, ...] = ()
@@ -125,14 +125,18 @@ def _typed(value: object, dtype: type[pl.DataType]) -> object:
 
 def _result(job: _Job, photo: StoredPhoto | None, error: str | None, reused: bool, attempts: int) -> dict:
     row = {k: _typed(job.row.get(k), dtype) for k, dtype in REQUEST_COLUMNS.items()}
-    ok = photo is not None
+    stored: dict[str, object]
+    if photo is None:
+        stored = dict.fromkeys(("path", "width", "height", "orig_width", "orig_height", "sha256", "bytes"))
+    else:
+        stored = {
+            "path": job.relpath, "width": photo.width, "height": photo.height,
+            "orig_width": photo.orig_width, "orig_height": photo.orig_height,
+            "sha256": photo.sha256, "bytes": photo.bytes,
+        }
     return {
-        **row,
-        "path": job.relpath if ok else None,
-        "width": photo.width if ok else None, "height": photo.height if ok else None,
-        "orig_width": photo.orig_width if ok else None, "orig_height": photo.orig_height if ok else None,
-        "sha256": photo.sha256 if ok else None, "bytes": photo.bytes if ok else None,
-        "status": "ok" if ok else "failed", "error": error, "reused": reused, "attempts": attempts,
+        **row, **stored,
+        "status": "failed" if photo is None else "ok", "error": error, "reused": reused, "attempts": attempts,
     }
 
 

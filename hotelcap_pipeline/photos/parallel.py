@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 Emit = Callable[[int, dict], None]
 # Picklable: a top-level function or a functools.partial of one.
@@ -97,7 +97,7 @@ def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[su
     return process, Connection(read_fd, writable=False)
 
 
-def run_in_processes(parts: Sequence[Sequence], worker: PartWorker, index_of: Callable[[object], int],
+def run_in_processes(parts: Sequence[Sequence[T]], worker: PartWorker, index_of: Callable[[T], int],
                      emit: Emit) -> dict[int, str]:
     """Run ``worker(part, emit)`` for each part in its own process; relay the rows to ``emit``.
 
@@ -114,12 +114,13 @@ def run_in_processes(parts: Sequence[Sequence], worker: PartWorker, index_of: Ca
                 processes.append(process)
                 open_pipes.append(pipe)
             while open_pipes:
-                for pipe in wait(open_pipes):
+                for ready in wait(open_pipes):
+                    pipe = cast(Connection, ready)  # wait() returns some of the objects it was given
                     try:
-                        index, row = pipe.recv()  # type: ignore[union-attr]
+                        index, row = pipe.recv()
                     except EOFError:
-                        open_pipes.remove(pipe)  # type: ignore[arg-type]
-                        pipe.close()  # type: ignore[union-attr]
+                        open_pipes.remove(pipe)
+                        pipe.close()
                         continue
                     if index in pending:
                         pending.discard(index)

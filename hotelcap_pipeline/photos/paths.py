@@ -30,7 +30,7 @@ def _as_id(name: str, value: object, *, allow_negative: bool) -> int:
     return value
 
 
-def image_relpath(split: str, chain_id: object, hotel_id: object, image_source: object,
+def image_relpath(split: object, chain_id: object, hotel_id: object, image_source: object,
                   image_id: object) -> PurePosixPath:
     """The store-relative path of one photo, or :class:`UnsafePathError` naming the bad field."""
     if split not in SPLITS:

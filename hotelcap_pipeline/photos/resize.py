@@ -82,8 +82,8 @@ def _open(data: bytes, spec: ResizeSpec) -> Image.Image:
     except Image.DecompressionBombError as exc:
         # Pillow refuses before we see the size; its message carries the pixel count.
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        pixels = f"{int(found[1]):.2g} pixels" if found else "over Pillow's pixel limit"
-        raise ImageRejected(f"decompression bomb: {pixels}") from None
+        count = f"{int(found[1]):.2g} pixels" if found else "over Pillow's pixel limit"
+        raise ImageRejected(f"decompression bomb: {count}") from None
     except UnidentifiedImageError:
         raise ImageRejected("not an image (undecodable bytes)") from None
     pixels = im.width * im.height
