@@ -62,7 +62,7 @@ def main() -> None:
         " per-tag ROC AUC:"
     )
     print(metrics_table(methods))
-    median = float(methods["seed"]["median_auc"])  # type: ignore[arg-type]
+    median = methods["seed"]["median_auc"]
     print(
         f"\nseed method median AUC {median:.3f}: target >= {TARGET_MEDIAN_AUC} "
         f"{'met' if median >= TARGET_MEDIAN_AUC else 'NOT met'}"

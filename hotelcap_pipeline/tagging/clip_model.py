@@ -179,7 +179,7 @@ def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precisi
         model_name,
         pretrained=str(local) if local.is_file() else pretrained,
         device=resolved,
-        **preprocess_args(model_name),  # type: ignore[arg-type]
+        **preprocess_args(model_name),
     )
     model.eval()
     return ClipModel(
