@@ -22,12 +22,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: install
 	HOTELCAP_PROFILE=demo $(BIN)/hotelcap materialize
 
-# Debian's chromium for the real-browser UI test, when this is a Debian machine and we are root;
-# elsewhere the browser test is skipped with its reason.
+# Debian's chromium (the real-browser UI test) and redis-server (the broker of the Celery scale-out test),
+# when this is a Debian machine and we are root; elsewhere those tests are skipped with their reason.
 browser:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
-	  echo "chromium could not be installed: the browser test will be skipped"; fi
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/redis-server ]; } && [ "$$(id -u)" = 0 ] && \
+	  command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver redis-server >/dev/null) || \
+	  echo "chromium or redis-server could not be installed: the tests that need them will be skipped"; fi
 
 test: install browser
 	$(BIN)/ruff check .
@@ -35,7 +36,7 @@ test: install browser
 	$(BIN)/python -m pytest -q
 
 ui: install
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/hotelcap ui
 
 clean:
 	rm -rf data_store/tables data_store/images data_store/edits data_store/report data_store/raw data_store/models

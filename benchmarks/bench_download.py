@@ -86,11 +86,13 @@ HOTELCAP_CHILD = """
 import json, sys, time
 from pathlib import Path
 import polars as pl
-from hotelcap_pipeline.photos import DownloadOptions, download_images
+from hotelcap_pipeline.http import SessionPolicy
+from hotelcap_pipeline.photos import DownloadOptions, ResizeSpec, download_images
 requests = pl.read_parquet(sys.argv[1])
 in_flight = int(sys.argv[3])
 processes = None if sys.argv[4] == "auto" else int(sys.argv[4])
-options = DownloadOptions(max_in_flight=in_flight, per_host=in_flight, processes=processes, resample=sys.argv[5])
+options = DownloadOptions(session=SessionPolicy(limit=in_flight, limit_per_host=in_flight),
+                          resize=ResizeSpec(resample=sys.argv[5]), processes=processes)
 start = time.perf_counter()
 manifest = download_images(requests, Path(sys.argv[2]), options, progress=lambda event: None)
 print(json.dumps({"ok": manifest.filter(pl.col("status") == "ok").height,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hotelcap_pipeline.settings import ensure_dagster_home, load_settings
-from hotelcap_pipeline.store import DataStore
+from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock, stored_problem
+from hotelcap_pipeline.table_format import text_table
+from hotelcap_pipeline.terminal import safe_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -20,30 +23,55 @@ def _split_keys(value: str) -> list[str]:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
+    # The arguments first: a mistake in them is one line, before Dagster loads.
+    select = [k for group in args.select or [] for k in _split_keys(group)]
+    if args.select is not None and not select:
+        print(f"--select {' '.join(args.select)!r} names no asset: give asset keys, or leave --select out "
+              "to materialize the whole graph", file=sys.stderr)
+        return 2
+    try:
+        run_config = json.loads(args.config_json) if args.config_json else None
+    except json.JSONDecodeError as exc:
+        print(f"--config-json: not valid JSON ({exc})", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
     import dagster as dg
 
     from hotelcap_pipeline.definitions import defs
     from hotelcap_pipeline.defs.materialize import plan_run, run_plan
+    from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
 
-    select = [k for group in args.select or [] for k in _split_keys(group)]
-    run_config = json.loads(args.config_json) if args.config_json else None
-    with dg.DagsterInstance.get() as instance:
+    store = DataStore.at(load_settings().data_store)
+    lock = contextlib.ExitStack()
+    try:
+        lock.enter_context(store_lock(store))
+    except StoreBusyError as exc:
+        print(safe_text(str(exc)), file=sys.stderr)
+        return 1
+    with lock, dg.DagsterInstance.get() as instance:
+        for run_id in mark_orphaned_runs(instance):
+            print(f"marked run {run_id} failed: the process that ran it is gone (killed?)")
         # Hash the inputs under assets/ first, so an edited vocabulary or edit series counts as stale.
         defs.resolve_job_def("observe_inputs_job").execute_in_process(instance=instance)
-        plan = plan_run(defs, instance, select)
+        # An upstream whose stored files are missing or damaged is rebuilt even where Dagster's records say
+        # it is up to date (a deleted or truncated data store).
+        plan = plan_run(defs, instance, select or None,
+                        stored_problem=lambda key: stored_problem(store, key.to_user_string()))
         for key, why in plan.added.items():
-            print(f"adding upstream {key.to_user_string()} ({why})")
+            print(safe_text(f"adding upstream {key.to_user_string()} ({why})", one_line=True))
         names = ", ".join(k.to_user_string() for k in plan.keys)
         print(f"materializing {len(plan.keys)} asset(s): {names}")
         result = run_plan(defs, instance, plan, run_config)
-    store = DataStore.at(load_settings().data_store)
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
         print(f"run {result.run_id} FAILED at: {', '.join(failed) or 'unknown step'}", file=sys.stderr)
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-                print(event.step_failure_data.error.to_string(), file=sys.stderr)
+        from hotelcap_pipeline.defs.failures import failure_report
+
+        # Expected conditions are one line each; the reason to act on is the last line printed.
+        details, reason = failure_report(result)
+        for line in details:
+            print(safe_text(line), file=sys.stderr)
+        print(safe_text(f"FAILED: {reason}"), file=sys.stderr)
         return 1
     print(f"run {result.run_id} succeeded (DAGSTER_HOME={home})")
     print(f"outputs: {store.location(store.tables)}/<asset>.parquet and the rest of {store.location(store.root)}/")
@@ -55,19 +83,25 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from hotelcap_pipeline.tagging.search import UnknownTagError, format_table, search_by_tags, search_by_text
+    from hotelcap_pipeline.models import ModelUnavailableError, load_clip_by_id
+    from hotelcap_pipeline.tagging.search import (
+        UnknownTagError,
+        recorded_model,
+        search_by_tags,
+        search_by_text,
+    )
     from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
 
     settings = load_settings()
     store = DataStore.at(settings.data_store)
     try:
         if args.text:
-            from hotelcap_pipeline.models import load_clip_from_settings
-
+            # The model that made the stored embeddings, not the profile's default (which may need the network).
             embeddings = store.read_table("image_embeddings")
-            photos = search_by_text(embeddings, load_clip_from_settings(settings), args.text, args.limit)
+            clip = load_clip_by_id(recorded_model(embeddings), settings)
+            photos = search_by_text(embeddings, clip, args.text, args.limit)
             print(f"photos closest to {args.text!r} (CLIP cosine):")
-            print(format_table(_with_captions(store, _with_hotel_names(store, photos), args.method)))
+            print(text_table(_with_captions(store, _with_hotel_names(store, photos), args.method)))
             return 0
         if not args.words:
             print("give tag words (hotelcap search bed window) or --text 'free text'", file=sys.stderr)
@@ -75,16 +109,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         tags = store.read_table("image_tags")
         hotels, photos = search_by_tags(tags, args.words, args.limit, method=args.method,
                                         vocabulary=load_vocabulary())
+    except ModelUnavailableError as exc:
+        print(safe_text(str(exc)), file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
-        print(f"{exc}\nRun `hotelcap materialize` first (the search reads the stored tables only).", file=sys.stderr)
+        print(f"{safe_text(str(exc))}\nRun `hotelcap materialize` first (the search reads the stored tables only).",
+              file=sys.stderr)
         return 1
     except (UnknownTagError, ValueError) as exc:
-        print(str(exc), file=sys.stderr)
+        print(safe_text(str(exc)), file=sys.stderr)
         return 2
-    print(f"hotels ranked by the words {', '.join(args.words)} (method {args.method}):")
-    print(format_table(_with_hotel_names(store, hotels)))
+    print(safe_text(f"hotels ranked by the words {', '.join(args.words)} (method {args.method}):", one_line=True))
+    print(text_table(_with_hotel_names(store, hotels)))
     print("\nphotos:")
-    print(format_table(photos.with_columns(pl.col("score").round(3))))
+    print(text_table(photos.with_columns(pl.col("score").round(3))))
     return 0
 
 
@@ -94,7 +132,8 @@ def _with_captions(store: DataStore, df: pl.DataFrame, method: str) -> pl.DataFr
 
     try:
         tags = store.read_table("image_tags")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        _warn_if_damaged(exc)
         return df
     captions = tags.filter(pl.col("method") == method).select("image_id", "caption")
     return df.join(captions, on="image_id", how="left", maintain_order="left")
@@ -103,9 +142,49 @@ def _with_captions(store: DataStore, df: pl.DataFrame, method: str) -> pl.DataFr
 def _with_hotel_names(store: DataStore, df: pl.DataFrame) -> pl.DataFrame:
     try:
         names = store.read_table("hotels").select("hotel_id", "hotel_name")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        _warn_if_damaged(exc)
         return df
     return df.join(names, on="hotel_id", how="left", maintain_order="left")
+
+
+def _warn_if_damaged(exc: FileNotFoundError) -> None:
+    # A missing optional table is normal; a damaged one is said, with its file, and left out like a missing one.
+    if isinstance(exc, DamagedFileError):
+        print(f"warning: {safe_text(str(exc))}", file=sys.stderr)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` with the report served beside it (the report asset's `open_report` link)."""
+    import subprocess
+
+    from hotelcap_pipeline.report.serve import report_url, serve_report
+
+    ensure_dagster_home()
+    store = DataStore.at(load_settings().data_store)
+    try:
+        server = serve_report(store.report, args.report_port)
+    except OSError as exc:
+        print(f"cannot serve the report on 127.0.0.1:{args.report_port} ({exc}); give --report-port", file=sys.stderr)
+        return 1
+    print(f"report: {report_url(args.report_port)} (from {store.location(store.report)})")
+    try:
+        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", args.workspace])
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.shutdown()
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (a negative limit would silently drop rows)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be at least 1")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,13 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("words", nargs="*", help="vocabulary words, e.g. bed window")
     search.add_argument("--text", help="free-text CLIP query against the stored embeddings")
     search.add_argument("--method", default="calibrated", help="tagging method whose tags to search")
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=positive_int, default=10, help="rows to show (at least 1)")
     search.set_defaults(func=cmd_search)
+    ui = sub.add_parser("ui", help="the Dagster web UI (dagster dev) with the report served beside it")
+    ui.add_argument("--workspace", default="workspace.yaml", help="the Dagster workspace file")
+    ui.add_argument("--report-port", type=positive_int, default=3001, help="port of the report on 127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        load_settings()  # a bad HOTELCAP_* value is one line naming it, before anything else loads
+    except ValueError as exc:
+        print(safe_text(str(exc)), file=sys.stderr)
+        return 2
     return int(args.func(args))
 
 

@@ -11,11 +11,13 @@ policy of :mod:`hotelcap_pipeline.retry`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
 import os
 import random
-import shutil
 import socket
+import stat
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +43,9 @@ BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "hotelcap/0.1 (+https://github.com/GWUvision/Hotels-50K photo mirror)"
 CHUNK_BYTES = 1 << 16
+# Asked of every server: photos and archives are compressed already, and an uncompressed body is one whose
+# size on the wire is its size in memory.
+IDENTITY_ENCODING = {"Accept-Encoding": "identity"}
 
 
 class BlockedAddressError(OSError):
@@ -152,11 +157,18 @@ class DownloadError(RuntimeError):
 
 # Archive downloads are few and long: waits start at up to 2 s and grow to at most 30 s.
 DOWNLOAD_RETRY = RetryPolicy(retries=3, base_s=2.0, max_s=30.0)
+# The real metadata archive is ~40 MB; anything past this is not a Hotels-50K archive.
+MAX_DOWNLOAD_BYTES = 2_000_000_000
+# A server that sends nothing for this long is reported (and retried) instead of waited for.
+DOWNLOAD_STALL_S = 30.0
+PROGRESS_EVERY_S = 10.0
+logger = logging.getLogger(__name__)
 
 
 def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), timeout_s: float = 600,
                   allowed_networks: Sequence[str] = (), attempts: int = 4,
-                  rng: random.Random | None = None) -> Path:
+                  rng: random.Random | None = None, max_bytes: int = MAX_DOWNLOAD_BYTES,
+                  stall_s: float = DOWNLOAD_STALL_S) -> Path:
     """Fetch ``url`` (http(s), ``file://`` or a plain path) to ``dest`` atomically and return ``dest``.
 
     ``dest`` only ever appears by an atomic rename of a complete file, so an existing ``dest`` is
@@ -164,62 +176,129 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
     ``dest.part``; a broken or killed download resumes from there with an HTTP Range request, and the
     part is renamed only when its size matches the length the server announced. Local sources are
     copied, again unless ``dest`` exists with the same size. ``rng`` draws the jittered waits between
-    attempts (seed it for reproducible tests).
+    attempts (seed it for reproducible tests). A body over ``max_bytes`` is refused; a server silent
+    for ``stall_s`` fails the attempt, and every failed attempt and every ``PROGRESS_EVERY_S`` of
+    transfer is logged.
     """
     dest = Path(dest)
-    source = local_path_of(str(url))
+    try:
+        source = local_path_of(str(url))
+    except ValueError as exc:
+        message = str(exc) if str(exc).startswith(str(url)) else f"{url}: not a valid URL ({exc})"
+        raise DownloadError(message) from None
     if source is not None:
-        return _copy_local(source, dest)
+        return _copy_local(source, dest, max_bytes)
     if dest.exists():
         return dest
     policy = SessionPolicy(limit=4, limit_per_host=2, insecure_hosts=tuple(insecure_hosts),
                            allowed_networks=tuple(allowed_networks))
     retry = replace(DOWNLOAD_RETRY, retries=max(0, attempts - 1))
+    part = _part_of(dest)
     try:
-        asyncio.run(asyncio.wait_for(_download_resumable(str(url), dest, policy, retry, rng), timeout_s))
+        asyncio.run(asyncio.wait_for(_download_resumable(str(url), dest, policy, retry, rng, max_bytes, stall_s),
+                                     timeout_s))
     except TimeoutError:
-        raise DownloadError(f"{url}: not complete after {timeout_s:.0f} s (partial data kept in "
-                            f"{dest.name}.part, a rerun resumes)") from None
+        raise DownloadError(f"{url}: not complete after {timeout_s:.0f} s{_resume_hint(part)}") from None
     return dest
 
 
-def _copy_local(source: Path, dest: Path) -> Path:
+def _part_of(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _resume_hint(part: Path) -> str:
+    """Mention the partial file only when there is one to resume from."""
+    if part.exists() and part.stat().st_size > 0:
+        return f" (partial data kept in {part.name}, a rerun resumes)"
+    return ""
+
+
+def _copy_local(source: Path, dest: Path, max_bytes: int) -> Path:
     if not source.is_file():
         raise DownloadError(f"{source}: no such file")
     if dest.exists() and dest.stat().st_size == source.stat().st_size:
         return dest
     with atomic_path(dest) as tmp:
-        shutil.copyfile(source, tmp)
+        copy_capped(source, tmp, max_bytes)
     return dest
 
 
+def open_regular_file(path: Path) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file, else OSError.
+
+    Opened without blocking (a FIFO would otherwise wait for a writer forever) and checked with
+    ``fstat`` on the descriptor itself, so what is checked is what is read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``; OSError(EFBIG) past ``max_bytes`` whatever its size claims."""
+    fd = open_regular_file(path)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes / 1e6:g} MB")
+    return data
+
+
+def copy_capped(source: Path, target: Path, max_bytes: int) -> None:
+    """Copy the regular file ``source`` to ``target``, refusing (OSError EFBIG) past ``max_bytes``."""
+    fd = open_regular_file(source)
+    copied = 0
+    with os.fdopen(fd, "rb") as src, open(target, "wb") as out:
+        while chunk := src.read(1 << 20):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise OSError(errno.EFBIG, f"{source}: larger than {max_bytes / 1e6:g} MB")
+            out.write(chunk)
+
+
 async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, retry: RetryPolicy,
-                              rng: random.Random | None) -> None:
-    part = dest.with_name(dest.name + ".part")
+                              rng: random.Random | None, max_bytes: int, stall_s: float) -> None:
+    part = _part_of(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(30.0, stall_s), sock_read=stall_s)
+    try:
+        parsed = URL(url)
+    except ValueError as exc:
+        raise DownloadError(f"{url}: not a valid URL ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise DownloadError(f"{url}: not a valid http(s) URL")
+
+    def on_retry(attempt: int, reason: str, wait_s: float) -> None:
+        logger.warning("%s: attempt %d failed (%s); retrying in %.0f s", url, attempt, reason, wait_s)
+
     async with open_session(policy, timeout) as session:
 
         async def once(_: int) -> None:
             try:
-                await _download_once(session, policy, URL(url), part)
+                await _download_once(session, policy, parsed, part, max_bytes)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise as_retry_failure(exc) from exc
 
         try:
-            await retry_async(once, retry, rng)
+            await retry_async(once, retry, rng, on_retry=on_retry)
         except PermanentFetchError as exc:
             raise DownloadError(f"{url}: {exc}") from None
         except RetriesExhausted as exc:
-            raise DownloadError(f"{url}: failed after {exc.attempts} attempts: {exc.reason} (a rerun resumes "
-                                f"from {part.name})") from None
+            raise DownloadError(f"{url}: failed after {exc.attempts} attempts: {exc.reason}"
+                                f"{_resume_hint(part)}") from None
     os.replace(part, dest)
 
 
-async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path) -> None:
+async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path,
+                         max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
     """One (possibly resumed) attempt; returns when ``part`` holds the whole body, else raises."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    headers = {**IDENTITY_ENCODING, **({"Range": f"bytes={have}-"} if have else {})}
     async with follow_redirects(session, policy, url, headers) as resp:
         if resp.status == 416 and have:
             part.unlink()  # the part is bogus against this resource; start over on the next attempt
@@ -233,10 +312,21 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
         else:
             have = 0
             total = resp.content_length
+        too_large = PermanentFetchError(f"larger than {max_bytes / 1e6:g} MB")
+        if total is not None and total > max_bytes:
+            raise too_large
+        clock = asyncio.get_running_loop().time
+        last_log = clock()
         with open(part, "ab" if resumed else "wb") as fh:
             async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
-                fh.write(chunk)
                 have += len(chunk)
+                if have > max_bytes:
+                    raise too_large
+                fh.write(chunk)
+                if clock() - last_log >= PROGRESS_EVERY_S:
+                    last_log = clock()
+                    logger.info("%s: %.1f MB%s received", url, have / 1e6,
+                                f" of {total / 1e6:.1f} MB" if total else "")
     if total is not None and have != total:
         raise Retryable("body shorter than announced")
 
@@ -295,13 +385,15 @@ def is_refused(exc: BaseException) -> bool:
 
 def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
     """A network failure as the retry loop sees it: refused by the address policy is final, the rest transient."""
-    if is_refused(exc):
+    if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return PermanentFetchError(describe_client_error(exc))
     return Retryable(describe_client_error(exc))
 
 
 def describe_client_error(exc: BaseException) -> str:
     """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks)."""
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return f"invalid URL ({exc})"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "TLS certificate not valid (list the host in HOTELCAP_INSECURE_HOSTS to accept it)"
     if is_refused(exc):

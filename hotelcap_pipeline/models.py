@@ -1,14 +1,24 @@
-"""Models from Settings: where the weights come from (hub tag, local path, the demo's shipped or tiny models).
+"""Models from Settings: where the weights come from (hub id, local file or folder, the demo's models).
 
 The asset resources and the `hotelcap search` command both go through here, so the demo profile's
 models are found (or built) the same way everywhere. The demo's CLIP is a shipped checkpoint, loaded
 through the local-checkpoint path a user's own checkpoint takes.
+
+A model that cannot be had is a ``ModelUnavailableError`` with one line: what was tried, why, and which
+variable or file to provide. The hub is asked at most once per process whether it is reachable (a
+2-second connection attempt, skipped when ``HF_HUB_OFFLINE`` is set); offline, hub ids are served from the
+local Hugging Face cache or refused at once, never retried for a minute.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlparse
 
 from hotelcap_pipeline.settings import DEMO_CLIP_MODEL, Settings
 from hotelcap_pipeline.store import DataStore
@@ -16,27 +26,346 @@ from hotelcap_pipeline.store import DataStore
 if TYPE_CHECKING:
     from hotelcap_pipeline.tagging.clip_model import ClipModel
 
+HUB_PROBE_TIMEOUT_S = 2.0
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ModelUnavailableError(RuntimeError):
+    """A model that cannot be loaded; the message is one line saying what was tried, why and what to set."""
+
+
+class MissingModelFileError(ModelUnavailableError, FileNotFoundError):
+    """A model file the settings name does not exist."""
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def offline_requested() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+@functools.cache
+def _hub_reachable(endpoint: str) -> bool:
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE asks for it or the hub does not answer (probed once per process)."""
+    return offline_requested() or not _hub_reachable(hub_endpoint())
+
+
+def hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _offline_reason() -> str:
+    if offline_requested():
+        return "HF_HUB_OFFLINE is set"
+    return f"the hub ({hub_endpoint()}) is unreachable"
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local Hugging Face cache's snapshot folder of ``repo_id``, or None when it holds none."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+
+
+def looks_like_path(name: str) -> bool:
+    """A local path rather than a hub id ("org/name"): absolute, relative with ./ or ~, deeper, or a file name."""
+    return (
+        name.startswith(("/", ".", "~"))
+        or name.count("/") != 1
+        or (os.sep != "/" and os.sep in name)
+        or name.endswith(SINGLE_FILE_SUFFIXES)
+    )
+
+
+# --- CLIP ------------------------------------------------------------------------------------------------
+
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+CLIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+OPEN_CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """What open_clip is given: a model name (built-in, ``local-dir:``) and weights (tag, file or none)."""
+
+    model_name: str
+    pretrained: str
+    model_id: str  # the identity recorded with every embedding
+    # create_model_and_transforms arguments a tag would have set (a tag served from the cache as a file).
+    options: tuple[tuple[str, object], ...] = ()
+
 
 def clip_weights(settings: Settings) -> str:
     """The open_clip pretrained tag or checkpoint path; the demo's checkpoint must have been trained and shipped."""
+    if settings.clip_model.startswith(("hf-hub:", "local-dir:")) or Path(settings.clip_model).expanduser().is_dir():
+        return settings.clip_pretrained  # the folder or hub repo carries its weights
     if not settings.clip_pretrained:
-        raise ValueError(
+        raise ModelUnavailableError(
             f"HOTELCAP_CLIP_PRETRAINED is empty for model {settings.clip_model!r}: give an open_clip pretrained "
             "tag or the path of a checkpoint"
         )
     checkpoint = Path(settings.clip_pretrained).expanduser()
     if settings.clip_model == DEMO_CLIP_MODEL and not checkpoint.is_file():
-        raise FileNotFoundError(
+        raise MissingModelFileError(
             f"the demo CLIP checkpoint {checkpoint} is missing: train it with "
             f"`python -m hotelcap_pipeline.demo.train_clip --out {checkpoint.parent}` (about 10 minutes on a CPU)"
         )
     return settings.clip_pretrained
 
 
+def _weights_in(folder: Path) -> Path | None:
+    return next((folder / n for n in OPEN_CLIP_WEIGHTS if (folder / n).is_file()), None)
+
+
+def _local_dir_source(folder: Path, label: str) -> ClipSource:
+    from hotelcap_pipeline.tagging.clip_model import file_sha256
+
+    if not (folder / OPEN_CLIP_CONFIG).is_file():
+        raise ModelUnavailableError(
+            f"CLIP folder {folder} holds no {OPEN_CLIP_CONFIG}: give an open_clip hub snapshot folder "
+            f"(with {OPEN_CLIP_CONFIG} and {OPEN_CLIP_WEIGHTS[0]}) or set HOTELCAP_CLIP_PRETRAINED to a checkpoint file"
+        )
+    weights = _weights_in(folder)
+    if weights is None:
+        raise ModelUnavailableError(
+            f"CLIP folder {folder} holds no weights ({' or '.join(OPEN_CLIP_WEIGHTS)})"
+        )
+    return ClipSource(f"local-dir:{folder}", "", f"{label}/sha256:{file_sha256(weights)[:12]}")
+
+
+def _tag_file_in_cache(model_name: str, tag: str) -> Path | None:
+    """The cached weights of an open_clip pretrained tag, looked up without the network."""
+    from huggingface_hub import try_to_load_from_cache
+    from open_clip.pretrained import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name, tag)
+    if cfg.get("file"):
+        return Path(cfg["file"])
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        from open_clip.pretrained import _get_safe_alternatives
+
+        repo, filename = os.path.split(hub)
+        filename = filename or "open_clip_pytorch_model.bin"
+        for name in [*_get_safe_alternatives(filename), filename]:
+            found = try_to_load_from_cache(repo, name)
+            if isinstance(found, str):
+                return Path(found)
+    url = cfg.get("url", "")
+    if url:
+        candidate = Path("~/.cache/clip").expanduser() / os.path.basename(urlparse(url).path)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _tag_options(model_name: str, tag: str) -> tuple[tuple[str, object], ...]:
+    """What open_clip takes from a pretrained tag's config (normalisation, resizing, QuickGELU), as arguments."""
+    from open_clip.pretrained import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name, tag)
+    names = {"mean": "image_mean", "std": "image_std", "interpolation": "image_interpolation",
+             "resize_mode": "image_resize_mode", "quick_gelu": "force_quick_gelu"}
+    return tuple((arg, cfg[key]) for key, arg in names.items() if key in cfg)
+
+
+def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
+    """Where the CLIP comes from, checked before any download: a tag, a checkpoint, an open_clip folder
+    (``local-dir:`` or a hub snapshot folder) or an ``hf-hub:`` repo (from the local cache when offline)."""
+    import open_clip
+
+    from hotelcap_pipeline.tagging.clip_model import clip_model_id, register_model_configs
+
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name.removeprefix("local-dir:")).expanduser()
+        return _local_dir_source(folder, folder.name)
+    if model_name.startswith("hf-hub:"):
+        repo = model_name.removeprefix("hf-hub:")
+        if not hub_offline():
+            return ClipSource(model_name, "", model_name)
+        snapshot = cached_snapshot(repo)
+        if snapshot is None:
+            raise ModelUnavailableError(
+                f"CLIP {model_name!r} is not in the local Hugging Face cache ({hf_cache_dir()}) and "
+                f"{_offline_reason()}: "
+                f"set HOTELCAP_CLIP_MODEL to a local open_clip folder (with {OPEN_CLIP_CONFIG}), or HF_HOME to a "
+                "cache that holds it"
+            )
+        source = _local_dir_source(snapshot, model_name)
+        return ClipSource(source.model_name, "", model_name)
+    for candidate in (model_name, pretrained):
+        if candidate and Path(candidate).expanduser().is_dir():
+            folder = Path(candidate).expanduser()
+            return _local_dir_source(folder, folder.name)
+    register_model_configs()
+    if model_name not in open_clip.list_models():
+        raise ModelUnavailableError(
+            f"unknown open_clip architecture {model_name!r}: set HOTELCAP_CLIP_MODEL to one of "
+            "open_clip.list_models(), an hf-hub:org/repo name or a local open_clip folder"
+        )
+    if not pretrained:
+        raise ModelUnavailableError(
+            f"no weights given for {model_name!r}: set HOTELCAP_CLIP_PRETRAINED to a pretrained tag or a "
+            "checkpoint path"
+        )
+    local = Path(pretrained).expanduser()
+    if local.is_file():
+        return ClipSource(model_name, str(local), clip_model_id(model_name, pretrained))
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    if pretrained not in tags:
+        if "/" in pretrained or pretrained.startswith(("~", ".")) or Path(pretrained).suffix in CLIP_SUFFIXES:
+            raise ModelUnavailableError(
+                f"HOTELCAP_CLIP_PRETRAINED={pretrained}: no such checkpoint file; set it to an open_clip "
+                "checkpoint (.pt, .bin, .safetensors) or a pretrained tag of "
+                f"{model_name} ({', '.join(tags) or 'none'})"
+            )
+        raise ModelUnavailableError(
+            f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} "
+            f"(tags: {', '.join(tags) or 'none'}): set HOTELCAP_CLIP_PRETRAINED"
+        )
+    if hub_offline():
+        cached = _tag_file_in_cache(model_name, pretrained)
+        if cached is None:
+            raise ModelUnavailableError(
+                f"CLIP {model_name}/{pretrained} is not in the local cache ({hf_cache_dir()}) and {_offline_reason()}: "
+                "set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME to a cache holding it)"
+            )
+        options = _tag_options(model_name, pretrained)
+        return ClipSource(model_name, str(cached), clip_model_id(model_name, pretrained), options)
+    return ClipSource(model_name, pretrained, clip_model_id(model_name, pretrained))
+
+
+def clip_code_version(settings: Settings) -> str:
+    """A short version of the CLIP the settings name, for ``image_embeddings``' code version: another model
+    makes the embeddings (and what is computed from them) stale. A local file counts by path, size and
+    modification time (cheap to read when the code location loads); a tag or hub name by itself."""
+    import hashlib
+
+    parts = [settings.clip_model, settings.clip_pretrained]
+    for name in parts[:]:
+        path = Path(name.removeprefix("local-dir:")).expanduser() if name else None
+        if path is not None and path.exists():
+            files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+            parts += [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
 def load_clip_from_settings(settings: Settings, precision: str = "fp32") -> ClipModel:
     from hotelcap_pipeline.tagging.clip_model import load_clip
 
     return load_clip(settings.clip_model, clip_weights(settings), settings.device, precision=precision)
+
+
+def load_clip_by_id(model_id: str, settings: Settings, precision: str = "fp32") -> ClipModel:
+    """The CLIP that made embeddings recorded as ``model_id``, found without the network.
+
+    Tried in order: the settings' own model (when its id matches), the demo's shipped checkpoint, and
+    ``<arch>/<tag>`` ids from the local cache. Anything else is a one-line error naming what to set.
+    """
+    from hotelcap_pipeline.settings import DEMO_CLIP_CHECKPOINT
+    from hotelcap_pipeline.tagging.clip_model import load_clip
+
+    candidates: list[tuple[str, str]] = [(settings.clip_model, settings.clip_pretrained)]
+    if DEMO_CLIP_CHECKPOINT.is_file():
+        candidates.append((DEMO_CLIP_MODEL, str(DEMO_CLIP_CHECKPOINT)))
+    arch, _, weights = model_id.partition("/")
+    if model_id.startswith("hf-hub:"):
+        candidates.append((model_id, ""))
+    elif weights and not weights.startswith("sha256:"):
+        candidates.append((arch, weights))
+    for name, pretrained in candidates:
+        try:
+            source = resolve_clip(name, pretrained)
+        except ModelUnavailableError:
+            continue
+        if source.model_id == model_id:
+            return load_clip(name, pretrained, settings.device, precision=precision)
+    raise ModelUnavailableError(
+        f"the stored embeddings were made by {model_id!r}, which is not available locally: set "
+        "HOTELCAP_CLIP_MODEL and HOTELCAP_CLIP_PRETRAINED to that model (a checkpoint path, or a tag in the local "
+        "cache), or re-embed with `hotelcap materialize --select image_embeddings`"
+    )
+
+
+# --- diffusion ---------------------------------------------------------------------------------------------
+
+DiffusionKind = Literal["folder", "single_file", "hub"]
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+@dataclass(frozen=True)
+class DiffusionSource:
+    """Where a diffusion model is loaded from; ``name`` is what the user gave and what tables record."""
+
+    name: str
+    location: str
+    kind: DiffusionKind
+    variant: str | None = None
+
+
+def _folder_variant(folder: Path, prefer_half: bool) -> str | None:
+    """``fp16`` when the folder's weights exist only as ``*.fp16.*`` files, or in both forms and half is wanted."""
+    weights = [p for p in folder.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()]
+    half = [p for p in weights if p.name.split(".")[-2:-1] == ["fp16"]]
+    full = [p for p in weights if p not in half]
+    if half and (not full or prefer_half):
+        return "fp16"
+    return None
+
+
+def resolve_diffusion(model: str, variable: str, *, prefer_half: bool = False) -> DiffusionSource:
+    """Check that ``model`` (a diffusers folder, a single-file checkpoint or a hub id) can be loaded here,
+    without loading it. ``variable`` names the setting to change in the error."""
+    if not model:
+        raise ModelUnavailableError(f"{variable} is empty: set it to a diffusers folder, a checkpoint file or a hub id")
+    path = Path(model).expanduser()
+    if path.is_file():
+        if path.suffix not in SINGLE_FILE_SUFFIXES:
+            raise ModelUnavailableError(
+                f"{variable}={model}: a file, but not a single-file checkpoint ({', '.join(SINGLE_FILE_SUFFIXES)})"
+            )
+        return DiffusionSource(model, str(path), "single_file")
+    if path.is_dir():
+        if not (path / "model_index.json").is_file() and not (path / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{variable}={model}: the folder holds neither model_index.json (a diffusers pipeline) nor "
+                "config.json (a diffusers model); give the diffusers folder itself or a .safetensors/.ckpt file"
+            )
+        return DiffusionSource(model, str(path), "folder", _folder_variant(path, prefer_half))
+    if looks_like_path(model):
+        raise ModelUnavailableError(
+            f"{variable}={model}: no such file or folder; set it to a local diffusers folder, a single-file "
+            "checkpoint (.safetensors, .ckpt) or a hub id"
+        )
+    if hub_offline():
+        snapshot = cached_snapshot(model)
+        if snapshot is None:
+            raise ModelUnavailableError(
+                f"{variable}={model}: not in the local Hugging Face cache ({hf_cache_dir()}) and {_offline_reason()}; "
+                "set it to a local diffusers folder or single-file checkpoint (.safetensors, .ckpt), or HF_HOME to a "
+                "cache that holds it"
+            )
+        return DiffusionSource(model, str(snapshot), "folder", _folder_variant(snapshot, prefer_half))
+    return DiffusionSource(model, model, "hub", "fp16" if prefer_half else None)
 
 
 def diffusion_sources(settings: Settings, ip2p_model: str, controlnet_model: str) -> tuple[str, str, str]:

@@ -86,11 +86,13 @@ async def retry_async(
     policy: RetryPolicy,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_retry: Callable[[int, str, float], None] | None = None,
 ) -> T:
     """Call ``attempt(n)`` (n = 1, 2, ...) until it returns; only :class:`Retryable` leads to another try.
 
     Raises :class:`RetriesExhausted` after ``policy.retries + 1`` failed attempts; any other exception
-    of ``attempt`` propagates at once.
+    of ``attempt`` propagates at once. ``on_retry(n, reason, wait_s)`` hears of each failed attempt that
+    is followed by another, so a slow failure is reported while it happens.
     """
     rng = rng or random.Random()
     n = 0
@@ -101,4 +103,7 @@ async def retry_async(
         except Retryable as exc:
             if n > policy.retries:
                 raise RetriesExhausted(exc.reason, n) from exc
-            await sleep(policy.delay(n, rng, exc.retry_after_s))
+            wait_s = policy.delay(n, rng, exc.retry_after_s)
+            if on_retry is not None:
+                on_retry(n, exc.reason, wait_s)
+            await sleep(wait_s)

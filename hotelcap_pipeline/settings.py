@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = PROJECT_ROOT / "assets"
@@ -50,12 +51,18 @@ class Settings:
     insecure_hosts: tuple[str, ...] = field(default_factory=tuple)
     # CSV of image_id,tags (known truth) for tag_evaluation; empty: nothing to measure against.
     labels: str = ""
+    ip2p_model: str = DEFAULT_IP2P_MODEL
+    controlnet_model: str = DEFAULT_CONTROLNET_MODEL
+    # Diffusion weights' precision: auto (half with an fp32 VAE on cuda/mps, fp32 on cpu), fp32, fp16, bf16.
+    precision: str = "auto"
+    # Folders a remote dataset's rows may name local files under ("/" for anywhere); empty: refused.
+    allow_local_files: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def is_demo(self) -> bool:
         return self.profile == "demo"
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -64,6 +71,15 @@ def _default_clip_pretrained(demo: bool, clip_model: str) -> str:
     if not demo:
         return DEFAULT_CLIP_PRETRAINED
     return str(DEMO_CLIP_CHECKPOINT) if clip_model == DEMO_CLIP_MODEL else ""
+
+
+DIFFUSION_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def _precision(value: str) -> str:
+    if value not in DIFFUSION_PRECISIONS:
+        raise ValueError(f"HOTELCAP_PRECISION={value!r}: expected one of {', '.join(DIFFUSION_PRECISIONS)}")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -84,6 +100,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ValueError(f"HOTELCAP_N_HOTELS and HOTELCAP_SEED must be integers: {exc}") from None
     if n_hotels < 1:
         raise ValueError(f"HOTELCAP_N_HOTELS must be at least 1, got {n_hotels}")
+    if seed < 0:
+        raise ValueError(f"HOTELCAP_SEED must be 0 or more, got {seed}")
     clip_model = get("HOTELCAP_CLIP_MODEL", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL)
     return Settings(
         profile=profile,
@@ -99,20 +117,65 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             h.strip().lower() for h in get("HOTELCAP_INSECURE_HOSTS", "").split(",") if h.strip()
         ),
         labels=get("HOTELCAP_LABELS", str(DEMO_DIR / "labels.csv") if demo else ""),
+        ip2p_model=get("HOTELCAP_IP2P_MODEL", DEFAULT_IP2P_MODEL),
+        controlnet_model=get("HOTELCAP_CONTROLNET_MODEL", DEFAULT_CONTROLNET_MODEL),
+        precision=_precision(get("HOTELCAP_PRECISION", "auto")),
+        allow_local_files=parse_allow_local_files(get("HOTELCAP_ALLOW_LOCAL_FILES", "")),
     )
+
+
+def parse_allow_local_files(value: str) -> tuple[str, ...]:
+    """HOTELCAP_ALLOW_LOCAL_FILES: empty or 0 refuses, 1 allows any folder, else folders joined by os.pathsep."""
+    value = value.strip()
+    if value.lower() in ("", "0", "false", "no"):
+        return ()
+    if value.lower() in ("1", "true", "yes"):
+        return ("/",)
+    folders = tuple(p.strip() for p in value.split(os.pathsep) if p.strip())
+    missing = [f for f in folders if not Path(f).expanduser().is_dir()]
+    if missing:
+        raise ValueError(f"HOTELCAP_ALLOW_LOCAL_FILES={value!r}: not a folder: {', '.join(missing)} "
+                         f"(give 1, or folders separated by {os.pathsep!r})")
+    return tuple(str(Path(f).expanduser().resolve()) for f in folders)
 
 
 def default_dagster_home() -> Path:
     return PROJECT_ROOT / ".dagster_home"
 
 
+# The instance config hotelcap writes when DAGSTER_HOME has none (a file of the user's own is never touched).
+DAGSTER_YAML = """\
+# Written by hotelcap because DAGSTER_HOME had no dagster.yaml; edit freely, it is not rewritten.
+telemetry:
+  enabled: false
+# Steps in Dagster pool "gpu" (image_embeddings, diffusion_edits, visitor_portrait) run one at a time on
+# this machine, also when a UI backfill launches one run per shard: each loads a model onto the device.
+concurrency:
+  pools:
+    default_limit: 1
+    granularity: op
+# Sensor and schedule ticks (not runs) are purged: the input sensor evaluates once a minute.
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 1
+      failure: 30
+      success: 30
+"""
+# What earlier versions wrote: upgraded in place, since nobody chose it.
+_OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
 def ensure_dagster_home() -> Path:
-    """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts."""
+    """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts; its
+    dagster.yaml, when absent, limits the gpu pool to one step at a time."""
     home = Path(_env("DAGSTER_HOME", str(default_dagster_home()))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists() or config.read_text() == _OLD_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -7,15 +7,86 @@ half-written file: write to a temporary sibling, then rename over the target.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
 
 import polars as pl
+
+logger = logging.getLogger(__name__)
+# Tables whose rows name stored files (relative to the store root) that must be there for the table to hold.
+FILE_COLUMNS = {"hotel_images": "path", "diffusion_edits": "path"}
+# Outputs that are files, not tables.
+FILE_OUTPUTS = {"report": ("report/index.html", "report/report.md")}
+
+
+class DamagedFileError(FileNotFoundError):
+    """A stored file that exists but cannot be read (truncated, overwritten): handled as a missing one."""
+
+    def __init__(self, path: Path, reason: str, key: str) -> None:
+        super().__init__(f"{path} is damaged ({reason}): materialize '{key}' again (hotelcap materialize "
+                         "rebuilds it)")
+        self.path, self.reason = path, reason
+
+
+def parquet_problem(path: Path) -> str | None:
+    """Why ``path`` is not a readable Parquet file ("missing", "damaged (...)"), or None when it is.
+
+    Checks the magic bytes at both ends and parses the footer: a truncated or overwritten file fails here
+    without reading its data.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    if not path.is_file():
+        return "not a file"
+    if size < 12:
+        return f"damaged ({size} bytes, too short for Parquet)"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(-4, os.SEEK_END)
+        tail = fh.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        return "damaged (not a complete Parquet file: truncated or overwritten)"
+    try:
+        pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        return f"damaged ({_first_line(exc)})"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def read_parquet_checked(path: Path, key: str) -> pl.DataFrame:
+    """Read one Parquet file; a damaged one raises :class:`DamagedFileError` naming it and what to run."""
+    try:
+        return pl.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DamagedFileError(path, _first_line(exc), key) from None
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any thread writes files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by the owner only; what we write should be as readable as any file the
+# user creates (the report shared with a group, a store served by a web server), so the umask decides.
+FILE_MODE = 0o666 & ~_current_umask()
+DIR_MODE = 0o777 & ~_current_umask()
 
 
 def _temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
@@ -26,6 +97,8 @@ def _temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, FILE_MODE)
     return fd, Path(name)
 
 
@@ -198,8 +271,19 @@ class DataStore:
         missing = [f.name for f in files if not f.exists()]
         if missing and not missing_ok:
             raise FileNotFoundError(f"{self.table(key)}: shards not materialized yet: {', '.join(missing)}")
-        found = [f for f in files if f.exists()]
-        return pl.concat([pl.read_parquet(f) for f in found], how="vertical_relaxed") if found else None
+        frames = []
+        for f in files:
+            if not f.exists():
+                continue
+            try:
+                frames.append(read_parquet_checked(f, key))
+            except DamagedFileError as exc:
+                if not missing_ok:
+                    raise
+                # A stage reading its own last output recomputes what the damaged shard held.
+                logger.warning("%s is damaged (%s): treated as missing, its rows are computed again",
+                               exc.path, exc.reason)
+        return pl.concat(frames, how="vertical_relaxed") if frames else None
 
     def read_table(self, key: str) -> pl.DataFrame:
         """Read a table asset, whole or sharded (a folder of Parquet files)."""
@@ -210,7 +294,90 @@ class DataStore:
             parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
             if not parts:
                 raise FileNotFoundError(f"{path} holds no shard yet")
-            return pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+            return pl.concat([read_parquet_checked(p, key) for p in parts], how="diagonal_relaxed")
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize '{key}' first")
-        return pl.read_parquet(path)
+        return read_parquet_checked(path, key)
+
+
+def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] | None = None) -> str | None:
+    """Why the stored output of ``asset_name`` cannot be used as it is, or None when it can.
+
+    A table must be there and parse as Parquet (every shard of a sharded one, or the ``shard_keys`` given);
+    a table that lists stored files (photos, edits) must find them; the report must have its pages. The
+    run history can say an asset is up to date while its files were deleted or damaged since: this says
+    what the store itself holds. Only local files are checked (a remote store's working copy included).
+    """
+    if asset_name in FILE_OUTPUTS:
+        for rel in FILE_OUTPUTS[asset_name]:
+            target = store.root / rel
+            if not target.is_file() or target.stat().st_size == 0:
+                return f"{target} is missing or empty"
+        return None
+    path = store.table(asset_name)
+    if path.is_dir():
+        if shard_keys is not None:
+            files = [path / f"{k}.parquet" for k in shard_keys]
+        else:
+            files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+            if not files:
+                return f"{path} holds no shard"
+    elif path.exists():
+        files = [path]
+    else:
+        return f"{path} is missing"
+    for f in files:
+        problem = parquet_problem(f)
+        if problem is not None:
+            return f"{f} is {problem}"
+    column = FILE_COLUMNS.get(asset_name)
+    if column is None:
+        return None
+    for f in files:
+        try:
+            table = pl.read_parquet(f, columns=[column, "status"] if asset_name == "hotel_images" else [column])
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            return f"{f} is damaged ({_first_line(exc)})"
+        if "status" in table.columns:
+            table = table.filter(pl.col("status") == "ok")
+        for rel in table.get_column(column).drop_nulls().to_list():
+            if not (store.root / rel).is_file():
+                return f"{store.root / rel} is missing ({f.name} lists it)"
+    return None
+
+
+LOCK_NAME = ".hotelcap.lock"
+
+
+class StoreBusyError(RuntimeError):
+    """Another process holds the data store's lock."""
+
+
+@contextlib.contextmanager
+def store_lock(store: DataStore, what: str = "hotelcap materialize") -> Iterator[None]:
+    """Hold the data store's lock for the block, or raise :class:`StoreBusyError` naming who holds it.
+
+    Two runs on one store would render the same edits twice and race on the same tables. The lock is an
+    advisory ``flock`` on ``<root>/.hotelcap.lock``: the kernel drops it when its holder exits, however it
+    exits (a SIGKILLed run leaves no stale lock). A remote store locks its local working copy only.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): run unlocked rather than not at all
+        yield
+        return
+    store.root.mkdir(parents=True, exist_ok=True)
+    path = store.root / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise StoreBusyError(f"data store {store.root} is in use by {holder}; wait for it to finish "
+                                 "(or stop it) and run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{what} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -55,7 +55,7 @@ def embedding_problems(embeddings: pl.DataFrame, manifest: pl.DataFrame, toleran
 def unknown_tag_problems(tags: pl.DataFrame, vocabulary: Iterable[str]) -> list[str]:
     """Every assigned tag is a vocabulary word."""
     known = set(vocabulary)
-    used = tags.select(pl.col("tags").explode().drop_nulls().unique()).get_column("tags").to_list()
+    used = tags.select(pl.col("tags").explode(empty_as_null=True).drop_nulls().unique()).get_column("tags").to_list()
     unknown = sorted(set(used) - known)
     return [f"tags outside the vocabulary: {', '.join(unknown[:MAX_LISTED])}"] if unknown else []
 

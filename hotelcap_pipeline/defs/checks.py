@@ -3,16 +3,19 @@
 import dagster as dg
 import polars as pl
 
-from hotelcap_pipeline import validation
+from hotelcap_pipeline import outcomes, validation
 from hotelcap_pipeline.defs.partitions import run_shard_keys
 from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
 
 
 def _result(problems: list[str], **metadata: int) -> dg.AssetCheckResult:
+    # The description is the one line `hotelcap materialize` prints last when a blocking check fails.
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={"problems": "\n".join(problems) or "none", "n_problems": len(problems), **metadata},
+        description="; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        if problems else None,
     )
 
 
@@ -32,6 +35,20 @@ def hotel_images_files_decode(
     store = settings.store()
     manifest = store.read_shards("hotel_images", run_shard_keys(context))
     return _result(validation.image_file_problems(manifest, store.root), checked=manifest.height)
+
+
+@dg.asset_check(asset="hotel_images", blocking=True,
+                description="Enough photos were fetched: at least the settings' min_ok_share (default half) are ok.")
+def hotel_images_mostly_ok(
+    context: dg.AssetCheckExecutionContext, settings: HotelcapSettings
+) -> dg.AssetCheckResult:
+    store, shards = settings.store(), run_shard_keys(context)
+    manifest = store.read_shards("hotel_images", shards)
+    ok = manifest.filter(pl.col("status") == "ok").height
+    if manifest.is_empty() and store.read_table("sampled_hotels").filter(pl.col("shard").is_in(shards)).is_empty():
+        # A backfill run of a shard that holds no sampled hotel: nothing was asked, nothing is missing.
+        return _result([], ok=0, photos=0)
+    return _result(outcomes.photo_share_problems(manifest, settings.min_ok_share), ok=ok, photos=manifest.height)
 
 
 @dg.asset_check(asset="image_embeddings", blocking=True, description="One unit-length embedding per ok photo.")
@@ -59,7 +76,18 @@ def diffusion_edits_files_exist(
     return _result(validation.missing_file_problems(edits, store.root))
 
 
+@dg.asset_check(asset="diffusion_edits", blocking=True,
+                description="Every edit series that ran (its model available) produced at least one edit.")
+def diffusion_edits_series_rendered(
+    context: dg.AssetCheckExecutionContext, settings: HotelcapSettings
+) -> dg.AssetCheckResult:
+    edits = settings.store().read_shards("diffusion_edits", run_shard_keys(context))
+    skipped = edits.filter(pl.col("status") == "skipped").get_column("edit").unique().sort().to_list()
+    return _result(outcomes.edit_series_problems(edits), ok=edits.filter(pl.col("status") == "ok").height,
+                   skipped_series=len(skipped))
+
+
 METADATA_CHECKS = [train_images_reference_known_hotels]
-PHOTO_CHECKS = [hotel_images_files_decode]
+PHOTO_CHECKS = [hotel_images_files_decode, hotel_images_mostly_ok]
 TAGGING_CHECKS = [image_embeddings_unit_and_complete, image_tags_in_vocabulary]
-EDIT_CHECKS = [diffusion_edits_files_exist]
+EDIT_CHECKS = [diffusion_edits_files_exist, diffusion_edits_series_rendered]

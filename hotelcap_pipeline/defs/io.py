@@ -7,7 +7,7 @@ import polars as pl
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.defs.ui_metadata import table_metadata
-from hotelcap_pipeline.store import write_parquet_atomic
+from hotelcap_pipeline.store import read_parquet_checked, write_parquet_atomic
 
 
 class ParquetTableIOManager(dg.IOManager):
@@ -22,18 +22,28 @@ class ParquetTableIOManager(dg.IOManager):
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame, got {type(obj)}")
         store = self.settings.store()
-        path = store.table(context.asset_key.path[-1])
+        key_name = context.asset_key.path[-1]
+        path = store.table(key_name)
         if context.has_asset_partitions:
             if "shard" not in obj.columns:
                 raise ValueError(f"{context.asset_key.to_user_string()}: a sharded table needs a 'shard' column")
             files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
             for key, file in zip(context.asset_partition_keys, files, strict=True):
-                write_parquet_atomic(obj.filter(pl.col("shard") == key), file)
-        else:
-            files = [path]
-            write_parquet_atomic(obj, path)
-        store.push(files)
-        context.add_output_metadata(table_metadata(obj, store.location(path)))
+                part = obj.filter(pl.col("shard") == key)
+                write_parquet_atomic(part, file)
+                # Each shard's materialization shows its own rows, preview and file, not the whole run's.
+                context.step_context.add_asset_metadata(
+                    table_metadata(part, key_name, store.location(file)), asset_key=context.asset_key,
+                    partition_key=key,
+                )
+            store.push(files)
+            return
+        write_parquet_atomic(obj, path)
+        store.push([path])
+        # On the materialization only (output metadata would be stored a second time, in the output event).
+        context.step_context.add_asset_metadata(
+            table_metadata(obj, key_name, store.location(path)), asset_key=context.asset_key
+        )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         store = self.settings.store()
@@ -43,7 +53,7 @@ class ParquetTableIOManager(dg.IOManager):
         store.pull([path], refresh=True)
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
-        return pl.read_parquet(path)
+        return read_parquet_checked(path, context.asset_key.to_user_string())
 
 
 @dg.io_manager(required_resource_keys={"settings"}, description="Parquet tables under <data store>/tables/.")

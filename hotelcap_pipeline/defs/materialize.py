@@ -3,88 +3,171 @@
 The run goes through the persistent Dagster instance (DAGSTER_HOME), so the web UI shows it like
 any other run. Upstream assets are added when they are missing or stale, the way the UI's
 "Materialize" button with "missing and stale upstream" would, and sharded assets get one run over
-the whole shard range (their backfill policy is single-run), so nobody has to spell partitions.
+the whole shard range (their backfill policy is single-run; they share one partitions definition),
+so nobody has to spell partitions.
+
+Staleness is read from the provenance Dagster records on every materialization, through the
+instance's public record API: the tags ``dagster/code_version``, ``dagster/input_data_version/<key>``
+and ``dagster/input_event_pointer/<key>``. An asset is stale when its code version changed since it
+was materialized, or when a parent has a newer materialization (or observation) than the one it read
+whose data version differs from the one it read.
 """
 
+from __future__ import annotations
+
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
-from hotelcap_pipeline.sharding import SHARD_KEYS
-
 log = logging.getLogger("hotelcap")
+
+MATERIALIZE_JOB = "hotelcap_materialize"
+CODE_VERSION_TAG = "dagster/code_version"
+DATA_VERSION_TAG = "dagster/data_version"
+INPUT_VERSION_TAG = "dagster/input_data_version/"
+INPUT_POINTER_TAG = "dagster/input_event_pointer/"
+SELECTION_TAG = "hotelcap/select"
+
+# The one job the CLI launches (a subset of it per run): a named job, so the Runs list shows which assets
+# a CLI run materialized and "Re-execute" finds the job again.
+materialize_job = dg.define_asset_job(
+    MATERIALIZE_JOB,
+    selection=dg.AssetSelection.all(),
+    description="What `hotelcap materialize` runs: the selected assets with their missing or stale upstream "
+    "(the run's hotelcap/select tag names the selection).",
+)
+
+# Why the stored output of an asset cannot be used (missing or damaged files), or None when it can.
+StoredProblem = Callable[[dg.AssetKey], str | None]
 
 
 @dataclass
 class Plan:
     selected: list[dg.AssetKey]
-    added: dict[dg.AssetKey, str]  # upstream key -> why it was added (missing / stale)
+    added: dict[dg.AssetKey, str]  # upstream key -> why it was added (missing / stale / damaged)
 
     @property
     def keys(self) -> list[dg.AssetKey]:
         return [*self.selected, *self.added]
 
 
-def _statuses(instance: dg.DagsterInstance, graph, keys: Sequence[dg.AssetKey]) -> dict[dg.AssetKey, str]:
-    """'missing', 'stale' or 'fresh' per key; partitioned keys are missing while any shard is."""
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-    from dagster._time import get_current_datetime
-
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=graph,
-    )
-    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
-    out: dict[dg.AssetKey, str] = {}
-    for key in keys:
-        node = graph.get(key)
-        partitions = [None] if node.partitions_def is None else node.partitions_def.get_partition_keys()
-        found = {resolver.get_status(key, p) for p in partitions}
-        out[key] = (
-            "missing" if StaleStatus.MISSING in found else "stale" if StaleStatus.STALE in found else "fresh"
-        )
-    return out
+@dataclass(frozen=True)
+class _Latest:
+    storage_id: int
+    tags: dict[str, str]
 
 
-def plan_run(defs: dg.Definitions, instance: dg.DagsterInstance, select: Sequence[str] | None) -> Plan:
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, observed: bool) -> _Latest | None:
+    records_filter = dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None)
+    fetch = instance.fetch_observations if observed else instance.fetch_materializations
+    records = fetch(records_filter, limit=1).records
+    if not records:
+        return None
+    event = records[0].asset_observation if observed else records[0].asset_materialization
+    return _Latest(records[0].storage_id, dict(event.tags or {}) if event else {})
+
+
+class StalenessReader:
+    """'missing', 'stale' or 'fresh' per asset key, from the asset specs and the instance's records."""
+
+    def __init__(self, instance: dg.DagsterInstance, defs: dg.Definitions) -> None:
+        self.instance = instance
+        self.specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+        self.materializable = dg.AssetSelection.all().resolve(defs.resolve_asset_graph())
+        self._cache: dict[tuple[dg.AssetKey, str | None], _Latest | None] = {}
+
+    def _partitions(self, key: dg.AssetKey) -> list[str | None]:
+        partitions_def = self.specs[key].partitions_def
+        return [None] if partitions_def is None else list(partitions_def.get_partition_keys())
+
+    def latest(self, key: dg.AssetKey, partition: str | None) -> _Latest | None:
+        if (key, partition) not in self._cache:
+            observed = key not in self.materializable
+            self._cache[key, partition] = _latest(self.instance, key, partition, observed)
+        return self._cache[key, partition]
+
+    def _parent_changed(self, parent: dg.AssetKey, read: _Latest, child_partition: str | None) -> bool:
+        """Did ``parent`` change since the materialization ``read`` consumed it?"""
+        pointer = read.tags.get(INPUT_POINTER_TAG + parent.to_user_string())
+        version = read.tags.get(INPUT_VERSION_TAG + parent.to_user_string())
+        parent_partitions = self._partitions(parent)
+        if child_partition is not None and child_partition in parent_partitions:
+            parent_partitions = [child_partition]  # a shard reads the same shard of its parent
+        for p in parent_partitions:
+            now = self.latest(parent, p)
+            if now is None or (pointer is not None and now.storage_id <= int(pointer)):
+                continue
+            # A newer event with the data version that was read changes nothing (one partition only: the
+            # version recorded for a whole sharded parent is not any one shard's).
+            if len(parent_partitions) > 1 or version is None or now.tags.get(DATA_VERSION_TAG) != version:
+                return True
+        return False
+
+    def status(self, key: dg.AssetKey) -> str:
+        spec = self.specs[key]
+        stale = False
+        for partition in self._partitions(key):
+            latest = self.latest(key, partition)
+            if latest is None:
+                return "missing"
+            recorded = latest.tags.get(CODE_VERSION_TAG)
+            code_changed = spec.code_version is not None and recorded not in (None, spec.code_version)
+            inputs_changed = any(self._parent_changed(d.asset_key, latest, partition) for d in spec.deps)
+            stale = stale or code_changed or inputs_changed
+        return "stale" if stale else "fresh"
+
+
+def _upstream(defs: dg.Definitions, selected: Sequence[dg.AssetKey]) -> set[dg.AssetKey]:
     graph = defs.resolve_asset_graph()
-    materializable = sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
-    if not select:
+    upstream = dg.AssetSelection.assets(*selected).upstream().resolve(graph)
+    return set(upstream & dg.AssetSelection.all().resolve(graph)) - set(selected)
+
+
+def plan_run(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    select: Sequence[str] | None,
+    stored_problem: StoredProblem | None = None,
+) -> Plan:
+    """The selection, plus upstream assets that are missing, stale, or whose stored files are unusable."""
+    graph = defs.resolve_asset_graph()
+    materializable = sorted(dg.AssetSelection.all().resolve(graph), key=lambda k: k.to_user_string())
+    if select is None:
         return Plan(selected=materializable, added={})
+    if not select:
+        raise SystemExit("--select names no asset; leave it out to materialize the whole graph")
     known = {k.to_user_string(): k for k in materializable}
     unknown = [s for s in select if s not in known]
     if unknown:
         raise SystemExit(f"unknown asset key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     selected = [known[s] for s in select]
-    upstream: set[dg.AssetKey] = set()
-    frontier = list(selected)
-    while frontier:
-        key = frontier.pop()
-        for parent in graph.get(key).parent_keys:
-            if parent not in upstream and parent in graph.materializable_asset_keys:
-                upstream.add(parent)
-                frontier.append(parent)
-    upstream -= set(selected)
-    statuses = _statuses(instance, graph, sorted(upstream, key=lambda k: k.to_user_string()))
-    added = {k: why for k, why in statuses.items() if why != "fresh"}
+    reader = StalenessReader(instance, defs)
+    added: dict[dg.AssetKey, str] = {}
+    for key in sorted(_upstream(defs, selected), key=lambda k: k.to_user_string()):
+        why = reader.status(key)
+        if why == "fresh" and stored_problem is not None:
+            problem = stored_problem(key)
+            why = f"stored output {problem}" if problem else why
+        if why != "fresh":
+            added[key] = why
     return Plan(selected=selected, added=added)
 
 
-def run_plan(defs: dg.Definitions, instance: dg.DagsterInstance, plan: Plan, run_config: dict | None = None):
-    job = defs.resolve_implicit_global_asset_job_def()
-    graph = defs.resolve_asset_graph()
-    tags = {}
-    if any(graph.get(k).partitions_def is not None for k in plan.keys):
-        tags = {
-            "dagster/asset_partition_range_start": SHARD_KEYS[0],
-            "dagster/asset_partition_range_end": SHARD_KEYS[-1],
-        }
+def run_plan(
+    defs: dg.Definitions, instance: dg.DagsterInstance, plan: Plan, run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def(MATERIALIZE_JOB)
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+    tags = {SELECTION_TAG: ",".join(k.to_user_string() for k in plan.selected)[:4000]}
+    partitioned = [p for k in plan.keys if (p := specs[k].partitions_def) is not None]
+    if partitioned:
+        shard_keys = partitioned[0].get_partition_keys()
+        tags |= {"dagster/asset_partition_range_start": shard_keys[0],
+                 "dagster/asset_partition_range_end": shard_keys[-1]}
     config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})}
     # The checks of the selected assets run too (the blocking ones stop bad data early).
-    checks = {c for c in graph.asset_check_keys if c.asset_key in set(plan.keys)}
+    checks = dg.AssetSelection.checks_for_assets(*plan.keys).resolve_checks(defs.resolve_asset_graph())
     subset = job.get_subset(asset_selection=set(plan.keys), asset_check_selection=checks)
     return subset.execute_in_process(instance=instance, tags=tags, run_config=config, raise_on_error=False)

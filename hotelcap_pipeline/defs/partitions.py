@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from hotelcap_pipeline.sharding import SHARD_KEYS
+
+# The sharded assets choose their backfill policy on purpose; the beta notice would repeat in every process.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
 
 shards = dg.StaticPartitionsDefinition(SHARD_KEYS)
 # A backfill launches one run per shard, so shards run in parallel (multiprocess executor locally,

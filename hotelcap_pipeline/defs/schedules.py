@@ -1,9 +1,18 @@
-"""Jobs per stage group, the weekly refresh, and the observation of the inputs under assets/."""
+"""Jobs per stage group, the weekly refresh, the input sensor and the declarative automation.
+
+Nothing here launches a run while nothing changes: the weekly refresh is off until turned on, the
+`observe_inputs` sensor records an observation only when a file under assets/ changed, and the cheap
+assets downstream of those files follow an update through their eager automation condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 import dagster as dg
 
-from hotelcap_pipeline.defs.inputs import INPUT_FILES
-from hotelcap_pipeline.defs.partitions import shards
+from hotelcap_pipeline.defs.inputs import INPUT_FILES, observe_inputs
 from hotelcap_pipeline.sharding import SHARD_KEYS
 
 SHARDED_ASSETS = ["hotel_images", "image_embeddings"]
@@ -11,6 +20,10 @@ ALL_SHARDS = {
     "dagster/asset_partition_range_start": SHARD_KEYS[0],
     "dagster/asset_partition_range_end": SHARD_KEYS[-1],
 }
+# Cheap on CPU (seconds to minutes at 1,000 hotels) and downstream of the files under assets/: when an
+# upstream update lands (a new vocabulary observed, new embeddings), they rerun by themselves. The GPU and
+# network stages (photos, embeddings, edits, portrait) never start on their own.
+EAGER_ASSETS = ["image_tags", "tag_evaluation", "tag_stats", "tag_clusters", "report"]
 
 metadata_job = dg.define_asset_job("metadata_job", selection=dg.AssetSelection.groups("metadata"),
                                    description="Metadata tables, dataset review, sample of hotels.")
@@ -25,32 +38,56 @@ report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.group
 sharded_stages_job = dg.define_asset_job(
     "sharded_stages_job",
     selection=dg.AssetSelection.assets(*SHARDED_ASSETS),
-    partitions_def=shards,
     description="The heavy per-shard stages; backfill it to run shards in parallel.",
 )
 refresh_job = dg.define_asset_job(
     "refresh_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.keys(*INPUT_FILES),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INPUT_FILES),
     description="Everything, every shard: re-sample and fetch photos that are new since the last run.",
 )
 observe_inputs_job = dg.define_asset_job(
-    "observe_inputs_job", selection=dg.AssetSelection.keys(*INPUT_FILES),
-    description="Hash the files under assets/ so edits to them mark dependent assets stale.",
+    "observe_inputs_job", selection=dg.AssetSelection.assets(*INPUT_FILES),
+    description="Hash the files under assets/ so edits to them mark dependent assets stale "
+    "(`hotelcap materialize` runs it first; the observe_inputs sensor does the same without a run).",
 )
 
 
-@dg.schedule(job=refresh_job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=refresh_job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Off by default (turn it on under Automation). Mondays 03:00 UTC: one run of the whole graph "
+    "over every shard. Photos, embeddings and edits already stored are reused, so the run fetches only what "
+    "the source added since last week and recomputes what depends on it.",
+)
 def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Monday 03:00 UTC: rerun the graph over every shard (work already done is reused)."""
     return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat(), tags=ALL_SHARDS)
 
 
-observe_inputs = dg.ScheduleDefinition(
-    job=observe_inputs_job, cron_schedule="*/5 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 5 minutes: record the content hash of vocabulary, templates, edit series, persona.",
+def with_automation(assets: Iterable[Any]) -> list[Any]:
+    """The assets, the cheap ones downstream of the inputs with an eager automation condition."""
+    eager = dg.AutomationCondition.eager()
+    out: list[Any] = []
+    for a in assets:
+        if isinstance(a, dg.AssetsDefinition) and any(k.to_user_string() in EAGER_ASSETS for k in a.keys):
+            a = a.map_asset_specs(
+                lambda spec: spec.replace_attributes(automation_condition=eager)
+                if spec.key.to_user_string() in EAGER_ASSETS else spec
+            )
+        out.append(a)
+    return out
+
+
+follow_updates = dg.AutomationConditionSensorDefinition(
+    "follow_updates",
+    target=dg.AssetSelection.assets(*EAGER_ASSETS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Once a minute: runs image_tags, tag_evaluation, tag_stats, tag_clusters and the report when "
+    "something upstream of them was updated (an edited vocabulary or prompt templates, new embeddings) and "
+    "nothing upstream is missing or running. Launches nothing while nothing changes.",
 )
 
 JOBS = [metadata_job, photos_job, tagging_job, edits_job, report_job, sharded_stages_job, refresh_job,
         observe_inputs_job]
-SCHEDULES = [weekly_refresh, observe_inputs]
+SCHEDULES = [weekly_refresh]
+SENSORS = [observe_inputs, follow_updates]

@@ -1,19 +1,27 @@
-"""Dagster metadata a person wants at a glance: row counts, schemas, previews, figures."""
+"""Dagster metadata a person wants at a glance: row counts, schemas, previews, figures.
+
+Everything here lands in the event log, which keeps every materialization forever: figures are written
+once to the data store and only a small thumbnail (at most PREVIEW_MAX_BYTES) goes into an event, so a
+rerun that changes nothing adds kilobytes, not megabytes, to DAGSTER_HOME.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import dagster as dg
 import polars as pl
+from PIL import Image
 
+from hotelcap_pipeline.defs.columns import column_description
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 
-if TYPE_CHECKING:
-    from PIL import Image
+# A thumbnail inlined in one event stays below this; the full-size figure is a file in the data store.
+PREVIEW_MAX_BYTES = 5_000
+PREVIEW_MAX_SIDE = 320
 
 
 def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
@@ -28,11 +36,20 @@ def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> 
     return "\n".join(lines)
 
 
-def table_metadata(df: pl.DataFrame, path: str | None = None) -> dict[str, Any]:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in df.schema.items()])
+def table_schema(df: pl.DataFrame, asset: str) -> dg.TableSchema:
+    """The table's columns with their types and what each one holds."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(dtype), description=column_description(asset, name))
+            for name, dtype in df.schema.items()
+        ]
+    )
+
+
+def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "dagster/row_count": df.height,
-        "dagster/column_schema": schema,
+        "dagster/column_schema": table_schema(df, asset),
         "preview": dg.MetadataValue.md(markdown_table(df.select([c for c in df.columns if c != "embedding"]))),
     }
     if path is not None:
@@ -40,27 +57,64 @@ def table_metadata(df: pl.DataFrame, path: str | None = None) -> dict[str, Any]:
     return meta
 
 
-def png_metadata(png: bytes, title: str = "") -> dg.MetadataValue:
-    """An image embedded in Markdown, shown inline on the asset's page in the UI."""
-    encoded = base64.b64encode(png).decode("ascii")
-    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+def thumbnail_jpeg(image: Image.Image | bytes, max_side: int = PREVIEW_MAX_SIDE,
+                   max_bytes: int = PREVIEW_MAX_BYTES) -> bytes:
+    """A JPEG of ``image`` no larger than ``max_bytes``: shrunk until it fits."""
+    im = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
+    im = im.convert("RGB")
+    side = max_side
+    while True:
+        thumb = im.copy()
+        thumb.thumbnail((side, side))
+        buf = io.BytesIO()
+        thumb.save(buf, format="JPEG", quality=70, optimize=True)
+        if buf.tell() <= max_bytes or side <= 32:
+            return buf.getvalue()
+        side = int(side * 0.8)
 
 
-def image_metadata(image: Image.Image, title: str = "") -> dg.MetadataValue:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return png_metadata(buf.getvalue(), title)
+def preview_metadata(image: Image.Image | bytes, title: str, path: str | None = None,
+                     max_bytes: int = PREVIEW_MAX_BYTES) -> dg.MetadataValue:
+    """A bounded thumbnail shown inline on the asset's page, and where the full-size file is."""
+    encoded = base64.b64encode(thumbnail_jpeg(image, max_bytes=max_bytes)).decode("ascii")
+    text = f"![{title}](data:image/jpeg;base64,{encoded})"
+    if path is not None:
+        text += f"\n\nFull size: `{path}`"
+    return dg.MetadataValue.md(text)
+
+
+def save_figure(png: bytes, store: DataStore, name: str, max_bytes: int = PREVIEW_MAX_BYTES) -> dg.MetadataValue:
+    """Write one PNG figure under report/figures/ and return its bounded preview entry."""
+    path = store.figures / f"{name}.png"
+    atomic_write_bytes(path, png)
+    store.push([path])
+    return preview_metadata(png, name, store.location(path), max_bytes=max_bytes)
+
+
+FIGURE_FILES = "figure_files"  # the entry the report reads a stage's figures from
 
 
 def save_figures(figures: Mapping[str, bytes], store: DataStore, prefix: str = "") -> dict[str, Any]:
-    """Write PNG figures under report/figures/ of the store and return their metadata entries."""
-    meta: dict[str, Any] = {}
-    paths = []
-    for name, png in figures.items():
-        path = store.figures / f"{prefix}{name}.png"
-        atomic_write_bytes(path, png)
-        paths.append(path)
-        meta[f"figure_{name}"] = png_metadata(png, name)
-        meta[f"figure_{name}_path"] = dg.MetadataValue.path(store.location(path))
-    store.push(paths)
+    """Write PNG figures under report/figures/ of the store: one bounded preview entry per figure, and
+    one ``figure_files`` entry (name -> path relative to the store) through which the report finds them."""
+    meta: dict[str, Any] = {
+        f"figure_{name}": save_figure(png, store, f"{prefix}{name}") for name, png in figures.items()
+    }
+    files = {name: (store.figures / f"{prefix}{name}.png").relative_to(store.root).as_posix() for name in figures}
+    if files:
+        meta[FIGURE_FILES] = dg.MetadataValue.json(files)
     return meta
+
+
+def add_shard_metadata(
+    context: dg.AssetExecutionContext,
+    table: pl.DataFrame,
+    describe: Callable[[pl.DataFrame, str], Mapping[str, Any]],
+) -> None:
+    """Give every shard the run covers its own metadata, from its own rows (``shard`` column).
+
+    One run may cover all shards; metadata passed with the Output would be copied onto every
+    partition's materialization, so each shard would show the whole run's counts.
+    """
+    for key in context.partition_keys:
+        context.add_asset_metadata(dict(describe(table.filter(pl.col("shard") == key), key)), partition_key=key)

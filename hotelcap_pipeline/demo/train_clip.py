@@ -367,14 +367,16 @@ def evaluate(
 
 def metrics_table(methods: dict[str, MethodMetrics]) -> str:
     """Per-tag AUC per method, then the median AUC and mAP rows."""
+    import polars as pl
+
+    from hotelcap_pipeline.table_format import text_table
+
     names = list(methods)
     tags = list(methods[names[0]]["auc"])
-    lines = [f"{'tag':<16}" + "".join(f"{m:>12}" for m in names)]
-    for tag in tags:
-        lines.append(f"{tag:<16}" + "".join(f"{methods[m]['auc'][tag]:>12.3f}" for m in names))
-    lines.append(f"{'median AUC':<16}" + "".join(f"{methods[m]['median_auc']:>12.3f}" for m in names))
-    lines.append(f"{'mAP':<16}" + "".join(f"{methods[m]['map']:>12.3f}" for m in names))
-    return "\n".join(lines)
+    rows = [{"tag": tag, **{m: round(methods[m]["auc"][tag], 3) for m in names}} for tag in tags]
+    rows.append({"tag": "median AUC", **{m: round(methods[m]["median_auc"], 3) for m in names}})
+    rows.append({"tag": "mAP", **{m: round(methods[m]["map"], 3) for m in names}})
+    return text_table(pl.DataFrame(rows), max_width=None)
 
 
 # --- the command -------------------------------------------------------------------------------------------

@@ -9,8 +9,15 @@ Three edit modes share one interface:
   through the image guidance scale, to which ``strength`` is mapped (``ip2p_image_guidance``).
 
 Seeds go through a CPU ``torch.Generator``: the initial noise is drawn on the CPU, so a seed gives the same
-noise on cpu, cuda and mps. NaN or all-black outputs (fp16 overflow on MPS, a safety-checker hit) are
-reported with the image, never passed off as an edit.
+noise on cpu, cuda and mps. A NaN or all-black output of a half-precision pipeline (fp16 overflow) is
+rendered once more in fp32; one that stays NaN or black (a safety-checker hit) is reported with the image,
+never passed off as an edit.
+
+Models load from a diffusers folder (fp16-only folders through ``variant="fp16"``), a single-file
+checkpoint (``.safetensors``/``.ckpt``, through ``from_single_file``) or a hub id, as
+``hotelcap_pipeline.models.resolve_diffusion`` finds them; one that cannot load raises
+``ModelUnavailableError``. Precision (``HOTELCAP_PRECISION``): ``auto`` is fp16 UNet and text encoder with
+an fp32 VAE on cuda and mps (SD's VAE overflows in fp16), fp32 on cpu.
 """
 
 from __future__ import annotations
@@ -23,7 +30,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hotelcap_pipeline.settings import DEFAULT_CONTROLNET_MODEL, DEFAULT_IP2P_MODEL, resolve_device
+from hotelcap_pipeline.models import DiffusionSource, ModelUnavailableError, resolve_diffusion
+from hotelcap_pipeline.settings import (
+    DEFAULT_CONTROLNET_MODEL,
+    DEFAULT_IP2P_MODEL,
+    DIFFUSION_PRECISIONS,
+    resolve_device,
+)
 
 EditMode = Literal["img2img", "instruct-pix2pix", "controlnet"]
 MODES: tuple[EditMode, ...] = get_args(EditMode)
@@ -93,6 +106,7 @@ class Rendered:
     image: Image.Image
     nsfw_flag: bool | None  # None: no safety checker loaded
     nan_or_black: bool
+    retried_fp32: bool = False  # the half-precision result was NaN/black and this one was rendered in fp32
 
 
 def to_rendered(array: np.ndarray, nsfw: list[bool] | None) -> Rendered:
@@ -112,9 +126,82 @@ def dtype_kwargs(dtype: torch.dtype) -> dict[str, torch.dtype]:
     return {"dtype": dtype} if hasattr(deprecation_utils, "_resolve_dtype") else {"torch_dtype": dtype}
 
 
+HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def precision_dtypes(precision: str, device: str) -> tuple[torch.dtype, torch.dtype]:
+    """(UNet and text encoder dtype, VAE dtype) for a ``HOTELCAP_PRECISION`` value on ``device``.
+
+    ``auto``: fp16 with an fp32 VAE on cuda and mps (SD's VAE overflows to NaN/black in fp16), fp32 on cpu.
+    """
+    if precision not in DIFFUSION_PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(DIFFUSION_PRECISIONS)}")
+    if precision == "auto":
+        half = torch.device(device).type in ("cuda", "mps")
+        return (torch.float16 if half else torch.float32), torch.float32
+    if precision == "fp32":
+        return torch.float32, torch.float32
+    return HALF[precision], HALF[precision]
+
+
 def default_dtype(device: str) -> torch.dtype:
-    # fp16 on MPS gives NaN/black images with SD's VAE; fp32 is the safe default there and on CPU.
-    return torch.float16 if torch.device(device).type == "cuda" else torch.float32
+    return precision_dtypes("auto", device)[0]
+
+
+def _cast_inputs(module: torch.nn.Module) -> None:
+    """Cast a module's floating-point tensor inputs to its own weights' dtype (whatever that is at call time,
+    so an fp32 retry still works), so fp16 and fp32 components can be mixed."""
+
+    def hook(_: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        dtype = next(module.parameters()).dtype
+
+        def cast(value: Any) -> Any:
+            return value.to(dtype) if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+        return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+    module.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def _mix_precision(pipe: Any, dtype: torch.dtype, vae_dtype: torch.dtype) -> None:
+    """Keep the VAE in ``vae_dtype`` beside a ``dtype`` UNet: each side casts what it is given."""
+    if vae_dtype == dtype:
+        return
+    vae = pipe.vae.to(vae_dtype)
+    for part in ("encoder", "decoder", "quant_conv", "post_quant_conv"):
+        module = getattr(vae, part, None)
+        if isinstance(module, torch.nn.Module):
+            _cast_inputs(module)
+    for name in ("unet", "controlnet"):
+        module = getattr(pipe, name, None)
+        if isinstance(module, torch.nn.Module):
+            _cast_inputs(module)
+
+
+def _save_memory(pipe: Any, device: str, attention_slicing: bool | None) -> bool:
+    """VAE slicing always, VAE tiling on cuda/mps (large photos decode in tiles); attention slicing where
+    memory is tight (mps) unless told otherwise. Returns whether attention slicing is on."""
+    vae = getattr(pipe, "vae", None)
+    if vae is not None and hasattr(vae, "enable_slicing"):
+        vae.enable_slicing()
+        if torch.device(device).type != "cpu":
+            vae.enable_tiling()
+    slicing = torch.device(device).type == "mps" if attention_slicing is None else attention_slicing
+    if slicing:
+        pipe.enable_attention_slicing()
+    return slicing
+
+
+def release_memory() -> None:
+    """Give freed pipeline memory back to the device after a pipeline is dropped."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and torch.backends.mps.is_available():
+        mps.empty_cache()
 
 
 class EditorSource(Protocol):
@@ -125,6 +212,10 @@ class EditorSource(Protocol):
         ...
 
     def editor_for(self, mode: EditMode) -> DiffusionEditor: ...
+
+    def unavailable(self, mode: EditMode) -> str | None:
+        """Why ``mode``'s models cannot be loaded (known without loading them), or None when they can."""
+        ...
 
 
 @dataclass
@@ -137,6 +228,7 @@ class DiffusionEditor:
     dtype: torch.dtype
     pipe: Any = field(repr=False)
     attention_slicing: bool = False
+    vae_dtype: torch.dtype = torch.float32
     _text2img: Any = field(default=None, repr=False)
 
     @property
@@ -145,6 +237,9 @@ class DiffusionEditor:
 
     def model_for(self, mode: EditMode) -> str:
         return self.editor_for(mode).model
+
+    def unavailable(self, mode: EditMode) -> str | None:
+        return None if mode == self.mode else f"this editor runs {self.mode!r}, not {mode!r}"
 
     def editor_for(self, mode: EditMode) -> DiffusionEditor:
         if mode != self.mode:
@@ -182,9 +277,26 @@ class DiffusionEditor:
         if self.mode == "controlnet":
             args["control_image"] = canny_edges(image)
             args["width"], args["height"] = size
+        return self._run(self.pipe, args)
+
+    def _run(self, pipe: Any, args: dict[str, Any]) -> Rendered:
+        """Run ``pipe``; a NaN/black half-precision result is rendered once more with every part in fp32."""
+        seed = args["generator"].initial_seed()
         with torch.inference_mode():
-            out = self.pipe(**args)
-        return to_rendered(out.images[0], out.nsfw_content_detected)
+            out = pipe(**args)
+        rendered = to_rendered(out.images[0], out.nsfw_content_detected)
+        if not rendered.nan_or_black or self.dtype == torch.float32:
+            return rendered
+        pipe.to(dtype=torch.float32)
+        try:
+            with torch.inference_mode():
+                out = pipe(**{**args, "generator": torch.Generator("cpu").manual_seed(seed)})
+        finally:
+            pipe.to(dtype=self.dtype)
+            if self.vae_dtype != self.dtype:
+                pipe.vae.to(self.vae_dtype)
+        retried = to_rendered(out.images[0], out.nsfw_content_detected)
+        return Rendered(retried.image, retried.nsfw_flag, retried.nan_or_black, retried_fp32=True)
 
     def text2img(
         self,
@@ -205,18 +317,19 @@ class DiffusionEditor:
             self._text2img = AutoPipelineForText2Image.from_pipe(self.pipe)
             self._text2img.set_progress_bar_config(disable=True)
         width, height = size
-        with torch.inference_mode():
-            out = self._text2img(
-                prompt=prompt,
-                negative_prompt=negative_prompt or None,
-                width=width,
-                height=height,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                output_type="np",
-            )
-        return to_rendered(out.images[0], out.nsfw_content_detected)
+        return self._run(
+            self._text2img,
+            {
+                "prompt": prompt,
+                "negative_prompt": negative_prompt or None,
+                "width": width,
+                "height": height,
+                "num_inference_steps": steps,
+                "guidance_scale": guidance,
+                "generator": torch.Generator("cpu").manual_seed(seed),
+                "output_type": "np",
+            },
+        )
 
     def with_controlnet(self, controlnet: str) -> DiffusionEditor:
         """A ControlNet img2img editor sharing this img2img pipeline's components."""
@@ -224,12 +337,27 @@ class DiffusionEditor:
             raise ValueError(f"a ControlNet goes on the base img2img model, not on a {self.mode!r} editor")
         from diffusers import AutoPipelineForImage2Image, ControlNetModel
 
+        source = resolve_diffusion(controlnet, "HOTELCAP_CONTROLNET_MODEL", prefer_half=self.dtype != torch.float32)
         try:
-            net = ControlNetModel.from_pretrained(controlnet, **dtype_kwargs(self.dtype))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot load ControlNet {controlnet!r} (hub id or local folder): {exc}") from exc
+            if source.kind == "single_file":
+                from hotelcap_pipeline.edits.sd_configs import controlnet_config_folder
+
+                # SD 1.5's ControlNet configs are local, so the file loads offline.
+                net = ControlNetModel.from_single_file(
+                    source.location, config=str(controlnet_config_folder()), local_files_only=True,
+                    **dtype_kwargs(self.dtype),
+                )
+            else:
+                net = _from_pretrained(ControlNetModel.from_pretrained, source, dtype_kwargs(self.dtype))
+        except Exception as exc:  # any failure to build it means this ControlNet is unavailable here
+            raise ModelUnavailableError(
+                f"cannot load ControlNet {controlnet!r} ({source.kind}): {_first_line(exc)}; "
+                "set HOTELCAP_CONTROLNET_MODEL to a diffusers ControlNet folder, checkpoint file or hub id"
+            ) from exc
         pipe = AutoPipelineForImage2Image.from_pipe(self.pipe, controlnet=net).to(self.device)
         pipe.set_progress_bar_config(disable=True)
+        if self.vae_dtype != self.dtype:
+            _cast_inputs(net)
         return DiffusionEditor(
             model=f"{self.model}|{controlnet}",
             mode="controlnet",
@@ -237,7 +365,53 @@ class DiffusionEditor:
             dtype=self.dtype,
             pipe=pipe,
             attention_slicing=self.attention_slicing,
+            vae_dtype=self.vae_dtype,
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _variant_kwargs(source: DiffusionSource) -> dict[str, str]:
+    return {"variant": source.variant} if source.variant and source.kind != "single_file" else {}
+
+
+def _from_pretrained(load: Any, source: DiffusionSource, kwargs: dict[str, Any]) -> Any:
+    """``load(location, ...)`` with the source's variant; a hub repo without fp16 files falls back to its
+    full-precision ones (cast on load), since a preferred variant is only a saving."""
+    try:
+        return load(source.location, **_variant_kwargs(source), **kwargs)
+    except (OSError, ValueError):
+        if source.kind != "hub" or not source.variant:
+            raise
+        return load(source.location, **kwargs)
+
+
+VARIABLES: dict[EditMode, str] = {
+    "img2img": "HOTELCAP_DIFFUSION_MODEL",
+    "instruct-pix2pix": "HOTELCAP_IP2P_MODEL",
+    "controlnet": "HOTELCAP_CONTROLNET_MODEL",
+}
+
+
+def _from_single_file(loader: Any, path: str, kwargs: dict[str, Any]) -> Any:
+    """``from_single_file`` offline where it can be: SD 1.5-type checkpoints use the configs shipped in
+    ``sd15_config``; other kinds need their configs from the hub (or its cache)."""
+    from hotelcap_pipeline.edits.sd_configs import BUNDLED, sd15_config_folder, single_file_kind
+    from hotelcap_pipeline.models import hub_offline
+
+    kind = single_file_kind(path)
+    if kind in BUNDLED:
+        config = str(sd15_config_folder(kind))
+        return loader.from_single_file(path, config=config, local_files_only=True, **kwargs)
+    if hub_offline():
+        raise ModelUnavailableError(
+            f"{path}: a {kind} single-file checkpoint needs its pipeline configs from the hub, which is offline; "
+            "convert it to a diffusers folder or run once with network to cache the configs"
+        )
+    return loader.from_single_file(path, **kwargs)
 
 
 def load_diffusion(
@@ -246,49 +420,81 @@ def load_diffusion(
     *,
     mode: EditMode = "img2img",
     controlnet: str | None = None,
-    dtype: torch.dtype | None = None,
+    precision: str = "auto",
     attention_slicing: bool | None = None,
 ) -> DiffusionEditor:
-    """Load ``model`` (hub id or local folder) for ``mode`` exactly as a user would, once per process.
+    """Load ``model`` (diffusers folder, single-file checkpoint or hub id) for ``mode`` as a user would.
 
-    ``controlnet`` (mode ``controlnet`` only) is the ControlNet's hub id or folder; ``model`` is then the base
-    SD checkpoint. ``dtype`` defaults to fp16 on CUDA and fp32 elsewhere; ``attention_slicing`` defaults to
-    on for MPS, where unified memory is tight.
+    ``controlnet`` (mode ``controlnet`` only) is the ControlNet's folder, file or hub id; ``model`` is then
+    the base SD checkpoint. ``precision``: see ``precision_dtypes``; ``attention_slicing`` defaults to on
+    for MPS, where unified memory is tight. Raises ``ModelUnavailableError`` when the model cannot load.
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode == "controlnet":
-        base = load_diffusion(model, device, dtype=dtype, attention_slicing=attention_slicing)
+        base = load_diffusion(model, device, precision=precision, attention_slicing=attention_slicing)
         return base.with_controlnet(controlnet or DEFAULT_CONTROLNET_MODEL)
     if controlnet is not None:
         raise ValueError("controlnet= is only for mode='controlnet'")
-    from diffusers import AutoPipelineForImage2Image, StableDiffusionInstructPix2PixPipeline
+    from diffusers import (
+        AutoPipelineForImage2Image,
+        StableDiffusionImg2ImgPipeline,
+        StableDiffusionInstructPix2PixPipeline,
+    )
 
     resolved = resolve_device(device)
-    dtype = dtype or default_dtype(resolved)
-    loader = StableDiffusionInstructPix2PixPipeline if mode == "instruct-pix2pix" else AutoPipelineForImage2Image
+    dtype, vae_dtype = precision_dtypes(precision, resolved)
+    source = resolve_diffusion(model, VARIABLES[mode], prefer_half=dtype != torch.float32)
+    loader: Any = StableDiffusionInstructPix2PixPipeline if mode == "instruct-pix2pix" else AutoPipelineForImage2Image
+    kwargs: dict[str, Any] = {**dtype_kwargs(dtype)}
     try:
-        pipe = loader.from_pretrained(model, **dtype_kwargs(dtype))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot load diffusion model {model!r} (hub id or local folder): {exc}") from exc
+        if source.kind == "single_file":
+            single = (
+                StableDiffusionInstructPix2PixPipeline if mode == "instruct-pix2pix" else StableDiffusionImg2ImgPipeline
+            )
+            pipe = _from_single_file(single, source.location, kwargs)
+        else:
+            pipe = _from_pretrained(loader.from_pretrained, source, kwargs)
+    except ModelUnavailableError:
+        raise
+    except Exception as exc:  # any failure to build the pipeline means this model is unavailable here
+        raise ModelUnavailableError(
+            f"cannot load diffusion model {model!r} ({source.kind}"
+            f"{', variant ' + source.variant if source.variant else ''}): {_first_line(exc)}; set {VARIABLES[mode]} "
+            "to a diffusers folder, a single-file checkpoint (.safetensors, .ckpt) or a hub id"
+        ) from exc
     pipe = pipe.to(resolved)
+    _mix_precision(pipe, dtype, vae_dtype)
     pipe.set_progress_bar_config(disable=True)
-    slicing = torch.device(resolved).type == "mps" if attention_slicing is None else attention_slicing
-    if slicing:
-        pipe.enable_attention_slicing()
-    return DiffusionEditor(model=model, mode=mode, device=resolved, dtype=dtype, pipe=pipe, attention_slicing=slicing)
+    slicing = _save_memory(pipe, resolved, attention_slicing)
+    return DiffusionEditor(
+        model=model, mode=mode, device=resolved, dtype=dtype, pipe=pipe, attention_slicing=slicing, vae_dtype=vae_dtype
+    )
 
 
 class _LoadOptions(TypedDict):
     """``load_diffusion``'s arguments that every editor of a run shares."""
 
     device: str
-    dtype: torch.dtype | None
+    precision: str
     attention_slicing: bool | None
 
 
+# Editors that share one pipeline's components: loading one of the other group releases this group.
+_GROUP: dict[EditMode, str] = {"img2img": "base", "controlnet": "base", "instruct-pix2pix": "ip2p"}
+
+
+def uses_base_model(mode: EditMode) -> bool:
+    """Whether ``mode`` runs on the base model (HOTELCAP_DIFFUSION_MODEL)."""
+    return _GROUP[mode] == "base"
+
+
 class DiffusionEditors:
-    """The editors one run needs, each loaded on first use: the base model serves img2img and ControlNet."""
+    """The editors one run needs, each loaded on first use: the base model serves img2img and ControlNet.
+
+    One pipeline is resident at a time: asking for InstructPix2Pix releases the base pipeline and the
+    other way round, so a run's peak memory is that of its largest pipeline, not of all of them.
+    """
 
     def __init__(
         self,
@@ -297,13 +503,13 @@ class DiffusionEditors:
         ip2p_model: str = DEFAULT_IP2P_MODEL,
         controlnet_model: str = DEFAULT_CONTROLNET_MODEL,
         device: str = "auto",
-        dtype: torch.dtype | None = None,
+        precision: str = "auto",
         attention_slicing: bool | None = None,
     ) -> None:
         self.model = model
         self.ip2p_model = ip2p_model
         self.controlnet_model = controlnet_model
-        self._load = _LoadOptions(device=device, dtype=dtype, attention_slicing=attention_slicing)
+        self._load = _LoadOptions(device=device, precision=precision, attention_slicing=attention_slicing)
         self._editors: dict[EditMode, DiffusionEditor] = {}
 
     def model_for(self, mode: EditMode) -> str:
@@ -315,10 +521,36 @@ class DiffusionEditors:
             return self.ip2p_model
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
 
+    def unavailable(self, mode: EditMode) -> str | None:
+        """Why ``mode``'s models cannot be loaded here (checked without loading them), or None."""
+        needed = {
+            "img2img": [(self.model, "HOTELCAP_DIFFUSION_MODEL")],
+            "controlnet": [
+                (self.model, "HOTELCAP_DIFFUSION_MODEL"),
+                (self.controlnet_model, "HOTELCAP_CONTROLNET_MODEL"),
+            ],
+            "instruct-pix2pix": [(self.ip2p_model, "HOTELCAP_IP2P_MODEL")],
+        }[mode]
+        for model, variable in needed:
+            try:
+                resolve_diffusion(model, variable)
+            except ModelUnavailableError as exc:
+                return str(exc)
+        return None
+
+    def release(self, keep: EditMode | None = None) -> None:
+        """Drop the loaded pipelines, except those sharing ``keep``'s components."""
+        dropped = [m for m in self._editors if keep is None or _GROUP[m] != _GROUP[keep]]
+        for mode in dropped:
+            del self._editors[mode]
+        if dropped:
+            release_memory()
+
     def editor_for(self, mode: EditMode) -> DiffusionEditor:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
         if mode not in self._editors:
+            self.release(keep=mode)
             if mode == "img2img":
                 self._editors[mode] = load_diffusion(self.model, **self._load)
             elif mode == "controlnet":

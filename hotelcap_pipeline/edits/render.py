@@ -21,10 +21,11 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw
 
-from hotelcap_pipeline.edits.cache import cache_key, png_bytes, read_png_meta
-from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance
+from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
+from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance, uses_base_model
 from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
+from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.store import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -164,7 +165,8 @@ class _SeriesRenderer:
             photo = im.convert("RGB")
         size = fit_dims(*photo.size, max_side=self.max_side)
         key = self.row_key(photo_row["sha256"], size)
-        if previous is not None and previous["cache_key"] == key and (self.root / out_rel).is_file():
+        # A stored edit is reused only when it still decodes whole (a damaged file is rendered again).
+        if previous is not None and previous["cache_key"] == key and image_problem(self.root / out_rel) is None:
             return {**previous, "reused": True}
 
         rendered = [self.candidate(photo, image_id, photo_row["sha256"], size, st) for st in s.sweep]
@@ -231,7 +233,9 @@ def render_edits(
     cannot be read or edited gives a ``failed`` row naming the file and the error; the others go on.
     ``rules`` holds each series' acceptance rule fitted on known edits (``edits.validation``); a series without one
     falls back to its preserve_threshold and its rows carry ``accepted`` = null.
-    ``progress(done, total, what)`` is called after each row.
+    ``progress(done, total, what)`` is called after each row. A series whose model is unavailable gives
+    ``skipped`` rows with the reason; a base model that cannot load raises ``ModelUnavailableError`` (the
+    stage fails with that one line rather than recording a failed row per photo).
     """
     missing = {"image_id", "hotel_id", "path", "sha256"} - set(selection.columns)
     if missing:
@@ -239,10 +243,14 @@ def render_edits(
     store_root = Path(store_root)
     prev = _previous_rows(previous)
     photos = list(selection.iter_rows(named=True))
+    skipped = _unavailable_series(series, diffusion)
     total = len(photos) * len(series)
-    rows: list[dict[str, Any]] = []
-    for s in series:
+    done = 0
+    by_series: dict[str, list[dict[str, Any]]] = {}
+    # Series sharing a pipeline run together, so each pipeline is loaded once and released after its series.
+    for s in sorted(series, key=lambda x: not uses_base_model(x.mode)):
         renderer = _SeriesRenderer(s, store_root, diffusion, clip, max_side, (rules or {}).get(s.name))
+        rows = by_series.setdefault(s.name, [])
         for photo_row in photos:
             image_id = photo_row["image_id"]
             base = {
@@ -252,29 +260,51 @@ def render_edits(
                 "condition": s.condition,
                 "source_path": photo_row["path"],
                 "photo_sha256": photo_row["sha256"],
+                "mode": s.mode,
+                "model": renderer.model,
+                "seed": s.seed,
+                "steps": s.steps,
+                "guidance": s.guidance,
+                "reused": False,
             }
-            try:
-                result = {
-                    **base,
-                    "status": "ok",
-                    "error": None,
-                    **renderer.render(photo_row, prev.get((image_id, s.name))),
-                }
-            except (OSError, ValueError) as exc:
-                result = {
-                    **base,
-                    "status": "failed",
-                    "error": f"{photo_row['path']}: {exc}",
-                    "mode": s.mode,
-                    "seed": s.seed,
-                    "steps": s.steps,
-                    "guidance": s.guidance,
-                    "reused": False,
-                }
+            if s.name in skipped:
+                result = {**base, "status": "skipped", "error": skipped[s.name]}
+            else:
+                try:
+                    done_row = renderer.render(photo_row, prev.get((image_id, s.name)))
+                    result = {**base, "status": "ok", "error": None, **done_row}
+                except ModelUnavailableError as exc:
+                    if uses_base_model(s.mode):
+                        raise
+                    skipped[s.name] = f"series skipped: {exc}"
+                    result = {**base, "status": "skipped", "error": skipped[s.name]}
+                except (OSError, ValueError) as exc:
+                    result = {**base, "status": "failed", "error": f"{photo_row['path']}: {exc}"}
             rows.append(result)
+            done += 1
             if progress is not None:
-                progress(len(rows), total, f"{s.name}/{image_id}: {result['status']}")
-    return pl.DataFrame(rows, schema=EDIT_SCHEMA, strict=False)
+                progress(done, total, f"{s.name}/{image_id}: {result['status']}")
+    ordered = [row for s in series for row in by_series.get(s.name, [])]
+    return pl.DataFrame(ordered, schema=EDIT_SCHEMA, strict=False)
+
+
+def _unavailable_series(series: Sequence[EditSeries], diffusion: EditorSource) -> dict[str, str]:
+    """Series whose model cannot be had here, each with the reason; checked before any photo is touched.
+
+    The base model (HOTELCAP_DIFFUSION_MODEL) missing fails the stage; a missing InstructPix2Pix or
+    ControlNet model skips only the series that need it. Nothing left to render fails the stage too.
+    """
+    reasons: dict[str, str] = {}
+    for s in series:
+        why = diffusion.unavailable(s.mode)
+        if why is None:
+            continue
+        if s.mode == "img2img" or "HOTELCAP_DIFFUSION_MODEL" in why:
+            raise ModelUnavailableError(why)
+        reasons[s.name] = f"series skipped: {why}"
+    if series and len(reasons) == len(series):
+        raise ModelUnavailableError(f"no edit series can run: {next(iter(reasons.values()))}")
+    return reasons
 
 
 def _fit_box(image: Image.Image, box: int) -> Image.Image:

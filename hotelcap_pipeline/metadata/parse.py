@@ -40,6 +40,10 @@ SCHEMAS: dict[str, dict[str, type[pl.DataType] | pl.DataType]] = {
     },
 }
 ID_COLUMN = {"chains": "chain_id", "hotels": "hotel_id", "images": "image_id"}
+# Numeric columns that may be unknown: these spellings of "no value" are read as null, not as bad rows.
+NULLABLE = {"latitude", "longitude"}
+NULL_SPELLINGS = ("", "NULL", "NONE", "NAN", "NA", "N/A")
+MAX_LISTED = 10
 REQUIRED = {
     "chains": ("chain_id",),
     "hotels": ("hotel_id", "chain_id"),
@@ -63,6 +67,10 @@ class ParseReport:
     skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)
     unparsed_timestamps: int = 0
+    blank_lines: int = 0
+    duplicate_rows: int = 0
+    duplicate_ids: list[int] = field(default_factory=list)
+    undecodable_bytes: int = 0
 
     def as_metadata(self) -> dict[str, str | int | bool]:
         return {
@@ -72,12 +80,36 @@ class ParseReport:
             "skipped_rows": self.skipped,
             "skipped_examples": "; ".join(self.skipped_examples) or "none",
             "unparsed_timestamps": self.unparsed_timestamps,
+            "blank_lines": self.blank_lines,
+            "duplicate_rows_skipped": self.duplicate_rows,
+            "duplicate_ids": ", ".join(map(str, self.duplicate_ids[:MAX_LISTED])) or "none",
+            "undecodable_bytes": self.undecodable_bytes,
         }
+
+
+def check_utf8(path: Path, *, lossy: bool) -> int:
+    """The number of bytes that are not UTF-8 (0 for a clean file); without ``lossy`` the first one is a
+    ``DatasetError`` naming the file and its byte offset."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not lossy:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise DatasetError(
+                f"{path}: byte {exc.start} (line {line}) is not UTF-8 ({data[exc.start:exc.start + 1]!r}); "
+                "re-save the file as UTF-8, or set on_bad_rows: skip to read it with such bytes replaced"
+            ) from None
+        # Replacement characters the lossy read adds, not counting any the file already held.
+        return data.decode("utf-8", errors="replace").count("\ufffd") - data.decode("utf-8", errors="ignore").count(
+            "\ufffd"
+        )
+    return 0
 
 
 def detect_header(path: Path, first_column: str) -> bool:
     """A first line whose first field is not an integer is a header (train_set.csv has none)."""
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         line = fh.readline()
     if not line.strip():
         raise DatasetError(f"{path}: file is empty")
@@ -97,8 +129,9 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     names = list(schema)
     if not path.exists():
         raise DatasetError(f"{path}: missing (expected the Hotels-50K file {path.name})")
+    undecodable = check_utf8(path, lossy=on_bad_rows == "skip")
     header = detect_header(path, names[0])
-    report = ParseReport(file=str(path), header=header)
+    report = ParseReport(file=str(path), header=header, undecodable_bytes=undecodable)
     try:
         # polars' default: an empty unquoted field is null, so a blank value counts as missing.
         raw = pl.read_csv(path, has_header=header, infer_schema=False, encoding="utf8-lossy", quote_char='"')
@@ -106,11 +139,19 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
         raise DatasetError(f"{path}: not a readable CSV ({exc})") from None
     raw = _name_columns(raw, names, header, path)
     first_line = 2 if header else 1
+    # Blank lines (a trailing newline too many) read as all-null rows: they hold no data, so they are dropped;
+    # __row keeps each row's place in the file for the line numbers of messages.
+    raw = raw.with_row_index("__row")
+    blank = pl.all_horizontal(pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "") for n in names)
+    report.blank_lines = raw.select(blank.sum()).item()
+    raw = raw.filter(~blank)
     # Cast every typed column leniently, then point at the first value that failed: one pass, and
     # the slow row-by-row explanation only runs when something is wrong.
     casts, flags = [], []
     for name, dtype in schema.items():
         col = pl.col(name)
+        if name in NULLABLE:
+            col = pl.when(col.str.strip_chars().str.to_uppercase().is_in(NULL_SPELLINGS)).then(None).otherwise(col)
         if dtype == pl.Utf8:
             casts.append(col if name == "hotel_name" else col.str.strip_chars())
         else:
@@ -121,12 +162,16 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     # Lazy so that common-subexpression elimination casts each column once.
     checks = (
         raw.lazy()
-        .select([c.alias(n) for c, n in zip(casts, names, strict=True)] + [pl.any_horizontal(flags).alias("__bad")])
+        .select(
+            [pl.col("__row")]
+            + [c.alias(n) for c, n in zip(casts, names, strict=True)]
+            + [pl.any_horizontal(flags).alias("__bad")]
+        )
         .collect()
     )
     typed = checks.drop("__bad")
     if checks.get_column("__bad").any():
-        bad_rows = raw.with_row_index("__row").filter(checks.get_column("__bad"))
+        bad_rows = raw.filter(checks.get_column("__bad"))
         messages = [
             _explain_bad_row(row, schema, kind, path, first_line) for row in bad_rows.head(5).iter_rows(named=True)
         ]
@@ -141,13 +186,21 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     if ids.n_unique() != typed.height:
         dups = typed.filter(pl.col(id_col).is_duplicated())
         first_dup = dups.get_column(id_col)[0]
-        lines = (
-            typed.with_row_index("__row").filter(pl.col(id_col) == first_dup).get_column("__row") + first_line
-        ).to_list()
-        raise DatasetError(
-            f"{path}: duplicate {id_col} {first_dup} on lines {lines} "
-            f"({dups.get_column(id_col).n_unique()} duplicated ids in all)"
+        lines = (typed.filter(pl.col(id_col) == first_dup).get_column("__row") + first_line).to_list()
+        message = (
+            f"duplicate {id_col} {first_dup} on lines {lines} ({dups.get_column(id_col).n_unique()} duplicated ids "
+            "in all)"
         )
+        if on_bad_rows == "error":
+            raise DatasetError(f"{path}: {message}; set on_bad_rows: skip to keep each id's first row")
+        # The first row of each id is kept; the later ones are counted and listed.
+        later = typed.filter(pl.col(id_col).is_first_distinct().not_())
+        report.duplicate_rows = later.height
+        report.duplicate_ids = later.get_column(id_col).unique(maintain_order=True).to_list()
+        report.skipped += later.height
+        report.skipped_examples.append(f"{path.name}: {message}, first rows kept")
+        typed = typed.filter(pl.col(id_col).is_first_distinct())
+    typed = typed.drop("__row")
     if kind == "images":
         typed = typed.with_columns(parse_timestamps(pl.col("upload_timestamp")).alias("uploaded_at"))
         report.unparsed_timestamps = typed.select(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from hotelcap_pipeline.metadata.extract import extract_archive
+from hotelcap_pipeline.metadata.extract import ExtractLimits, extract_archive
 from hotelcap_pipeline.metadata.parse import DatasetError, find_csv_folder
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -22,11 +22,12 @@ def _local_path(source: str) -> Path | None:
     return None
 
 
-def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str] = ()) -> Path:
+def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str] = (),
+                    limits: ExtractLimits | None = None) -> Path:
     """Return the folder that holds the four CSVs, downloading and extracting when needed.
 
     A URL is downloaded into ``raw_dir`` (streamed, atomic, not again when already there); an
-    archive is extracted safely into ``raw_dir/extracted`` once per archive version.
+    archive is extracted safely, within ``limits``, into ``raw_dir/extracted`` once per archive version.
     """
     local = _local_path(source)
     if local is not None and local.is_dir():
@@ -42,15 +43,15 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
         archive = download_file(source, raw_dir / name, insecure_hosts=insecure_hosts)
     if not archive.name.endswith(ARCHIVE_SUFFIXES):
         raise DatasetError(f"{archive}: expected a .tar.gz, .tar or .zip archive or a folder of CSVs")
-    return find_csv_folder(_extract_once(archive, raw_dir / "extracted"))
+    return find_csv_folder(_extract_once(archive, raw_dir / "extracted", limits))
 
 
-def _extract_once(archive: Path, dest: Path) -> Path:
+def _extract_once(archive: Path, dest: Path, limits: ExtractLimits | None = None) -> Path:
     stat = archive.stat()
     stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     marker = dest / ".hotelcap-extracted.json"
     if marker.exists() and json.loads(marker.read_text()) == stamp:
         return dest
-    extract_archive(archive, dest)
+    extract_archive(archive, dest, limits)
     marker.write_text(json.dumps(stamp))
     return dest

@@ -115,6 +115,10 @@ def review_dataset(
         "hotels_of_unknown_chains": hotels.join(chains, on="chain_id", how="anti").height,
         "share_train_images_chain_unknown": unknown_share,
         "unparsed_timestamps": int(train.get_column("uploaded_at").null_count()),
+        # Coordinates are nullable (NULL in the file): a hotel without them is counted, not dropped.
+        "hotels_without_coordinates": hotels.filter(
+            pl.col("latitude").is_null() | pl.col("longitude").is_null()
+        ).height,
     }
     add("counts", counts)
     add("images_per_hotel", summarize_counts(images_per_hotel))

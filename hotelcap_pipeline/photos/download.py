@@ -16,7 +16,7 @@ import math
 import os
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from hotelcap_pipeline.photos.fetch import FetchLimits, PhotoFetcher
 from hotelcap_pipeline.photos.parallel import Emit, run_in_processes, split_by_owner
 from hotelcap_pipeline.photos.paths import UnsafePathError, image_relpath
 from hotelcap_pipeline.photos.progress import ProgressCallback, ProgressTracker
-from hotelcap_pipeline.photos.resize import ImageRejected, Resample, ResizeSpec
+from hotelcap_pipeline.photos.resize import ImageRejected, ResizeSpec
 from hotelcap_pipeline.photos.storage import StoredPhoto, remove_stale_temps, reusable_photo, store_photo
 
 REQUEST_COLUMNS = {
@@ -45,47 +45,20 @@ MANIFEST_SCHEMA = {
 
 @dataclass(frozen=True)
 class DownloadOptions:
-    max_in_flight: int = 64
-    per_host: int = 16
-    total_timeout_s: float = 60.0
-    stall_timeout_s: float = 20.0
-    connect_timeout_s: float = 15.0
-    retries: int = 3
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    retry_after_max_s: float = 60.0
-    max_body_bytes: int = 25_000_000
-    max_pixels: int = 100_000_000
-    max_redirects: int = 5
-    target_size: int = 640
-    upscale: bool = True
-    jpeg_quality: int = 90
-    # After reduce-on-decode the remaining downscale is below 2x, where Hamming looks close to Lanczos and
-    # costs clearly less CPU (benchmarks/bench_download.py --resamples measures both).
-    resample: Resample = "hamming"
-    insecure_hosts: tuple[str, ...] = ()
-    allowed_networks: tuple[str, ...] = ()
+    """How a download runs: the network limits, the resize, the connection policy, and where it runs."""
+
+    fetch: FetchLimits = field(default_factory=FetchLimits)
+    resize: ResizeSpec = field(default_factory=ResizeSpec)
+    # ``limit`` is the number of requests in flight in all, ``limit_per_host`` per host.
+    session: SessionPolicy = field(default_factory=SessionPolicy)
+    # Folders whose regular files a row may name (file:// or a plain path); empty: local files are refused.
+    local_roots: tuple[str, ...] = ()
     # Worker processes, each with its own event loop; None: one per core, but only as many as give each
     # PHOTOS_PER_PROCESS photos (a process costs ~0.7 s of start-up), so small batches stay in-process.
     processes: int | None = None
     # Decode/resize threads per process; None: 2 in a worker process, one per core in-process.
     cpu_workers: int | None = None
     progress_interval_s: float = 2.0
-
-    @property
-    def resize_spec(self) -> ResizeSpec:
-        return ResizeSpec(self.target_size, self.upscale, self.jpeg_quality, self.max_pixels, self.resample)
-
-    @property
-    def fetch_limits(self) -> FetchLimits:
-        return FetchLimits(self.total_timeout_s, self.stall_timeout_s, self.connect_timeout_s,
-                           self.max_body_bytes, self.max_redirects, self.retries, self.backoff_base_s,
-                           self.backoff_max_s, self.retry_after_max_s)
-
-    @property
-    def session_policy(self) -> SessionPolicy:
-        return SessionPolicy(limit=self.max_in_flight, limit_per_host=self.per_host,
-                             insecure_hosts=self.insecure_hosts, allowed_networks=self.allowed_networks)
 
 
 @dataclass(frozen=True)
@@ -171,7 +144,7 @@ def fetch_and_store(jobs: Sequence[_Job], emit: Emit, *, store_root: Path, optio
 async def _run(jobs: Sequence[_Job], store_root: Path, options: DownloadOptions,
                executor: concurrent.futures.Executor, emit: Emit) -> None:
     loop = asyncio.get_running_loop()
-    spec = options.resize_spec
+    spec = options.resize
     # One sweep of stale temp files per directory, finished before any write there in this run.
     sweeps: dict[Path, asyncio.Future[int]] = {}
     pending = iter(jobs)
@@ -205,16 +178,18 @@ async def _run(jobs: Sequence[_Job], store_root: Path, options: DownloadOptions,
                 result = _result(job, None, f"unexpected error: {type(exc).__name__}: {exc}", False, 0)
             emit(job.index, result)
 
-    async with open_session(options.session_policy) as session:
-        fetcher = PhotoFetcher(session, options.session_policy, options.fetch_limits, random.Random())
-        n_workers = max(1, min(options.max_in_flight, len(jobs)))
+    async with open_session(options.session) as session:
+        fetcher = PhotoFetcher(session, options.session, options.fetch, random.Random(),
+                               local_roots=options.local_roots)
+        n_workers = max(1, min(options.session.limit, len(jobs)))
         await asyncio.gather(*(worker(fetcher) for _ in range(n_workers)))
 
 
 def _per_process(options: DownloadOptions, processes: int) -> DownloadOptions:
     # The limits hold for the whole download, so each process gets its share of them.
-    return replace(options, max_in_flight=math.ceil(options.max_in_flight / processes),
-                   per_host=math.ceil(options.per_host / processes), cpu_workers=options.cpu_workers or 2)
+    session = replace(options.session, limit=math.ceil(options.session.limit / processes),
+                      limit_per_host=math.ceil(options.session.limit_per_host / processes))
+    return replace(options, session=session, cpu_workers=options.cpu_workers or 2)
 
 
 def download_images(requests: pl.DataFrame, store_root: Path, options: DownloadOptions,

@@ -7,17 +7,30 @@ that are not images or too large, redirect loops, refused addresses.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
-from hotelcap_pipeline.http import PermanentFetchError, SessionPolicy, as_retry_failure, follow_redirects, local_path_of
+from hotelcap_pipeline.http import (
+    IDENTITY_ENCODING,
+    PermanentFetchError,
+    SessionPolicy,
+    as_retry_failure,
+    follow_redirects,
+    local_path_of,
+    read_capped,
+)
 from hotelcap_pipeline.retry import RetriesExhausted, RetryPolicy, retry_async, status_retry
 from hotelcap_pipeline.retry import parse_retry_after as parse_retry_after  # re-exported for callers
 
+LOCAL_FILES_HINT = ("the dataset is remote; set HOTELCAP_ALLOW_LOCAL_FILES=1 (or a list of folders) to let "
+                    "its rows name local files")
 # Servers often label photos loosely; these are decoded and judged by the decoder instead.
 _AMBIGUOUS_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/binary"})
 
@@ -54,8 +67,10 @@ class PhotoFetcher:
     """Fetches photo bytes over one shared session (http/https) or from local files."""
 
     def __init__(self, session: aiohttp.ClientSession, policy: SessionPolicy, limits: FetchLimits,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, local_roots: Sequence[str | Path] = ()) -> None:
         self._session = session
+        # Local files are read only under these folders; none: a dataset's local paths are refused.
+        self._local_roots = tuple(Path(os.path.realpath(r)) for r in local_roots)
         self._policy = policy
         self._limits = limits
         self._rng = rng or random.Random()
@@ -90,8 +105,8 @@ class PhotoFetcher:
 
     async def _attempt(self, url: URL) -> bytes:
         limits = self._limits
-        async with follow_redirects(self._session, self._policy, url, max_redirects=limits.max_redirects,
-                                    timeout=self._timeout) as resp:
+        async with follow_redirects(self._session, self._policy, url, IDENTITY_ENCODING,
+                                    max_redirects=limits.max_redirects, timeout=self._timeout) as resp:
             retry = status_retry(resp.status, resp.headers.get("Retry-After"))
             if retry is not None:
                 raise retry
@@ -100,24 +115,43 @@ class PhotoFetcher:
             content_type = resp.content_type.lower() if "Content-Type" in resp.headers else ""
             if not content_type.startswith("image/") and content_type not in _AMBIGUOUS_TYPES:
                 raise PermanentFetchError(f"not an image ({content_type})")
-            if resp.content_length is not None:
-                if resp.content_length > limits.max_body_bytes:
-                    raise PermanentFetchError(f"body larger than {_megabytes(limits.max_body_bytes)}")
-                return await resp.read()  # the parser stops at Content-Length: no more can arrive
+            too_large = PermanentFetchError(f"body larger than {_megabytes(limits.max_body_bytes)}")
+            if resp.content_length is not None and resp.content_length > limits.max_body_bytes:
+                raise too_large
+            # Content-Length counts the bytes on the wire; a compressed body can inflate far beyond it, so the
+            # cap is applied to the decoded stream (aiohttp inflates it in bounded steps as it is read).
             body = bytearray()
             async for chunk in resp.content.iter_chunked(1 << 16):
                 body += chunk
                 if len(body) > limits.max_body_bytes:
-                    raise PermanentFetchError(f"body larger than {_megabytes(limits.max_body_bytes)}")
+                    raise too_large
             return bytes(body)
 
     def _read_local(self, path: Path) -> FetchOutcome:
+        if not self._local_roots:
+            return FetchOutcome(None, f"local file refused: {LOCAL_FILES_HINT}", 0)
+        real = Path(os.path.realpath(path))  # symlinks and '..' resolved before the folder check
+        if not any(real == root or root in real.parents for root in self._local_roots):
+            return FetchOutcome(None, "local file outside the allowed folders ("
+                                + ", ".join(str(r) for r in self._local_roots) + ")", 0)
         try:
-            size = path.stat().st_size
-            if size > self._limits.max_body_bytes:
-                return FetchOutcome(None, f"file larger than {_megabytes(self._limits.max_body_bytes)}", 1)
-            return FetchOutcome(path.read_bytes(), None, 1)
+            return FetchOutcome(read_capped(real, self._limits.max_body_bytes), None, 1)
         except FileNotFoundError:
             return FetchOutcome(None, "file not found", 1)
         except OSError as exc:
+            if exc.errno == errno.EFBIG:
+                return FetchOutcome(None, f"file larger than {_megabytes(self._limits.max_body_bytes)}", 1)
             return FetchOutcome(None, f"file not readable ({exc.strerror})", 1)
+
+
+def local_file_roots(dataset: str, allowed: Sequence[str] = ()) -> tuple[str, ...]:
+    """The folders a dataset's rows may name local files under: those the user allowed, plus, for a
+    dataset that is itself local (a folder or an archive on disk), the folder it lives in."""
+    roots = list(allowed)
+    try:
+        local = local_path_of(dataset)
+    except ValueError:
+        local = None
+    if local is not None:
+        roots.append(str(local if local.is_dir() else local.parent))
+    return tuple(dict.fromkeys(roots))

@@ -5,15 +5,37 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-ProgressCallback = Callable[[dict], None]
 logger = logging.getLogger(__name__)
 
 
-def log_progress(event: dict) -> None:
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Counts so far; ``final`` on the one event sent when every photo is done."""
+
+    done: int
+    ok: int
+    failed: int
+    reused: int
+    remaining: int
+    total: int
+    elapsed_s: float
+    rate_per_s: float
+    final: bool
+
+    def describe(self) -> str:
+        return (f"photos: {self.done}/{self.total} done, {self.failed} failed, {self.reused} reused, "
+                f"{self.remaining} left, {self.rate_per_s:.1f}/s")
+
+
+# The one callback type of the photo stage: the Dagster asset logs to the run, the default to `logging`.
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def log_progress(event: ProgressEvent) -> None:
     """Default callback: one log line per event."""
-    logger.info("photos: %(done)d/%(total)d done, %(failed)d failed, %(reused)d reused, %(remaining)d left, "
-                "%(rate_per_s).1f/s", event)
+    logger.info(event.describe())
 
 
 class ProgressTracker:
@@ -40,16 +62,14 @@ class ProgressTracker:
             self._last = now
             self._callback(self.snapshot(final=False))
 
-    def snapshot(self, final: bool) -> dict:
+    def snapshot(self, final: bool) -> ProgressEvent:
         done = self.ok + self.failed
         elapsed = max(self._clock() - self._start, 1e-9)
-        return {
-            "done": done, "ok": self.ok, "failed": self.failed, "reused": self.reused,
-            "remaining": self.total - done, "total": self.total,
-            "elapsed_s": round(elapsed, 3), "rate_per_s": done / elapsed, "final": final,
-        }
+        return ProgressEvent(done=done, ok=self.ok, failed=self.failed, reused=self.reused,
+                             remaining=self.total - done, total=self.total, elapsed_s=round(elapsed, 3),
+                             rate_per_s=done / elapsed, final=final)
 
-    def finish(self) -> dict:
+    def finish(self) -> ProgressEvent:
         event = self.snapshot(final=True)
         self._callback(event)
         return event

@@ -47,8 +47,9 @@ class ResizeSpec:
     upscale: bool = True
     jpeg_quality: int = 90
     max_pixels: int = 100_000_000
-    # LANCZOS is the sharpest; HAMMING (the default, see DownloadOptions) and the others trade a little
-    # sharpness for CPU (benchmarks/bench_download.py).
+    # LANCZOS is the sharpest; HAMMING and the others trade a little sharpness for CPU. After
+    # reduce-on-decode the remaining downscale is below 2x, where Hamming looks close to Lanczos and costs
+    # clearly less (benchmarks/bench_download.py --resamples measures both), hence the default.
     resample: Resample = "hamming"
 
 

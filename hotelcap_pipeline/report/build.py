@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hotelcap_pipeline.report.context import ReportContext
 from hotelcap_pipeline.report.document import Section
-from hotelcap_pipeline.report.render import to_html, to_markdown
+from hotelcap_pipeline.report.render import section_markdown, to_html, to_markdown
 from hotelcap_pipeline.report.sections import (
     about_section,
     clusters_section,
@@ -30,11 +30,7 @@ class ReportFiles:
     figures: tuple[Path, ...]
     sections: tuple[str, ...]
     missing: tuple[str, ...]  # tables not materialized yet, so their sections only say so
-
-    def preview(self, max_chars: int = 3000) -> str:
-        """The Markdown's start, for the asset's metadata."""
-        text = self.markdown.read_text(encoding="utf-8")
-        return text if len(text) <= max_chars else text[:max_chars] + "\n\n…"
+    findings: str  # the "what worked and what did not" section as Markdown, whole
 
 
 def report_sections(store: DataStore, context: ReportContext, tables: ReportTables | None = None) -> list[Section]:
@@ -72,4 +68,5 @@ def build_report(store: DataStore, context: ReportContext, tables: ReportTables 
         figures=tuple(dict.fromkeys(figures)),
         sections=tuple(s.title for s in sections),
         missing=tuple(dict.fromkeys(k for s in sections for k in s.missing)),
+        findings="\n\n".join(section_markdown(s) for s in sections if s.anchor == "findings"),
     )

@@ -6,7 +6,6 @@ import base64
 from collections.abc import Sequence
 
 import jinja2
-import polars as pl
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markupsafe import Markup
@@ -20,47 +19,18 @@ from hotelcap_pipeline.report.document import (
     Section,
     Table,
 )
+from hotelcap_pipeline.table_format import format_cell, markdown_table
 
 FIGURES_DIR = "figures"
 # Links the page may carry; any other link in a text keeps its words and loses the link.
 _LINK_PREFIXES = ("#", "https://", "http://")
 
 
-def format_cell(value: object) -> str:
-    """One table cell as text: integers without decimals, other floats with 4 significant digits."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "n/a"
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(format_cell(v) for v in value)
-    return str(value)
-
-
-def _is_number(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric()
-
-
 # --- Markdown -------------------------------------------------------------------------------------
 
 
-def _md_cell(value: object) -> str:
-    return format_cell(value).replace("|", "\\|").replace("\n", " ")
-
-
 def _md_table(table: Table) -> str:
-    df = table.frame
-    lines = [f"*{table.caption}*", ""] if table.caption else []
-    lines.append("| " + " | ".join(df.columns) + " |")
-    lines.append("|" + "".join("---:|" if _is_number(t) else "---|" for t in df.dtypes))
-    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in df.iter_rows()]
-    return "\n".join(lines)
+    return markdown_table(table.frame, caption=table.caption)
 
 
 def _md_block(block: object) -> str:
@@ -77,6 +47,11 @@ def _md_block(block: object) -> str:
     if isinstance(block, Missing):
         return f"> **Not materialized yet.** {block.text}"
     raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def section_markdown(section: Section) -> str:
+    """One section's blocks as Markdown, without its title (the Dagster UI shows it under its own label)."""
+    return "\n\n".join(_md_block(b) for b in section.blocks if not isinstance(b, Figure))
 
 
 def to_markdown(title: str, sections: Sequence[Section]) -> str:
@@ -166,7 +141,7 @@ def _environment() -> jinja2.Environment:
         # Embedded, so the page opens from disk, from an e-mail or from an object store alike.
         b64=lambda data: base64.b64encode(data).decode("ascii"),
     )
-    env.globals.update(block_kind=_block_kind, numeric_columns=lambda df: [_is_number(t) for t in df.dtypes])
+    env.globals.update(block_kind=_block_kind, numeric_columns=lambda df: [t.is_numeric() for t in df.dtypes])
     return env
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -9,14 +10,19 @@ import polars as pl
 from hotelcap_pipeline.report.document import Figure
 from hotelcap_pipeline.store import DataStore
 
-REPORT_FIGURE_PREFIX = "report_"
+REPORT_FIGURE_PREFIX = "report_"  # figures the report draws itself, beside the stages' under report/figures/
 
 
 class ReportTables:
-    """The store's tables, each read on first use; ``None`` for a table not materialized yet."""
+    """The store's tables, each read on first use; ``None`` for a table not materialized yet.
 
-    def __init__(self, store: DataStore) -> None:
+    ``figures`` maps an asset to the figure files it declared (paths relative to the store root); the
+    report asset reads them from each stage's materialization metadata.
+    """
+
+    def __init__(self, store: DataStore, figures: Mapping[str, Sequence[str]] | None = None) -> None:
         self.store = store
+        self.figure_files = dict(figures or {})
         self._frames: dict[str, pl.DataFrame | None] = {}
 
     def get(self, key: str) -> pl.DataFrame | None:
@@ -32,14 +38,11 @@ class ReportTables:
         p = Path(path)
         return p if p.is_absolute() else self.store.root / p
 
-
-def stage_figures(store: DataStore, prefixes: tuple[str, ...]) -> list[Figure]:
-    """Figures a stage saved under report/figures/ as ``<prefix><name>.png``, in name order."""
-    if not store.figures.is_dir():
-        return []
-    paths = sorted(
-        p
-        for p in store.figures.glob("*.png")
-        if p.name.startswith(prefixes) and not p.name.startswith((REPORT_FIGURE_PREFIX, "."))
-    )
-    return [Figure(p.name, p.read_bytes(), p.stem.replace("_", " ")) for p in paths]
+    def figures_of(self, asset: str) -> list[Figure]:
+        """The figures ``asset`` declared, in its order; a declared file that is gone is skipped."""
+        found = []
+        for relative in self.figure_files.get(asset, ()):
+            path = self.resolve(relative)
+            if path.is_file():
+                found.append(Figure(path.name, path.read_bytes(), path.stem.replace("_", " ")))
+        return found

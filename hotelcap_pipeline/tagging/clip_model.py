@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -59,6 +60,8 @@ def register_model_configs() -> None:
 
 def preprocess_args(model_name: str) -> dict[str, object]:
     """create_model_and_transforms arguments from a shipped config's ``preprocess_cfg`` (none for others)."""
+    if model_name not in _project_configs():
+        return {}  # open_clip's own, hub and folder models carry their preprocessing themselves
     path = MODEL_CONFIGS_DIR / f"{model_name}.json"
     config = json.loads(path.read_text(encoding="utf-8")).get("preprocess_cfg", {}) if path.is_file() else {}
     unknown = sorted(set(config) - set(PREPROCESS_ARGS))
@@ -105,6 +108,16 @@ def _unit_rows(features: torch.Tensor) -> np.ndarray:
     return features.cpu().numpy().astype(np.float32, copy=False)
 
 
+class ClipNetwork(Protocol):
+    """What this module uses of an open_clip ``CLIP`` / ``CustomTextCLIP`` (both nn.Modules)."""
+
+    visual: torch.nn.Module
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_text(self, text: torch.Tensor) -> torch.Tensor: ...
+
+
 @dataclass
 class ClipModel:
     """An open_clip model in eval mode on one device; every ``encode_*`` returns float32 unit rows."""
@@ -112,7 +125,7 @@ class ClipModel:
     model_id: str
     device: str
     embed_dim: int
-    model: torch.nn.Module = field(repr=False)
+    model: ClipNetwork = field(repr=False)
     preprocess: Callable[[Image.Image], torch.Tensor] = field(repr=False)
     tokenizer: Callable[[Sequence[str]], torch.Tensor] = field(repr=False)
     autocast_dtype: torch.dtype | None = None
@@ -155,39 +168,42 @@ class ClipModel:
 
 
 def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precision: str = "fp32") -> ClipModel:
-    """Build an open_clip model and load its weights from a pretrained tag or a local checkpoint file.
+    """Build an open_clip model and load its weights: a pretrained tag, a local checkpoint file, an open_clip
+    folder (``local-dir:`` or a hub snapshot folder holding open_clip_config.json) or an ``hf-hub:`` repo.
 
+    Offline (``HF_HUB_OFFLINE`` or no answer from the hub) tags and repos come from the local cache only.
     ``precision`` selects an optional autocast (``bf16`` on cpu/cuda, ``fp16`` on cuda/mps); the weights
-    stay in fp32 and the embeddings are returned as float32 either way.
+    stay in fp32 and the embeddings are returned as float32 either way. A model that cannot be had raises
+    ``ModelUnavailableError`` with one line saying what to set.
     """
     import open_clip
 
-    register_model_configs()
-    if model_name not in open_clip.list_models():
-        raise ValueError(f"unknown open_clip architecture {model_name!r}; see open_clip.list_models()")
-    if not pretrained:
-        raise ValueError(f"no weights given for {model_name!r}: pass a pretrained tag or a checkpoint path")
+    from hotelcap_pipeline.models import ModelUnavailableError, resolve_clip
+
     resolved = resolve_device(device)
     autocast_dtype = _check_precision(precision, resolved)
-    local = Path(pretrained).expanduser()
-    if not local.is_file() and pretrained not in open_clip.list_pretrained_tags_by_model(model_name):
-        known = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
-        raise ValueError(
-            f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} (tags: {known})"
+    source = resolve_clip(model_name, pretrained)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            source.model_name,
+            pretrained=source.pretrained or None,
+            device=resolved,
+            **{**preprocess_args(model_name), **dict(source.options)},
         )
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        model_name,
-        pretrained=str(local) if local.is_file() else pretrained,
-        device=resolved,
-        **preprocess_args(model_name),
-    )
+        config = open_clip.get_model_config(source.model_name)
+        tokenizer = open_clip.get_tokenizer(source.model_name)
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailableError(
+            f"cannot load CLIP {source.model_id!r} from {source.pretrained or source.model_name}: {reason}"
+        ) from exc
     model.eval()
     return ClipModel(
-        model_id=clip_model_id(model_name, pretrained),
+        model_id=source.model_id,
         device=resolved,
-        embed_dim=int(open_clip.get_model_config(model_name)["embed_dim"]),
+        embed_dim=int(config["embed_dim"]),
         model=model,
         preprocess=preprocess,
-        tokenizer=open_clip.get_tokenizer(model_name),
+        tokenizer=tokenizer,
         autocast_dtype=autocast_dtype,
     )

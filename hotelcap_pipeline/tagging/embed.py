@@ -7,6 +7,7 @@ preprocessing run in a thread pool (PIL and torch release the GIL) a few batches
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,10 +20,48 @@ import torch
 from PIL import Image
 
 from hotelcap_pipeline.frames import number
+from hotelcap_pipeline.store import DamagedFileError, read_parquet_checked, write_parquet_atomic
 from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256
 
 EMBEDDING_COLUMNS = ("image_id", "hotel_id", "chain_id", "sha256", "model", "embedding")
 MAX_REPORTED_ERRORS = 20
+# Embeddings saved to a checkpoint part at least this often (photos), so a killed run loses little.
+CHECKPOINT_EVERY = 256
+logger = logging.getLogger(__name__)
+
+
+class EmbeddingCheckpoint:
+    """Embeddings computed so far, saved in parts as they go, so a killed run resumes where it stopped.
+
+    Parts are hidden files beside the shard (``.checkpoint.<name>.<n>.parquet``): table readers and
+    uploads skip hidden names, and each part is written atomically, so a kill mid-write loses that part only.
+    """
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = Path(folder)
+        self.name = name
+
+    def _parts(self) -> list[Path]:
+        return sorted(self.folder.glob(f".checkpoint.{self.name}.*.parquet"),
+                      key=lambda p: int(p.name.split(".")[-2]) if p.name.split(".")[-2].isdigit() else -1)
+
+    def load(self) -> pl.DataFrame | None:
+        frames = []
+        for part in self._parts():
+            try:
+                frames.append(read_parquet_checked(part, "image_embeddings"))
+            except DamagedFileError as exc:
+                logger.warning("%s is damaged (%s): skipped, its photos are embedded again", exc.path, exc.reason)
+        return pl.concat(frames, how="vertical_relaxed") if frames else None
+
+    def save(self, part: pl.DataFrame) -> None:
+        parts = self._parts()
+        n = int(parts[-1].name.split(".")[-2]) + 1 if parts else 0
+        write_parquet_atomic(part, self.folder / f".checkpoint.{self.name}.{n}.parquet")
+
+    def clear(self) -> None:
+        for part in self._parts():
+            part.unlink(missing_ok=True)
 
 
 def embedding_matrix(embeddings: pl.DataFrame, column: str = "embedding") -> np.ndarray:
@@ -108,18 +147,26 @@ def embed_images(
     batch_size: int = 64,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: EmbeddingCheckpoint | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> tuple[pl.DataFrame, dict]:
     """Embed every ``ok`` photo of the ``hotel_images`` manifest, reusing ``cached`` rows of the same model.
 
     Returns the ``image_embeddings`` table (EMBEDDING_COLUMNS, sorted by image_id) and stats:
     computed, reused, failed, seconds, photos_per_s (of the computed photos) and errors
     (``"<image_id> <path>: <reason>"``, at most MAX_REPORTED_ERRORS). Photos that cannot be decoded are
-    left out of the table and reported; the others go on.
+    left out of the table and reported; the others go on. With ``checkpoint``, embeddings it holds from a
+    killed run are reused, and new ones are saved to it every ``checkpoint_every`` photos.
     """
     start = time.perf_counter()
     store_root = Path(store_root)
     ok = manifest.filter(pl.col("status") == "ok").select("image_id", "hotel_id", "chain_id", "path", "sha256")
     ok = _with_sha256(ok, store_root)
+    if checkpoint is not None:
+        saved = checkpoint.load()
+        if saved is not None:
+            cached = saved if cached is None else pl.concat([cached.select(saved.columns), saved],
+                                                            how="vertical_relaxed")
     known = _cached_for_model(cached, clip.model_id)
     todo = ok.join(known.select("sha256"), on="sha256", how="anti").unique("sha256", keep="first", maintain_order=True)
 
@@ -128,7 +175,20 @@ def embed_images(
     chunks: list[np.ndarray] = []
     errors: list[str] = []
     done = 0
+    saved_upto = 0  # computed embeddings [0, saved_upto) are in the checkpoint
     forward_start = time.perf_counter()
+
+    def save_checkpoint() -> None:
+        nonlocal saved_upto
+        if checkpoint is None or len(computed_sha) == saved_upto:
+            return
+        fresh = np.concatenate(chunks)[saved_upto:]
+        checkpoint.save(pl.DataFrame({
+            "sha256": pl.Series(computed_sha[saved_upto:], dtype=pl.Utf8),
+            "model": pl.Series([clip.model_id] * len(fresh), dtype=pl.Utf8),
+            "embedding": embedding_series(fresh),
+        }))
+        saved_upto = len(computed_sha)
 
     def load(path: Path) -> torch.Tensor:
         return load_pixels(path, clip.preprocess, clip.image_size)
@@ -143,6 +203,8 @@ def embed_images(
             chunks.append(clip.encode_pixels(torch.stack([pixels for _, pixels in good])))
             computed_sha.extend(todo["sha256"][done + i] for i, _ in good)
         done += len(batch)
+        if len(computed_sha) - saved_upto >= checkpoint_every:
+            save_checkpoint()
         if progress is not None:
             progress(done, len(paths))
     forward_seconds = time.perf_counter() - forward_start

@@ -43,12 +43,33 @@ def resolve_words(words: Sequence[str], labels: Sequence[str], vocabulary: Seque
     return resolved
 
 
-def split_query(query: str | Sequence[str], labels: Sequence[str]) -> list[str]:
-    """Split "bed coffee machine window" into words, keeping multi-word labels whole."""
-    text = " ".join([query] if isinstance(query, str) else query).lower().replace(",", " ")
-    for label in sorted((lbl for lbl in labels if " " in lbl), key=len, reverse=True):
-        text = text.replace(label, label.replace(" ", "\0"))
-    return [w.replace("\0", " ") for w in text.split()]
+def split_query(query: str | Sequence[str], phrases: Sequence[str]) -> list[str]:
+    """Split "bed coffee machine window" (one string or shell words) into search words, the longest known
+    multi-word phrase first: "coffee machine" stays one word, as does its plural "coffee machines"."""
+    tokens = " ".join([query] if isinstance(query, str) else query).lower().replace(",", " ").split()
+    known = {p.lower() for p in phrases if " " in p.strip()}
+    longest = max((len(p.split()) for p in known), default=1)
+    words: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for n in range(min(longest, len(tokens) - i), 1, -1):
+            phrase = " ".join(tokens[i : i + n])
+            if phrase in known or phrase.removesuffix("s") in known:
+                words.append(phrase)
+                i += n
+                break
+        else:
+            words.append(tokens[i])
+            i += 1
+    return words
+
+
+def recorded_model(embeddings_df: pl.DataFrame) -> str:
+    """The CLIP model id recorded with most of the stored embeddings."""
+    if embeddings_df.is_empty():
+        raise ValueError("the stored image_embeddings table is empty: materialize image_embeddings first")
+    counts = embeddings_df.group_by("model").len().sort(["len", "model"], descending=[True, False])
+    return str(counts["model"][0])
 
 
 def _select_method(tags_df: pl.DataFrame, method: str | None) -> pl.DataFrame:
@@ -79,7 +100,9 @@ def search_by_tags(
     photo's score. ``method`` picks one method's rows of a long table holding several.
     """
     tags_df = _select_method(tags_df, method)
-    labels = resolve_words(words, labels_of(tags_df), vocabulary)
+    known = labels_of(tags_df)
+    phrases = [*known, *(name for tag in vocabulary if tag.label in known for name in tag.synonyms)]
+    labels = resolve_words(split_query(words, phrases), known, vocabulary)
     wanted = pl.lit(pl.Series(labels, dtype=pl.Utf8))
     score = pl.sum_horizontal(
         [pl.when(pl.col("tags").list.contains(lbl)).then(pl.col(score_column(lbl))).otherwise(0.0) for lbl in labels]
@@ -96,7 +119,7 @@ def search_by_tags(
     hotels = (
         photos.group_by("hotel_id", "chain_id")
         .agg(
-            pl.col("matched").flatten().unique().sort().alias("covered"),
+            pl.col("matched").explode(empty_as_null=False).unique().sort().alias("covered"),
             (pl.col("n_matched") == len(labels)).sum().alias("photos_with_all"),
             pl.len().alias("matching_photos"),
             pl.col("score").max().alias("best_score"),
@@ -125,29 +148,3 @@ def search_by_text(embeddings_df: pl.DataFrame, clip: ClipModel, text: str, limi
     order = np.argsort(-cosine, kind="stable")[:limit]
     keep = [c for c in ("image_id", "hotel_id", "chain_id") if c in rows.columns]
     return rows.select(keep)[order].with_columns(pl.Series("score", cosine[order], dtype=pl.Float32))
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, list | pl.Series):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
-def format_table(df: pl.DataFrame, max_width: int = 48) -> str:
-    """A plain aligned text table for the terminal; long cells are cut with an ellipsis."""
-    if df.is_empty():
-        return "(no results)"
-    header = list(df.columns)
-    cells = [[_cell(v) for v in row] for row in df.iter_rows()]
-    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-    numeric = [df.schema[c].is_numeric() for c in header]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row).rstrip() for row in cells)])

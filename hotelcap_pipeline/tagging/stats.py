@@ -7,10 +7,12 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from hotelcap_pipeline.criteria import ORIGINAL_STUDY, STUDY_METRICS
-from hotelcap_pipeline.figures import figure_png
+from hotelcap_pipeline.figures import figure_png, new_figure
 from hotelcap_pipeline.frames import number
 
 GAP_RANK = 10
+# Top-1 score and gap are comparable with the study only for cosine scores (not for softmax or logits).
+COSINE_ONLY = ("mean_top1_score", "mean_gap_1st_10th")
 
 
 def score_columns(tags_df: pl.DataFrame) -> list[str]:
@@ -33,7 +35,7 @@ def method_statistics(tags_df: pl.DataFrame) -> dict[str, float]:
     top1, gap = top1_and_gap(score_matrix(tags_df))
     per_hotel = (
         tags_df.select("hotel_id", "tags")
-        .explode("tags")
+        .explode("tags", empty_as_null=True)
         .drop_nulls("tags")
         .group_by("hotel_id")
         .agg(pl.col("tags").n_unique().alias("distinct"))
@@ -90,7 +92,8 @@ def tag_matrix(tags_df: pl.DataFrame, labels: list[str]) -> np.ndarray:
 
 def labels_of(tags_df: pl.DataFrame) -> list[str]:
     """Vocabulary labels in column order, recovered from the score columns."""
-    known = {t.replace(" ", "_"): t for t in tags_df["tags"].explode().drop_nulls().unique().to_list()}
+    words = tags_df["tags"].explode(empty_as_null=True).drop_nulls().unique().to_list()
+    known = {t.replace(" ", "_"): t for t in words}
     return [
         known.get(c.removeprefix("score_"), c.removeprefix("score_").replace("_", " ")) for c in score_columns(tags_df)
     ]
@@ -135,4 +138,35 @@ def cooccurrence_figure(tags_df: pl.DataFrame, method: str | None = None, labels
     ax.set_ylabel("tag i")
     ax.set_title(f"Co-occurrence P(j | i), method {method}")
     fig.colorbar(image, ax=ax, fraction=0.046)
+    return figure_png(fig)
+
+
+def with_original_study(stats: pl.DataFrame) -> pl.DataFrame:
+    """The ``tag_stats`` rows and the original study's as one more row (cosine scores)."""
+    if "method" in stats.columns and (stats["method"] == ORIGINAL_STUDY["method"]).any():
+        return stats
+    row = {k: [v] for k, v in ORIGINAL_STUDY.items()} | {"score_kind": ["cosine"]}
+    return pl.concat([stats, pl.DataFrame(row)], how="diagonal_relaxed")
+
+
+def tagging_comparison_figure(stats: pl.DataFrame) -> bytes:
+    """Each method's numbers over the study's (1 = the same); top-1 and gap only for cosine scores."""
+    methods = stats.filter(pl.col("method") != ORIGINAL_STUDY["method"])
+    fig, ax = new_figure(8, 4)
+    x = np.arange(len(STUDY_METRICS))
+    width = 0.8 / max(1, methods.height)
+    for i, row in enumerate(methods.iter_rows(named=True)):
+        ratios = [
+            (row[m] / ORIGINAL_STUDY[m])
+            if row.get(m) is not None
+            and (row.get("score_kind") in ("cosine", "", None) or m not in COSINE_ONLY)
+            else np.nan
+            for m in STUDY_METRICS
+        ]
+        ax.bar(x + (i - (methods.height - 1) / 2) * width, ratios, width, label=str(row["method"]))
+    ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set_xticks(x, [m.replace("_", " ") for m in STUDY_METRICS], rotation=25, ha="right")
+    ax.set_ylabel("this run / original study")
+    ax.set_title("Tagging numbers relative to the original study")
+    ax.legend()
     return figure_png(fig)

@@ -28,9 +28,9 @@ import numpy as np
 import polars as pl
 
 from hotelcap_pipeline.tagging.captions import make_caption
-from hotelcap_pipeline.tagging.clip_model import ClipModel
 from hotelcap_pipeline.tagging.embed import embedding_matrix
 from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, TaggingMethod
+from hotelcap_pipeline.tagging.text_cache import TextEncoder as ClipModel
 from hotelcap_pipeline.tagging.vocabulary import PromptTemplates, Tag, load_templates
 
 ID_COLUMNS = ("image_id", "hotel_id", "chain_id")
@@ -102,19 +102,15 @@ def tags_table(
     labels = np.array([t.label for t in vocabulary], dtype=object)
     by_score = np.argsort(-scores, axis=1, kind="stable")
     captions = [make_caption([labels[k] for k in order if row[k]]) for row, order in zip(chosen, by_score, strict=True)]
-    return pl.concat(
-        [
-            ids.select(ID_COLUMNS),
-            pl.DataFrame(
-                {
-                    "method": pl.Series([method] * ids.height, dtype=pl.Utf8),
-                    "tags": pl.Series([list(labels[row]) for row in chosen], dtype=pl.List(pl.Utf8)),
-                    "caption": pl.Series(captions, dtype=pl.Utf8),
-                    **{tag.column: pl.Series(scores[:, k], dtype=pl.Float32) for k, tag in enumerate(vocabulary)},
-                }
-            ),
-        ],
-        how="horizontal",
+    return ids.select(ID_COLUMNS).hstack(
+        pl.DataFrame(
+            {
+                "method": pl.Series([method] * ids.height, dtype=pl.Utf8),
+                "tags": pl.Series([list(labels[row]) for row in chosen], dtype=pl.List(pl.Utf8)),
+                "caption": pl.Series(captions, dtype=pl.Utf8),
+                **{tag.column: pl.Series(scores[:, k], dtype=pl.Float32) for k, tag in enumerate(vocabulary)},
+            }
+        )
     )
 
 

@@ -1,7 +1,8 @@
 """The Dagster UI as users see it: `dagster dev` on 127.0.0.1 driven by Debian's headless chromium.
 
 Checks that the asset graph shows every asset key of ``hotelcap_pipeline.definitions.defs`` and that the
-webserver serves every lineage edge, opens one asset's page, and saves screenshots (PNG) to
+webserver serves every lineage edge, opens one asset's page and one shard's page (which shows that shard's
+own row count), and saves screenshots (PNG) to
 ``HOTELCAP_SCREENSHOTS_DIR`` (default ``data_store/report/screenshots/``).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -92,12 +94,11 @@ def wait_until_served(base: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The venv's own CLI, also when pytest runs as .venv/bin/python without an activated venv.
+def ui_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of the UI: a fresh instance and store, where the photo stage ran over every shard in one
+    run, so shard pages have something of their own to show."""
+    # The venv's own CLIs, also when pytest runs as .venv/bin/python without an activated venv.
     bin_dir = str(Path(sys.executable).parent)
-    dagster = shutil.which("dagster", path=bin_dir) or shutil.which("dagster")
-    if dagster is None:
-        pytest.skip("the dagster CLI is not installed")
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {
@@ -107,6 +108,21 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HOTELCAP_PROFILE": "demo",
         "HOTELCAP_DATA_STORE": str(tmp_path_factory.mktemp("store")),
     }
+    hotelcap = shutil.which("hotelcap", path=bin_dir) or shutil.which("hotelcap")
+    if hotelcap is None:
+        pytest.skip("the hotelcap CLI is not installed")
+    done = subprocess.run([hotelcap, "materialize", "--select", "hotel_images"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return env
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(ui_env: dict[str, str]) -> Iterator[str]:
+    dagster = shutil.which("dagster", path=ui_env["PATH"])
+    if dagster is None:
+        pytest.skip("the dagster CLI is not installed")
+    env, home = ui_env, Path(ui_env["DAGSTER_HOME"])
     port = free_port()
     log = home / "dagster_dev.log"
     with open(log, "w") as out:
@@ -230,3 +246,25 @@ def test_asset_page_shows_its_lineage(dagster_ui: str, page: sync_api.Page) -> N
     missing = {p for p in parents if not any(label.startswith(p) for label in labels)}
     assert not missing, f"lineage of {key} lacks {sorted(missing)}"
     page.screenshot(path=str(out / f"asset_{key}_lineage.png"))
+
+
+def test_shard_page_shows_that_shards_own_row_count(
+    dagster_ui: str, ui_env: dict[str, str], page: sync_api.Page
+) -> None:
+    import polars as pl
+
+    tables = Path(ui_env["HOTELCAP_DATA_STORE"]) / "tables" / "hotel_images.parquet"
+    counts = dict(pl.read_parquet(tables / "*.parquet").group_by("shard").len().iter_rows())
+    total = sum(counts.values())
+    # A shard whose row count differs from the run's total and from every other shard.
+    shard = next(s for s, n in sorted(counts.items()) if n != total and list(counts.values()).count(n) == 1)
+    page.goto(f"{dagster_ui}/assets/hotel_images?view=partitions&partition={shard}", wait_until="networkidle")
+    dismiss_community_dialog(page)
+    page.get_by_text(f"{shard}.parquet").first.wait_for(timeout=30_000)  # this shard's own file
+    rows = page.get_by_role("row").filter(has_text="row_count")
+    rows.first.wait_for(timeout=10_000)
+    shown = rows.first.inner_text()
+    assert str(counts[shard]) in re.findall(r"\d+", shown.replace(",", "")), shown
+    out = screenshots_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"hotel_images_{shard}.png"))

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from helpers_edits import CountingEditors
 from PIL import Image, ImageDraw
 
 from hotelcap_pipeline.demo.tiny_diffusion import ensure_tiny_controlnet, ensure_tiny_ip2p, ensure_tiny_sd
-from hotelcap_pipeline.edits.pipeline import DiffusionEditor, DiffusionEditors
+from hotelcap_pipeline.edits.pipeline import DiffusionEditors
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,21 +45,6 @@ def editors(tiny_models: dict[str, Path]) -> DiffusionEditors:
         controlnet_model=str(tiny_models["controlnet"]),
         device="cpu",
     )
-
-
-class CountingEditors:
-    """Counts the editors handed out: the renderer asks for one only when it must render."""
-
-    def __init__(self, inner: DiffusionEditors) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    def model_for(self, mode: str) -> str:
-        return self.inner.model_for(mode)
-
-    def editor_for(self, mode: str) -> DiffusionEditor:
-        self.calls += 1
-        return self.inner.editor_for(mode)
 
 
 class FakeClip:

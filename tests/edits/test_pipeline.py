@@ -13,6 +13,7 @@ from hotelcap_pipeline.edits.pipeline import (
     min_steps,
     to_rendered,
 )
+from hotelcap_pipeline.models import ModelUnavailableError
 
 EDIT = {"prompt": "a hotel room at night", "negative_prompt": "blurry", "guidance": 7.5, "steps": 10}
 
@@ -126,7 +127,7 @@ def test_nan_and_black_outputs_are_flagged():
 
 
 def test_unknown_model_gives_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="cannot load diffusion model"):
+    with pytest.raises(ModelUnavailableError, match=r"HOTELCAP_DIFFUSION_MODEL=.*nowhere: no such file or folder"):
         load_diffusion(str(tmp_path / "nowhere"), "cpu")
     with pytest.raises(ValueError, match="mode"):
         load_diffusion("x", "cpu", mode="inpaint")

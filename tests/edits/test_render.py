@@ -67,6 +67,18 @@ def test_second_run_renders_nothing_and_returns_the_same_rows(photo_store, edito
     assert {p: p.stat().st_mtime_ns for p in (root / "edits").rglob("*.png")} == before
 
 
+def test_a_damaged_final_edit_is_not_reused(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    damaged = root / first["path"][0]
+    damaged.write_bytes(b"not a png")
+    again = render_edits(selection, root, [series("night")], counting, fake_clip, first, max_side=64)
+    assert again["status"].to_list() == ["ok"] * 3
+    with Image.open(damaged) as im:  # written again from the sweep's stored candidates, whole
+        im.load()
+    assert counting.calls == 0
+
+
 def test_lost_table_is_rebuilt_from_the_sweep_cache_without_rendering(photo_store, editors, counting, fake_clip):
     root, selection = photo_store
     first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)

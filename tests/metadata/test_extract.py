@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hotelcap_pipeline.metadata.extract import UnsafeArchiveError, extract_archive
+from hotelcap_pipeline.metadata.extract import ExtractLimits, UnsafeArchiveError, extract_archive
 from hotelcap_pipeline.metadata.parse import find_csv_folder
 from hotelcap_pipeline.metadata.source import resolve_dataset
 from hotelcap_pipeline.settings import DEMO_DIR
@@ -135,3 +135,55 @@ def test_member_modes_are_sanitised_by_the_data_filter(tmp_path):
 
     extract_archive(demo_archive(tmp_path, setuid), tmp_path / "out")
     assert (tmp_path / "out" / "dataset" / "tool").stat().st_mode & 0o7777 == 0o755
+
+
+def _bomb_tar(path: Path, members: dict[str, int]) -> Path:
+    def build(tar):
+        for name, size in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"\0" * size))
+
+    return make_tar(path, build)
+
+
+@pytest.mark.parametrize(
+    "limits, members, match",
+    [
+        (ExtractLimits(max_total_bytes=3_000_000), {"dataset/a.csv": 2_000_000, "dataset/b.csv": 2_000_000},
+         r"unpacks to more than 3\.0 MB"),
+        (ExtractLimits(max_member_bytes=1_000_000), {"dataset/a.csv": 2_000_000},
+         r"member 'dataset/a\.csv' unpacks to 2\.0 MB, more than the 1\.0 MB allowed per member"),
+        (ExtractLimits(max_members=3), {f"dataset/{n}.csv": 1 for n in range(5)}, "more than 3 members"),
+        (ExtractLimits(), {"dataset/train_set.csv": 30_000_000}, r"a ratio above 100"),
+    ],
+)
+def test_archive_limits_refuse_before_writing_anything(tmp_path, limits, members, match):
+    archive = _bomb_tar(tmp_path / "bomb.tar.gz", members)
+    target = tmp_path / "sub" / "out"
+    with pytest.raises(UnsafeArchiveError, match=match):
+        extract_archive(archive, target, limits)
+    assert not target.exists()
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_zip_limits_apply_too(tmp_path):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("dataset/train_set.csv", b"\0" * 30_000_000)
+    with pytest.raises(UnsafeArchiveError, match="ratio above 100"):
+        extract_archive(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_limits_let_a_real_sized_archive_through(tmp_path):
+    # The real archive's largest member is 141 MB of CSV at a ratio near 5; a member of that shape, scaled
+    # down, passes the default limits.
+    rows = b"".join(b"%d,12,https://example.org/%08x_b.jpg,traffickcam,2016-05-01 10:00:00\n" % (i, i * 7919)
+                    for i in range(200_000))
+    archive = _bomb_tar(tmp_path / "dataset.tar.gz", {})
+    with tarfile.open(archive, "w:gz") as tar:
+        add_file(tar, "dataset/train_set.csv", rows)
+    report = extract_archive(archive, tmp_path / "out")
+    assert report.extracted == ["dataset/train_set.csv"]
+    assert (tmp_path / "out" / "dataset" / "train_set.csv").stat().st_size == len(rows)

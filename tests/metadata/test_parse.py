@@ -89,3 +89,48 @@ def test_wrong_column_count_without_header(tmp_path):
     path = write(tmp_path, "train_set.csv", "1,391,u1,traffickcam\n")
     with pytest.raises(DatasetError, match="expected 5 columns"):
         read_metadata_csv(path, "images")
+
+
+HOTELS = "hotel_id,hotel_name,chain_id,latitude,longitude\n"
+
+
+def test_trailing_and_inner_blank_lines_are_ignored(tmp_path):
+    path = write(tmp_path, "train_set.csv", "1,391,u1,t,9/9/15 17:23\n\n2,abc,u2,t,x\n\n\n")
+    with pytest.raises(DatasetError, match=r"train_set.csv line 3, column hotel_id"):  # line numbers still true
+        read_metadata_csv(path, "images")
+    path = write(tmp_path, "test_set.csv", HEADER + "1,391,u,t,x\n2,391,u,t,x\n\n\n")
+    df, report = read_metadata_csv(path, "images")
+    assert df.height == 2 and report.blank_lines == 2 and report.skipped == 0
+
+
+def test_null_coordinates_are_nulls_not_bad_rows(tmp_path):
+    path = write(tmp_path, "hotel_info.csv", HOTELS + "1,A,2,1.5,2.5\n2,B,3,NULL,NULL\n3,C,3,,\n4,D,3,NaN,null\n")
+    df, report = read_metadata_csv(path, "hotels")
+    assert df.height == 4 and report.skipped == 0
+    assert df.get_column("latitude").to_list() == [1.5, None, None, None]
+    bad = write(tmp_path, "h2.csv", HOTELS + "1,A,2,north,2.5\n")
+    with pytest.raises(DatasetError, match=r"column latitude = 'north'"):
+        read_metadata_csv(bad, "hotels")
+
+
+def test_duplicate_ids_are_a_counted_skip_keeping_the_first(tmp_path):
+    path = write(tmp_path, "test_set.csv", HEADER + "1,391,first,t,x\n2,391,u,t,x\n1,392,again,t,x\n1,393,x,t,x\n")
+    df, report = read_metadata_csv(path, "images", on_bad_rows="skip")
+    assert df.get_column("image_id").to_list() == [1, 2]
+    assert df.filter(pl.col("image_id") == 1).get_column("image_url").to_list() == ["first"]
+    assert report.duplicate_rows == 2 and report.duplicate_ids == [1] and report.skipped == 2
+    assert report.as_metadata()["duplicate_ids"] == "1"
+
+
+def test_undecodable_byte_names_file_and_offset(tmp_path):
+    path = tmp_path / "hotel_info.csv"
+    path.write_bytes(HOTELS.encode() + b"1,Caf\xe9 Hotel,2,1.0,2.0\n")
+    offset = len(HOTELS.encode()) + len(b"1,Caf")
+    with pytest.raises(DatasetError, match=rf"hotel_info.csv: byte {offset} \(line 2\) is not UTF-8"):
+        read_metadata_csv(path, "hotels")
+    df, report = read_metadata_csv(path, "hotels", on_bad_rows="skip")
+    assert df.get_column("hotel_name").to_list() == ["Caf\ufffd Hotel"] and report.undecodable_bytes == 1
+    early = tmp_path / "chain_info.csv"
+    early.write_bytes(b"\xff\xfechain_id,chain_name\n1,a\n")  # a UTF-16 mark in the first 8 KB
+    with pytest.raises(DatasetError, match=r"byte 0 \(line 1\)"):
+        read_metadata_csv(early, "chains")

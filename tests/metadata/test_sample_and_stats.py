@@ -68,3 +68,16 @@ def test_review_counts_and_figures(tables):
 def test_shards_are_stable_and_spread():
     assert shard_of(391) == shard_of(391) in SHARD_KEYS
     assert len({shard_of(h) for h in range(1000, 1400)}) == len(SHARD_KEYS)
+
+
+def test_hotels_without_coordinates_are_counted(tables):
+    hotels = tables["hotels"].with_columns(
+        pl.when(pl.col("hotel_id") == pl.col("hotel_id").min()).then(None).otherwise(pl.col("latitude"))
+        .alias("latitude")
+    )
+    counts = dict(
+        review_dataset(tables["chains"], hotels, tables["train_images"], tables["test_images"])
+        .table.filter(pl.col("section") == "counts").select("metric", "value").iter_rows()
+    )
+    assert counts["hotels_without_coordinates"] == 1 + tables["hotels"]["latitude"].null_count()
+    assert counts["hotels"] == hotels.height

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gzip
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class PhotoServer:
     hits: collections.Counter = field(default_factory=collections.Counter)
     range_headers: list[str] = field(default_factory=list)
     archive: Path | None = None
+    accept_encodings: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -79,7 +81,24 @@ def _build_app(server: PhotoServer) -> web.Application:
         assert server.archive is not None
         return web.FileResponse(server.archive)  # FileResponse answers Range requests with 206
 
+    async def gzip_bomb(request: web.Request) -> web.Response:
+        # ~20 KB on the wire that inflates to 20 MB: a Content-Length well under any body limit.
+        server.hits["gzip_bomb"] += 1
+        server.accept_encodings.append(request.headers.get("Accept-Encoding", ""))
+        return web.Response(body=gzip.compress(b"\0" * 20_000_000, compresslevel=9),
+                            headers={"Content-Type": "image/jpeg", "Content-Encoding": "gzip"})
+
+    async def silent(request: web.Request) -> web.StreamResponse:
+        server.hits["silent"] += 1
+        resp = web.StreamResponse(headers={"Content-Type": "application/gzip", "Content-Length": "100000"})
+        await resp.prepare(request)
+        await resp.write(b"\x1f\x8b")
+        await asyncio.sleep(30)
+        return resp
+
     app = web.Application()
+    app.router.add_get("/gzip-bomb", gzip_bomb)
+    app.router.add_get("/silent.tar.gz", silent)
     app.router.add_get("/blob/{name}", blob)
     app.router.add_get("/fail/{status}/{key}", fail_then_ok)
     app.router.add_get("/stall", stall)

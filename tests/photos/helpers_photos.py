@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import polars as pl
 
-from hotelcap_pipeline.photos import DownloadOptions
+from hotelcap_pipeline.http import SessionPolicy
+from hotelcap_pipeline.photos import DownloadOptions, ResizeSpec
+from hotelcap_pipeline.photos.fetch import FetchLimits
 
 FAST = DownloadOptions(
-    max_in_flight=8, per_host=8, total_timeout_s=5, stall_timeout_s=0.5, connect_timeout_s=2, retries=1,
-    backoff_base_s=0.01, retry_after_max_s=5, max_body_bytes=1_000_000, max_pixels=10_000_000,
-    max_redirects=3, processes=1, cpu_workers=2, progress_interval_s=0,
+    fetch=FetchLimits(total_timeout_s=5, stall_timeout_s=0.5, connect_timeout_s=2, retries=1, backoff_base_s=0.01,
+                      retry_after_max_s=5, max_body_bytes=1_000_000, max_redirects=3),
+    resize=ResizeSpec(max_pixels=10_000_000),
+    session=SessionPolicy(limit=8, limit_per_host=8),
+    processes=1, cpu_workers=2, progress_interval_s=0,
 )
+# Short names the tests change, and the part of the options each lives in.
+_ALIASES = {"max_in_flight": ("session", "limit"), "per_host": ("session", "limit_per_host")}
 
 
 def fast(**changes: object) -> DownloadOptions:
-    return replace(FAST, **changes)
+    """FAST with ``changes``; a field of the fetch limits, the resize or the session may be named directly."""
+    options = FAST
+    for name, value in changes.items():
+        part, field = _ALIASES.get(name, (None, name))
+        if part is None:
+            part = next((p for p in ("fetch", "resize", "session")
+                         if field in {f.name for f in dataclasses.fields(getattr(options, p))}), None)
+        if part is None:
+            options = replace(options, **{field: value})
+        else:
+            options = replace(options, **{part: replace(getattr(options, part), **{field: value})})
+    return options
 
 
 def requests_for(urls: list[str], *, first_id: int = 1001, source: str = "traffickcam",

@@ -12,6 +12,7 @@ from photo_factories import BLUE, RED
 from PIL import Image
 
 from hotelcap_pipeline.photos import MANIFEST_SCHEMA, download_images
+from hotelcap_pipeline.photos.progress import ProgressEvent
 
 
 def one(server, path: str, tmp_path: Path, **options: object) -> dict:
@@ -178,7 +179,7 @@ def test_file_urls_and_plain_paths(tmp_path):
     (mirror / "a.jpg").write_bytes(jpeg((1024, 768)))
     (mirror / "b.jpg").write_bytes(jpeg((768, 1024)))
     urls = [(mirror / "a.jpg").as_uri(), str(mirror / "b.jpg"), str(mirror / "missing.jpg")]
-    manifest = download_images(requests_for(urls), tmp_path / "store", fast())
+    manifest = download_images(requests_for(urls), tmp_path / "store", fast(local_roots=(str(mirror),)))
     assert manifest["status"].to_list() == ["ok", "ok", "failed"]
     assert manifest["error"][2] == "file not found"
     assert list(zip(manifest["width"], manifest["height"], strict=True))[:2] == [(640, 480), (480, 640)]
@@ -227,13 +228,14 @@ def test_manifest_is_sorted_by_image_id_and_deterministic(photo_server, tmp_path
 
 
 def test_progress_reports_counts(photo_server, tmp_path):
-    events: list[dict] = []
+    events: list[ProgressEvent] = []
     urls = [photo_server.url("/blob/photo"), photo_server.url("/blob/missing")]
     download_images(requests_for(urls), tmp_path, fast(), progress=events.append)
     final = events[-1]
-    assert final["final"]
-    assert (final["done"], final["ok"], final["failed"], final["remaining"]) == (2, 1, 1, 0)
-    assert final["rate_per_s"] > 0
+    assert final.final
+    assert (final.done, final.ok, final.failed, final.remaining) == (2, 1, 1, 0)
+    assert final.rate_per_s > 0
+    assert final.describe().startswith("photos: 2/2 done, 1 failed, 0 reused, 0 left, ")
     assert len(events) >= 2  # interval 0: every image reports
 
 
@@ -255,7 +257,7 @@ def test_worker_processes_give_the_same_manifest_as_one_process(photo_server, tm
     assert spread["status"].to_list() == ["ok", "ok", "failed", "failed", "ok", "failed", "failed", "failed"]
     assert spread["error"][6] == "no URL" and spread["error"][7].startswith("unsafe path: image_source")
     final = events[-1]
-    assert (final["final"], final["done"], final["ok"]) == (True, 8, 3)
+    assert (final.final, final.done, final.ok) == (True, 8, 3)
 
 
 def test_resample_filter_is_configurable(photo_server, tmp_path):

@@ -16,15 +16,17 @@ from helpers_photos import fast, requests_for
 from PIL import Image
 
 from hotelcap_pipeline.photos import download_images
+from hotelcap_pipeline.photos.progress import ProgressEvent
 
 CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     import polars as pl
+    from hotelcap_pipeline.http import SessionPolicy
     from hotelcap_pipeline.photos import DownloadOptions, download_images
     requests = pl.read_parquet(sys.argv[1])
-    download_images(requests, Path(sys.argv[2]),
-                    DownloadOptions(max_in_flight=4, cpu_workers=2, processes=int(sys.argv[3])))
+    download_images(requests, Path(sys.argv[2]), DownloadOptions(
+        session=SessionPolicy(limit=4), cpu_workers=2, processes=int(sys.argv[3])))
 """)
 
 
@@ -110,9 +112,9 @@ def test_a_killed_worker_process_leaves_failed_rows_and_a_rerun_completes(photo_
     requests = requests_for(urls)
     killed: list[int] = []
 
-    def kill_one_worker(event: dict) -> None:
+    def kill_one_worker(event: ProgressEvent) -> None:
         workers = photo_workers_of(os.getpid())
-        if not killed and event["done"] >= 3 and workers:
+        if not killed and event.done >= 3 and workers:
             killed.append(workers[0])
             os.kill(workers[0], signal.SIGKILL)
 
@@ -127,4 +129,5 @@ def test_a_killed_worker_process_leaves_failed_rows_and_a_rerun_completes(photo_
 
     rerun = download_images(requests, tmp_path, fast(processes=2))
     assert rerun["status"].to_list() == ["ok"] * n
-    assert rerun["reused"].sum() == n - failed.height
+    # A photo the killed worker had stored, but not yet reported, is complete on disk and reused too.
+    assert n - failed.height <= rerun["reused"].sum() < n

@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 from hotelcap_pipeline.report import ReportContext, build_report
-from hotelcap_pipeline.report.render import format_cell, markdown_html
+from hotelcap_pipeline.report.render import markdown_html
+from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.store import DataStore, write_parquet_atomic
+from hotelcap_pipeline.table_format import format_cell
 from hotelcap_pipeline.tagging.captions import make_caption
 from hotelcap_pipeline.tagging.evaluation import evaluate_tags
 from hotelcap_pipeline.tagging.stats import tag_statistics
@@ -174,7 +176,12 @@ def full_store(tmp_path: Path) -> DataStore:
         ),
     )
     (store.figures / "dataset_images_per_hotel.png").write_bytes(png((1, 2, 3)))
+    # A file nobody declared: the report must not pick it up by its name.
+    (store.figures / "dataset_leftover.png").write_bytes(png((3, 2, 1)))
     return store
+
+
+DECLARED = {"dataset_stats": ["report/figures/dataset_images_per_hotel.png"]}
 
 
 def labelled_evaluation(n: int = 20) -> pl.DataFrame:
@@ -222,7 +229,7 @@ class Resources(HTMLParser):
 
 
 def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
-    files = build_report(full_store, context())
+    files = build_report(full_store, context(), ReportTables(full_store, DECLARED))
     html, md = files.html.read_text(), files.markdown.read_text()
     for title in SECTIONS:
         assert title in md
@@ -246,6 +253,8 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     # Markdown figures are relative links to files that exist.
     links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", md)
     assert "figures/report_edits_night.png" in links and "figures/dataset_images_per_hotel.png" in links
+    assert "figures/dataset_leftover.png" not in links  # figures come from what stages declared
+    assert "**Did not work:**" in files.findings and "## " not in files.findings
     assert all((files.markdown.parent / link).is_file() for link in links)
     assert html.count("<img ") == len(links)
 

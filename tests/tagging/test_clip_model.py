@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.settings import DEMO_CLIP_MODEL
 from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256, load_clip, register_model_configs
 
@@ -71,9 +72,11 @@ def test_bf16_autocast_stays_close(demo_checkpoint: Path, demo_clip: ClipModel) 
 
 
 def test_bad_weights_and_precision_are_clear_errors(tmp_path: Path, demo_checkpoint: Path) -> None:
-    with pytest.raises(ValueError, match="neither a checkpoint file nor a pretrained tag"):
+    with pytest.raises(ModelUnavailableError, match="no such checkpoint file"):
         load_clip(DEMO_CLIP_MODEL, str(tmp_path / "missing.pt"), device="cpu")
-    with pytest.raises(ValueError, match="unknown open_clip architecture"):
+    with pytest.raises(ModelUnavailableError, match="neither a checkpoint file nor a pretrained tag"):
+        load_clip(DEMO_CLIP_MODEL, "no-such-tag", device="cpu")
+    with pytest.raises(ModelUnavailableError, match="unknown open_clip architecture"):
         load_clip("no-such-arch", str(demo_checkpoint), device="cpu")
     with pytest.raises(ValueError, match="precision"):
         load_clip(DEMO_CLIP_MODEL, str(demo_checkpoint), device="cpu", precision="int3")

@@ -4,10 +4,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hotelcap_pipeline.table_format import text_table
 from hotelcap_pipeline.tagging.embed import embedding_series
 from hotelcap_pipeline.tagging.search import (
     UnknownTagError,
-    format_table,
     search_by_tags,
     search_by_text,
     split_query,
@@ -82,11 +82,11 @@ def test_search_by_text_ranks_by_cosine(hand_made_clip: type) -> None:
         search_by_text(embeddings, hand_made_clip({"x": [1, 0, 0]}, model_id="other"), "x", 2)
 
 
-def test_format_table_aligns_columns() -> None:
+def test_text_table_aligns_columns() -> None:
     hotels, _ = search_by_tags(_tags(), ["bed"])
-    text = format_table(hotels)
+    text = text_table(hotels)
     lines = text.splitlines()
     assert lines[0].split() == hotels.columns
     assert len(lines) == 2 + hotels.height
-    assert "0.350" in text and "bed" in lines[2]
-    assert format_table(hotels.head(0)) == "(no results)"
+    assert "0.35" in text and "bed" in lines[2]
+    assert text_table(hotels.head(0)) == "(no results)"

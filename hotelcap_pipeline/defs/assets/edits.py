@@ -12,8 +12,9 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import markdown_table, png_metadata
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, markdown_table, preview_metadata
 from hotelcap_pipeline.sharding import with_shard
+from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
 
 GROUP = "edits"
@@ -50,7 +51,7 @@ def edit_selection(
 
 
 class ValidationConfig(dg.Config):
-    rooms: int = Field(default=24, ge=16, le=400, description="Rooms per series (half fit the rule, half test it).")
+    rooms: int = Field(default=48, ge=16, le=400, description="Rooms per series (half fit the rule, half test it).")
     seed: int | None = seed_field("the validation rooms")
 
 
@@ -107,7 +108,7 @@ def diffusion_edits(
     ratio: a small strength sweep scored by CLIP image similarity (same room?), CLIP directional similarity
     (did the asked change happen?) and SSIM (layout kept?), the best allowed strength kept. Edits already
     rendered with the same photo bytes, model, settings and seed are reused."""
-    from hotelcap_pipeline.edits.render import before_after_grid, render_edits
+    from hotelcap_pipeline.edits.render import render_edits
     from hotelcap_pipeline.edits.series import load_series
     from hotelcap_pipeline.edits.validation import rule_of
 
@@ -132,35 +133,46 @@ def diffusion_edits(
     )
     rows = with_shard(rows)
     store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
-    grids = {}
+    add_shard_metadata(context, rows, lambda shard_rows, shard: _edit_shard_metadata(shard_rows, shard, series, store))
+    return dg.Output(
+        rows,
+        metadata={
+            "rules": dg.MetadataValue.md(
+                "\n".join(f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
+            ),
+        },
+    )
+
+
+def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: DataStore) -> dict:
+    """One shard's counts, and its before/after grids written to report/figures/ (linked, not inlined)."""
+    from hotelcap_pipeline.edits.render import before_after_grid
+
+    grids = []
     for s in series:
         if rows.filter((pl.col("edit") == s.name) & (pl.col("status") == "ok")).height:
             buf = io.BytesIO()
             before_after_grid(rows, store.root, s.name).save(buf, format="PNG")
-            grids[f"grid_{s.name}"] = buf.getvalue()
+            path = store.figures / f"edits_{s.name}_{shard}.png"
+            atomic_write_bytes(path, buf.getvalue())
+            grids.append(path)
+    store.push(grids)
     failed = rows.filter(pl.col("status") != "ok")
-    return dg.Output(
-        rows,
-        metadata={
-            "edits": rows.height,
-            "rendered": rows.filter(~pl.col("reused") & (pl.col("status") == "ok")).height,
-            "reused": rows.filter(pl.col("reused")).height,
-            "failed": failed.height,
-            "accepted": rows.filter(pl.col("accepted").fill_null(False)).height,
-            "rules": dg.MetadataValue.md(
-                "\n".join(f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
-            ),
-            "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
-            # Shown on the asset's page; the report draws its own grids from every shard's rows.
-            **{name: png_metadata(png, name) for name, png in grids.items()},
-        },
-    )
+    return {
+        "edits": rows.height,
+        "rendered": rows.filter(~pl.col("reused") & (pl.col("status") == "ok")).height,
+        "reused": rows.filter(pl.col("reused")).height,
+        "failed": failed.height,
+        "accepted": rows.filter(pl.col("accepted").fill_null(False)).height,
+        "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
+        "grids": dg.MetadataValue.md("\n".join(f"- `{store.location(p)}`" for p in grids) or "no edit in this shard"),
+    }
 
 
 class PortraitConfig(dg.Config):
     seed: int | None = seed_field("the portrait")
     steps: int = Field(default=30, ge=1, description="Denoising steps.")
-    size: int = Field(default=512, description="Side of the square portrait, px.")
+    size: int = Field(default=512, ge=64, le=2048, multiple_of=8, description="Side of the square portrait, px.")
 
 
 @dg.asset(group_name=GROUP, kinds={"diffusers", "parquet"}, code_version="1", deps=["persona"], pool="gpu")
@@ -181,6 +193,5 @@ def visitor_portrait(settings: HotelcapSettings, diffusion: DiffusionResource, c
     return dg.Output(
         pl.DataFrame([row]),
         metadata={"prompt": record.get("prompt", ""), "reused": bool(record.get("reused")),
-                  "portrait": png_metadata(out.read_bytes(), "visitor portrait"),
-                  "path": dg.MetadataValue.path(store.location(out))},
+                  "portrait": preview_metadata(out.read_bytes(), "visitor portrait", store.location(out))},
     )

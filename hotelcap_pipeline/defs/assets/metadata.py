@@ -7,6 +7,7 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import save_figures
+from hotelcap_pipeline.metadata.extract import ExtractLimits
 from hotelcap_pipeline.metadata.parse import OnBadRows, read_table
 from hotelcap_pipeline.metadata.sample import sample_hotels as draw_sample
 from hotelcap_pipeline.metadata.source import resolve_dataset
@@ -23,11 +24,22 @@ TABLE_DESCRIPTIONS = {
 }
 
 
+_LIMITS = ExtractLimits()
+
+
 class MetadataConfig(dg.Config):
     on_bad_rows: OnBadRows = Field(
         default="error",
         description="'error' stops on an unparsable row (naming file, line, column); 'skip' drops and counts it.",
     )
+    # Archive limits (ExtractLimits' defaults): the real archive unpacks to ~150 MB in 4 members, ratio near 5.
+    max_unpacked_mb: int = Field(default=_LIMITS.max_total_bytes // 1_000_000, ge=1,
+                                 description="An archive unpacking to more MB in all is refused.")
+    max_member_mb: int = Field(default=_LIMITS.max_member_bytes // 1_000_000, ge=1,
+                               description="An archive member unpacking to more MB is refused.")
+    max_members: int = Field(default=_LIMITS.max_members, ge=1, description="An archive with more members is refused.")
+    max_ratio: float = Field(default=_LIMITS.max_ratio, gt=1,
+                             description="An archive unpacking to more than this many times its size is refused.")
 
 
 @dg.multi_asset(
@@ -42,9 +54,13 @@ class MetadataConfig(dg.Config):
 def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, settings: HotelcapSettings):
     """Fetch (aiohttp, atomic, once), extract safely and parse the four CSVs into typed tables."""
     s = settings.settings()
-    folder = resolve_dataset(s.dataset, settings.store().raw_dataset, insecure_hosts=s.insecure_hosts)
+    limits = ExtractLimits(max_total_bytes=config.max_unpacked_mb * 1_000_000,
+                           max_member_bytes=config.max_member_mb * 1_000_000,
+                           max_members=config.max_members, max_ratio=config.max_ratio)
+    folder = resolve_dataset(s.dataset, settings.store().raw_dataset, insecure_hosts=s.insecure_hosts,
+                             limits=limits)
     context.log.info(f"reading Hotels-50K metadata from {folder}")
-    for key in sorted(context.selected_output_names):
+    for key in sorted(context.op_execution_context.selected_output_names):
         df, report = read_table(folder, key, on_bad_rows=config.on_bad_rows)
         yield dg.Output(df, output_name=key, metadata={"source": s.dataset, **report.as_metadata()})
 
@@ -72,7 +88,7 @@ class SampleConfig(dg.Config):
         default=None, ge=1, description="How many hotels; default: the settings resource's n_hotels."
     )
     seed: int | None = seed_field("the draw")
-    min_train_images: int = Field(default=0, description="Only hotels with at least this many train photos.")
+    min_train_images: int = Field(default=0, ge=0, description="Only hotels with at least this many train photos.")
     chains: list[int] = Field(default_factory=list, description="Only hotels of these chain ids (empty: all).")
 
 

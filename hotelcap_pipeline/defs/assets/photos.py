@@ -4,19 +4,24 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 """
 
 import contextlib
+import io
 
 import dagster as dg
 import polars as pl
+from PIL import Image
 from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import image_metadata
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, save_figure
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
+from hotelcap_pipeline.http import SessionPolicy
 from hotelcap_pipeline.photos import DownloadOptions, contact_sheet, download_images, summarize_manifest
+from hotelcap_pipeline.photos.fetch import FetchLimits, local_file_roots
+from hotelcap_pipeline.photos.progress import ProgressEvent
 from hotelcap_pipeline.photos.requests import photo_requests, redirect_urls
-from hotelcap_pipeline.photos.resize import Resample
+from hotelcap_pipeline.photos.resize import Resample, ResizeSpec
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.store import DataStore
@@ -33,16 +38,19 @@ def _stored_paths(store: DataStore, shard_keys: list[str]) -> list[str]:
 class PhotosConfig(dg.Config):
     include_test: bool = Field(default=False, description="Also fetch the sampled hotels' test photos.")
     upscale: bool = Field(default=True, description="Upscale photos smaller than 640 px, as upstream does.")
-    max_in_flight: int = Field(default=64, description="Concurrent requests in all.")
-    per_host: int = Field(default=16, description="Concurrent requests per host.")
-    retries: int = Field(default=3, description="Retries for timeouts, connection errors, 429 and 5xx.")
+    max_in_flight: int = Field(default=64, ge=1, description="Concurrent requests in all.")
+    per_host: int = Field(default=16, ge=1, description="Concurrent requests per host.")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries for timeouts, connection errors, 429 and 5xx.")
     processes: int | None = Field(
-        default=None, description="Worker processes, each with its own event loop (default: one per core, "
+        default=None, ge=1, description="Worker processes, each with its own event loop (default: one per core, "
         "for batches of at least 200 photos a process).")
     resample: Resample = Field(default="hamming", description="Resize filter: lanczos, bicubic, hamming or box.")
     allowed_networks: list[str] = Field(
         default_factory=list, description="CIDRs allowed although private or link-local (opt-in)."
     )
+    local_roots: list[str] = Field(
+        default_factory=list, description="Folders whose files the dataset's rows may name (file:// or a path), "
+        "besides HOTELCAP_ALLOW_LOCAL_FILES and a local dataset's own folder (opt-in).")
 
 
 @dg.asset(
@@ -61,22 +69,23 @@ def hotel_images(
     test_images: pl.DataFrame,
 ) -> dg.Output:
     """Manifest of the sampled hotels' photos, fetched with aiohttp and resized to a longer side of
-    640 under images/<split>/<chain>/<hotel>/<source>/<id>.jpg; failed photos are rows too, with the reason."""
+    640 under `images/<split>/<chain>/<hotel>/<source>/<id>.jpg`; failed photos are rows too, with the reason.
+    Each shard's materialization shows that shard's counts, failure reasons, sizes and contact sheet."""
     s = settings.settings()
     store = settings.store()
     sample = sampled_hotels.filter(pl.col("shard").is_in(context.partition_keys))
     requests = photo_requests(sample, train_images, test_images if config.include_test else None)
     options = DownloadOptions(
-        max_in_flight=config.max_in_flight, per_host=config.per_host, retries=config.retries,
-        upscale=config.upscale, insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks),
-        processes=config.processes, resample=config.resample,
+        fetch=FetchLimits(retries=config.retries),
+        resize=ResizeSpec(upscale=config.upscale, resample=config.resample),
+        session=SessionPolicy(limit=config.max_in_flight, limit_per_host=config.per_host,
+                              insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks)),
+        local_roots=local_file_roots(s.dataset, (*s.allow_local_files, *config.local_roots)),
+        processes=config.processes,
     )
 
-    def progress(event: dict) -> None:
-        context.log.info(
-            f"photos: {event['done']}/{event['total']} done, {event['failed']} failed, "
-            f"{event['remaining']} left, {event['rate_per_s']:.1f}/s"
-        )
+    def progress(event: ProgressEvent) -> None:
+        context.log.info(event.describe())
 
     # With an object store, photos stored by earlier runs (any machine) come back and are not fetched again.
     store.pull(_stored_paths(store, context.partition_keys))
@@ -90,13 +99,25 @@ def hotel_images(
         manifest = download_images(requests, store.root, options, progress=progress)
     manifest = with_shard(manifest)
     store.push(manifest.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
+    add_shard_metadata(context, manifest, lambda rows, shard: _shard_metadata(rows, shard, store))
+    return dg.Output(manifest)
+
+
+def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dict:
     summary = summarize_manifest(manifest)
-    return dg.Output(
-        manifest,
-        metadata={
-            **{k: v for k, v in summary.items() if not isinstance(v, dict)},
-            "failure_reasons": dg.MetadataValue.json(summary["failure_reasons"]),
-            "top_sizes": dg.MetadataValue.json(summary["top_sizes"]),
-            "contact_sheet": image_metadata(contact_sheet(manifest, store.root), "contact sheet"),
-        },
+    sheet = (
+        save_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}", max_bytes=4_000)
+        if summary["ok"] else dg.MetadataValue.text("no stored photo in this shard")
     )
+    return {
+        **{k: v for k, v in summary.items() if not isinstance(v, dict)},
+        "failure_reasons": dg.MetadataValue.json(summary["failure_reasons"]),
+        "top_sizes": dg.MetadataValue.json(summary["top_sizes"]),
+        "contact_sheet": sheet,
+    }
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()

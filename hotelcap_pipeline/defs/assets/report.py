@@ -6,13 +6,28 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 import dagster as dg
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
+from hotelcap_pipeline.defs.ui_metadata import FIGURE_FILES, preview_metadata
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.sections import REPORT_TABLES
+from hotelcap_pipeline.report.serve import report_url
 from hotelcap_pipeline.report.tables import ReportTables
 
 # Read through DataStore (so sharded tables work), not passed in: deps only draw the lineage. The big
 # metadata tables reach the report through dataset_stats.
 REPORT_INPUTS = [t for t in REPORT_TABLES if t not in ("chains", "hotels", "train_images", "test_images")]
+SHOWN_FIGURES = 4  # thumbnails on the asset page; the report has them all
+
+
+def declared_figures(instance: dg.DagsterInstance, assets: list[str]) -> dict[str, list[str]]:
+    """The figure files each asset's latest materialization declared (paths relative to the store)."""
+    found: dict[str, list[str]] = {}
+    for key in assets:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        materialization = event.asset_materialization if event else None
+        entry = materialization.metadata.get(FIGURE_FILES) if materialization else None
+        if entry is not None and isinstance(entry.value, dict):
+            found[key] = [str(v) for v in entry.value.values()]
+    return found
 
 
 @dg.asset(
@@ -22,12 +37,13 @@ REPORT_INPUTS = [t for t in REPORT_TABLES if t not in ("chains", "hotels", "trai
     code_version="1",
     description="The report: dataset review, persona, tagging vs the original study, clusters vs classes, "
     "edit grids with scores, the portrait, what worked and what did not, and how to reproduce it. "
-    "Sections whose tables are missing say so instead of showing numbers.",
+    "Sections whose tables are missing say so instead of showing numbers. `make ui` (or `hotelcap ui`) serves "
+    "it beside the web UI: the asset's `open_report` link opens it.",
 )
 def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.MaterializeResult:
     store = settings.store()
-    tables = ReportTables(store)
-    report_context = ReportContext.from_run(settings.settings(), tables, context.run_config)
+    tables = ReportTables(store, declared_figures(context.instance, REPORT_INPUTS))
+    report_context = ReportContext.from_run(settings.settings(), tables, context.run.run_config)
     files = build_report(store, report_context, tables)
     store.push([files.html, files.markdown, *files.figures])
     context.log.info(f"report written to {store.location(files.html)} and {store.location(files.markdown)}")
@@ -35,12 +51,18 @@ def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.
         context.log.warning(
             f"report sections without data (not materialized yet): {', '.join(files.missing)}"
         )
+    thumbnails = {
+        f"figure_{path.stem}": preview_metadata(path.read_bytes(), path.stem, store.location(path), max_bytes=5_000)
+        for path in files.figures[:SHOWN_FIGURES]
+    }
     return dg.MaterializeResult(
         metadata={
+            "open_report": dg.MetadataValue.url(report_url()),
             "path": dg.MetadataValue.path(store.location(files.html)),
             "markdown": dg.MetadataValue.path(store.location(files.markdown)),
+            "findings": dg.MetadataValue.md(files.findings),
             "figures": len(files.figures),
             "not_materialized_yet": ", ".join(files.missing) or "none",
-            "preview": dg.MetadataValue.md(files.preview()),
+            **thumbnails,
         },
     )

@@ -14,11 +14,18 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
-from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
+from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, ClipResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import markdown_table, save_figures
 from hotelcap_pipeline.frames import number
+from hotelcap_pipeline.models import clip_code_version
 from hotelcap_pipeline.sharding import with_shard
-from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, PRIMARY_METHOD, SCORE_KINDS
+from hotelcap_pipeline.tagging.methods import (
+    DEFAULT_THRESHOLDS,
+    METHODS,
+    PRIMARY_METHOD,
+    SCORE_KINDS,
+    TaggingMethod,
+)
 from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary
 
 GROUP = "tagging"
@@ -30,14 +37,15 @@ GROUP = "tagging"
     group_name=GROUP,
     kinds={"pytorch", "open_clip", "parquet"},
     pool="gpu",
-    code_version="1",
+    # The CLIP is part of the version: another model marks the embeddings and everything after them stale.
+    code_version=f"1-clip-{clip_code_version(ENV_DEFAULTS)}",
 )
 def image_embeddings(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, hotel_images: pl.DataFrame
 ) -> dg.Output:
     """One L2-normalised CLIP embedding per ok photo, keyed by (photo sha256, model): photos already
     embedded by the same model are reused, so a rerun without new photos computes nothing."""
-    from hotelcap_pipeline.tagging.embed import embed_images
+    from hotelcap_pipeline.tagging.embed import EmbeddingCheckpoint, embed_images
 
     store = settings.store()
     cached = store.read_shards("image_embeddings", context.partition_keys, missing_ok=True)
@@ -45,23 +53,33 @@ def image_embeddings(
     model = clip.get(settings)
     context.log.info(f"embedding with {model.model_id} on {model.device}")
 
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"embeddings: {done}/{total} computed")
+    tables = []
+    checkpoints = []
+    # Shard by shard, so each shard's materialization shows its own counts and throughput.
+    for shard in context.partition_keys:
+        def progress(done: int, total: int, shard: str = shard) -> None:
+            context.log.info(f"embeddings of {shard}: {done}/{total} computed")
 
-    table, stats = embed_images(
-        hotel_images, store.root, model, cached, batch_size=clip.batch_size, workers=clip.workers, progress=progress
-    )
-    errors = stats.pop("errors", [])
-    return dg.Output(
-        with_shard(table),
-        metadata={"model": model.model_id, "device": model.device, **stats,
-                  "errors": "\n".join(errors) or "none"},
-    )
+        # Saved in parts as they are computed: a killed run resumes from the last part.
+        checkpoint = EmbeddingCheckpoint(store.table("image_embeddings"), shard)
+        table, stats = embed_images(
+            hotel_images.filter(pl.col("shard") == shard), store.root, model, cached,
+            batch_size=clip.batch_size, workers=clip.workers, progress=progress, checkpoint=checkpoint,
+        )
+        checkpoints.append(checkpoint)
+        errors = stats.pop("errors", [])
+        context.add_asset_metadata({**stats, "errors": "\n".join(errors) or "none"}, partition_key=shard)
+        tables.append(table)
+    for checkpoint in checkpoints:
+        checkpoint.clear()  # everything they held is in the table returned now
+    return dg.Output(with_shard(pl.concat(tables)), metadata={"model": model.model_id, "device": model.device})
 
 
 class TagConfig(dg.Config):
-    seed_threshold: float = Field(default=DEFAULT_THRESHOLDS["seed"], description="Cosine threshold, seed method.")
-    ensemble_threshold: float = Field(default=DEFAULT_THRESHOLDS["ensemble"], description="Cosine, ensemble.")
+    seed_threshold: float = Field(
+        default=DEFAULT_THRESHOLDS["seed"], ge=-1, le=1, description="Cosine threshold, seed method.")
+    ensemble_threshold: float = Field(
+        default=DEFAULT_THRESHOLDS["ensemble"], ge=-1, le=1, description="Cosine, ensemble.")
     calibrated_threshold: float = Field(
         default=DEFAULT_THRESHOLDS["calibrated"], description="Robust z threshold, calibrated method."
     )
@@ -77,22 +95,26 @@ def image_tags(
     config: TagConfig, settings: HotelcapSettings, clip: ClipResource, image_embeddings: pl.DataFrame
 ) -> dg.Output:
     """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side, and a
-    one-sentence caption in the visitors' words per photo; every tag's score is kept in score_<label> so
+    one-sentence caption in the visitors' words per photo; every tag's score is kept in `score_<label>` so
     thresholds can change without recomputing."""
     from hotelcap_pipeline.tagging.tags import tag_all_methods
+    from hotelcap_pipeline.tagging.text_cache import CachedTextEncoder
 
     vocabulary = load_vocabulary()
     thresholds = {"seed": config.seed_threshold, "ensemble": config.ensemble_threshold,
                   "calibrated": config.calibrated_threshold}
+    # Prompt embeddings are kept per (model, prompt): a rerun with unchanged prompts and model encodes none.
+    texts = CachedTextEncoder(clip.get(settings), settings.store().models / "text_embeddings")
     table = tag_all_methods(
-        image_embeddings.sort("image_id"), clip.get(settings), vocabulary, thresholds=thresholds,
-        templates=load_templates(),
+        image_embeddings.sort("image_id"), texts, vocabulary, thresholds=thresholds, templates=load_templates(),
     )
+    texts.save()
     per_method = table.group_by("method").agg(pl.col("tags").list.len().mean().alias("mean_tags"))
     return dg.Output(
         table,
         metadata={
             "photos": image_embeddings.height,
+            "prompts_encoded": texts.encoded,
             "vocabulary": ", ".join(t.label for t in vocabulary),
             "methods": ", ".join(METHODS),
             "mean_tags_per_photo": dg.MetadataValue.json(
@@ -133,7 +155,8 @@ def tag_evaluation(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.O
     table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed)
     summary = evaluation_summary(table)
     common = (
-        labels.explode("tags").drop_nulls("tags").group_by("tags").len().sort(["len", "tags"], descending=True)
+        labels.explode("tags", empty_as_null=True).drop_nulls("tags").group_by("tags").len()
+        .sort(["len", "tags"], descending=True)
     )
     shown = [t for t in common["tags"].to_list() if common.filter(pl.col("tags") == t)["len"][0] > 0][:4]
     figures = {
@@ -170,12 +193,12 @@ def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output
 
 
 class ClusterConfig(dg.Config):
-    method: str = Field(
+    method: TaggingMethod = Field(
         default="seed",
         description="The tagging method whose clusters the answer is about (the study clustered the seed "
         "method's tags); every method is clustered side by side.",
     )
-    k_max: int = Field(default=12, description="Largest k of the elbow search.")
+    k_max: int = Field(default=12, ge=2, description="Largest k of the elbow search.")
     seed: int | None = seed_field("k-modes' initialisation")
 
 

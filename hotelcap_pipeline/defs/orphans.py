@@ -1,0 +1,48 @@
+"""Runs whose process died (SIGKILL, power loss) stay STARTED in Dagster forever; mark them failed.
+
+Runs executed in process (``hotelcap materialize``) and run workers of ``dagster dev`` both record the pid
+of the process that started the run in its RUN_START event. A run still STARTED whose process no longer
+exists on this machine cannot finish any more: it is reported failed, with the reason, so the UI and the
+next plan do not take it for one in progress.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import dagster as dg
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid that started ``run_id``, from its RUN_START event (None before it started)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.pid is not None:
+            return int(event.pid)
+    return None
+
+
+def mark_orphaned_runs(instance: dg.DagsterInstance, alive: Callable[[int], bool] = pid_alive) -> list[str]:
+    """Report every STARTED run whose process is gone as failed; returns their run ids."""
+    marked = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        pid = run_pid(instance, run.run_id)
+        if pid is None or pid == os.getpid() or alive(pid):
+            continue
+        instance.report_run_failed(
+            run, f"the process that ran it (pid {pid}) ended without finishing it (killed?); marked failed "
+                 "by hotelcap on the next start")
+        marked.append(run.run_id)
+    return marked

@@ -1,0 +1,33 @@
+"""Small formatting helpers the report's sections share."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def num(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def without_title(markdown: str) -> str:
+    """A Markdown file's body without its first-level title (the section has its own)."""
+    return re.sub(r"\A#\s[^\n]*\n", "", markdown)

@@ -1,0 +1,150 @@
+"""The edit series: chosen photos, scores, the validated acceptance rule, before/after grids, the portrait."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hotelcap_pipeline.edits.summary import edit_summary
+from hotelcap_pipeline.report.document import Figure, MarkdownText, Missing, Paragraph, Section, Table
+from hotelcap_pipeline.report.sections.common import pct, png_bytes, slug, without_title
+from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
+from hotelcap_pipeline.settings import ASSETS_DIR
+
+
+def edits_section(tables: ReportTables) -> Section:
+    from hotelcap_pipeline.edits.render import before_after_grid
+
+    s = Section("Edit series and their scores", "edits")
+    selection = tables.get("edit_selection")
+    if selection is None:
+        s.add(Missing("edit_selection"))
+    else:
+        cols = [
+            c
+            for c in ("rank", "image_id", "hotel_id", "min_distance", "tags", "reason")
+            if c in selection.columns
+        ]
+        s.add(
+            Paragraph(f"{selection.height} photos chosen to be as different from each other as possible:"),
+            Table(selection.select(cols), "edit_selection"),
+        )
+    edits = tables.get("diffusion_edits")
+    if edits is None:
+        return s.add(Missing("diffusion_edits"))
+    summary = edit_summary(edits)
+    s.add(
+        Paragraph(
+            "Scores: `clip_image_sim` is the CLIP image similarity of the edit to the original (is it still "
+            "the same room?), `directional` how far the image moved in the direction of the text change, "
+            "`ssim` the layout similarity; `accepted` is the share of photos whose chosen edit passed the "
+            "series' acceptance rule fitted on known edits (empty: the series has no rule)."
+        ),
+        Table(summary, "diffusion_edits per series (means over rendered edits)"),
+    )
+    s.add(*validation_blocks(tables, summary["edit"].to_list()))
+    for row in summary.iter_rows(named=True):
+        name = row["edit"]
+        try:
+            grid = before_after_grid(edits, tables.store.root, name)
+        except (OSError, ValueError) as exc:
+            s.add(Paragraph(f"No before/after grid for `{name}`: {exc}"))
+            continue
+        s.add(
+            Figure(
+                f"{REPORT_FIGURE_PREFIX}edits_{slug(name)}.png",
+                png_bytes(grid),
+                f"{name}: original (left) and chosen edit (right), with strength and scores",
+            )
+        )
+    failed = edits.filter(pl.col("status") != "ok")
+    if failed.height:
+        s.add(Table(failed.select("edit", "image_id", "error").head(10), "Edits that failed"))
+    s.add(
+        Paragraph(
+            "Would an edited photo mislead the visitors? "
+            + " ".join(_mislead_sentence(r, _validated(tables)) for r in summary.iter_rows(named=True))
+        )
+    )
+    modes = set(edits["mode"].drop_nulls().to_list()) if "mode" in edits.columns else set()
+    s.add(Paragraph(f"Modes used here: {', '.join(sorted(modes))}."))
+    literature = ASSETS_DIR / "edit_literature.md"
+    if literature.is_file():
+        s.add(MarkdownText(without_title(literature.read_text(encoding="utf-8"))))
+    return s
+
+
+def _mislead_sentence(row: dict, validated: set[str]) -> str:
+    if row["ok"] == 0:
+        return f"`{row['edit']}`: nothing rendered."
+    if row["accepted"] is None:
+        return f"`{row['edit']}`: unknown, no rule can judge this change."
+    trust = "validated" if row["edit"] in validated else "not validated, so this says little"
+    return (
+        f"`{row['edit']}`: {pct(row['accepted'])} of the photos have an edit that the series' rule ({trust}) "
+        "accepts as the asked change with the room kept; the others should not be shown."
+    )
+
+
+def _validated(tables: ReportTables) -> set[str]:
+    from hotelcap_pipeline.edits.validation import rule_validated
+
+    validation = tables.get("edit_validation")
+    if validation is None:
+        return set()
+    return {name for name in validation["series"].unique().to_list() if rule_validated(validation, name)}
+
+
+def validation_blocks(tables: ReportTables, series: list[str]) -> list:
+    """How the acceptance rule was chosen and how well it separates true edits from wrong ones."""
+    from hotelcap_pipeline.edits.validation import NEGATIVE_CLASSES, score_aucs, validation_summary
+
+    validation = tables.get("edit_validation")
+    if validation is None:
+        return [Missing("edit_validation")]
+    summary = validation_summary(validation, series)
+    aucs = [
+        score_aucs(validation.filter(pl.col("series") == name)).with_columns(pl.lit(name).alias("series"))
+        for name in summary["series"].to_list()
+    ]
+    blocks: list = [
+        Paragraph(
+            "The acceptance rule is chosen from edits whose rightness is known: synthetic rooms re-rendered with "
+            "exactly the series' condition changed (true edits) and wrong edits: "
+            + ", ".join(NEGATIVE_CLASSES)
+            + ". Thresholds are fitted on half of the rooms; the shares below are measured on the other half. "
+            "A rule is validated when it accepts at least 90% of true edits and at most 10% of every wrong kind."
+        ),
+        Table(summary, "Edit rule per series: held-out share accepted per kind of candidate"),
+    ]
+    if aucs:
+        wide = pl.concat(aucs).pivot(on="score", index=["series", "negative_class"], values="auc")
+        blocks.append(Table(wide, "ROC AUC of each score, true edits vs each kind of wrong edit"))
+    return blocks
+
+
+# --- Portrait ------------------------------------------------------------------------------------
+
+PORTRAIT_FILE = "visitor_portrait.png"
+
+
+def portrait_section(tables: ReportTables) -> Section:
+    s = Section("The visitor's portrait", "portrait")
+    table = tables.get("visitor_portrait")
+    record: dict = table.row(0, named=True) if table is not None and table.height else {}
+    path = tables.resolve(record["path"]) if record.get("path") else tables.store.figures / PORTRAIT_FILE
+    if not path.is_file():
+        return s.add(Missing("visitor_portrait"))
+    prompt = record.get("prompt")
+    s.add(
+        Figure(
+            path.name if path.parent == tables.store.figures else f"{REPORT_FIGURE_PREFIX}{PORTRAIT_FILE}",
+            path.read_bytes(),
+            f"Portrait from the persona: {prompt}" if prompt else "Portrait from the persona",
+        )
+    )
+    details = {k: record[k] for k in ("model", "seed", "steps", "guidance", "width", "height") if k in record}
+    if details:
+        s.add(Paragraph(", ".join(f"{k} {v}" for k, v in details.items()) + "."))
+    if record.get("nan_or_black"):
+        s.add(Paragraph("The model returned a NaN or black image: the portrait above is not usable."))
+    return s

@@ -1,0 +1,131 @@
+"""Tagging per method against the original study and against known truth, and the clusters of the tags."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hotelcap_pipeline.criteria import ORIGINAL_STUDY
+from hotelcap_pipeline.frames import number
+from hotelcap_pipeline.report.document import Bullets, Figure, Missing, Paragraph, Section, Table
+from hotelcap_pipeline.report.sections.common import num, pct
+from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
+from hotelcap_pipeline.tagging.stats import tagging_comparison_figure, with_original_study
+
+
+def tagging_section(tables: ReportTables) -> Section:
+    s = Section("Tagging results per method vs the original study", "tagging")
+    stats = tables.get("tag_stats")
+    if stats is None:
+        return s.add(Missing("tag_stats"), *evaluation_blocks(tables))
+    stats = with_original_study(stats)
+    study = ORIGINAL_STUDY
+    study_hotel = (
+        f"{study['mean_distinct_tags_per_hotel']} / {study['max_distinct_tags_per_hotel']} / "
+        f"{study['min_distinct_tags_per_hotel']}"
+    )
+    s.add(
+        Paragraph(
+            "The original study (pretrained CLIP ViT-B-32, 20 tags, 'a photo of a {label}', threshold 0.25) "
+            f"found {study['mean_tags_per_photo']} tags per photo, a mean top-1 cosine of {study['mean_top1_score']}, "
+            f"a mean gap of {study['mean_gap_1st_10th']} between the 1st and 10th tag, and {study_hotel} distinct "
+            "tags per hotel (mean / max / min)."
+        ),
+        Table(stats, "tag_stats: one row per method, and the study's"),
+    )
+    items = []
+    for row in stats.filter(pl.col("method") != ORIGINAL_STUDY["method"]).iter_rows(named=True):
+        kind = row.get("score_kind") or "cosine"
+        text = (
+            f"`{row['method']}` ({kind} scores): {num(row['mean_tags_per_photo'])} tags per photo "
+            f"(study {study['mean_tags_per_photo']}); {num(row['mean_distinct_tags_per_hotel'])} / "
+            f"{row['max_distinct_tags_per_hotel']} / "
+            f"{row['min_distinct_tags_per_hotel']} distinct tags per hotel (study {study_hotel})"
+        )
+        top1, gap = row.get("mean_top1_score"), row.get("mean_gap_1st_10th")
+        if kind == "cosine" and top1 is not None and gap is not None:
+            text += (
+                f"; top-1 cosine {num(top1)} (study {study['mean_top1_score']}), gap 1st-10th {num(gap)} "
+                f"(study {study['mean_gap_1st_10th']}), so the "
+                f"gap is {pct(gap / top1) if top1 else 'n/a'} of the top score"
+            )
+        elif top1 is not None:
+            text += f"; top-1 {num(top1)} and gap {num(gap or 0.0)} are {kind} units, not cosines"
+        items.append(text + ".")
+    s.add(Bullets(tuple(items)))
+    s.add(
+        Figure(
+            f"{REPORT_FIGURE_PREFIX}tagging_vs_study.png",
+            tagging_comparison_figure(stats),
+            "Each method's tagging numbers divided by the original study's (dashed line: the same)",
+        )
+    )
+    s.add(*tables.figures_of("tag_stats"))
+    s.add(*evaluation_blocks(tables))
+    return s
+
+
+def evaluation_blocks(tables: ReportTables) -> list:
+    """Tags and captions against known truth: the summary per method, per-tag AUC, caption examples."""
+    from hotelcap_pipeline.tagging.evaluation import CAPTION_ROW, HELD_OUT, LABELLED, evaluation_summary
+
+    table = tables.get("tag_evaluation")
+    if table is None:
+        return [Missing("tag_evaluation")]
+    if table.is_empty():
+        return [Paragraph("No labels file was given (HOTELCAP_LABELS), so the tags were not measured against truth.")]
+    summary = evaluation_summary(table)
+    held = table.filter((pl.col("method") == LABELLED) & (pl.col("tag") != CAPTION_ROW))
+    labelled = int(number(summary["photos"].max()))
+    blocks: list = [
+        Paragraph(
+            f"Measured against known truth on {labelled} labelled photos. ROC AUC is how well a "
+            "tag's score separates photos that show the object from photos that do not (0.5: chance, the "
+            "original study's complaint that present and absent tags score almost alike; 1: always apart); "
+            "mAP is the mean average precision over tags. The `labelled` method fits one threshold per tag on "
+            f"one half of the labelled photos and is measured on the other half ({HELD_OUT}); every method is "
+            "also measured on that half so the rows compare like with like."
+        ),
+        Table(summary, "tag_evaluation per method and split"),
+    ]
+    if held.height:
+        blocks.append(
+            Table(
+                held.select("tag", "threshold", "precision", "recall", "f1", "auc", "n_present", "n_absent"),
+                "labelled: per-tag thresholds fitted on the other half, measured on the held-out half",
+            )
+        )
+    blocks += tables.figures_of("tag_evaluation")
+    tags = tables.get("image_tags")
+    if tags is not None and "caption" in tags.columns:
+        examples = tags.filter(pl.col("method") == "seed").sort("image_id").select("image_id", "caption").head(6)
+        blocks.append(Table(examples, "Captions (method seed), first photos"))
+    return blocks
+
+
+# --- Clusters ------------------------------------------------------------------------------------
+
+
+def clusters_section(tables: ReportTables) -> Section:
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts
+
+    s = Section("Clusters vs classes", "clusters")
+    clusters = tables.get("tag_clusters")
+    if clusters is None:
+        return s.add(Missing("tag_clusters"))
+    table = agreement_table(clusters)
+    methods = clusters["method"].unique(maintain_order=True).to_list()
+    method = "seed" if "seed" in methods else methods[0]
+    elbow = table.filter((pl.col("method") == method) & (pl.col("k_choice") == "elbow"))
+    groups = ", ".join(f"{r['groups']} {r['grouping']}s" for r in elbow.iter_rows(named=True))
+    s.add(
+        Paragraph(
+            f"k-modes on the photo x tag matrix of each tagging method; the answer below is about the `{method}` "
+            f"tags (the study's method), the others are side by side in the table. The cost elbow gives "
+            f"k = {elbow['k'][0] if elbow.height else 'n/a'} for {groups}. Each clustering is also run with k "
+            "equal to the number of hotels, chains and (where labels exist) room kinds."
+        ),
+        Bullets(tuple(v.sentence() for v in cluster_verdicts(table, method))),
+        Table(table, "Agreement of clusters with each grouping, per method and choice of k (ARI 0: chance)"),
+        *tables.figures_of("tag_clusters"),
+    )
+    return s

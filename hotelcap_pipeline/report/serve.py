@@ -1,0 +1,32 @@
+"""Serve the written report over HTTP beside `dagster dev`, so the report asset's link opens it in one click.
+
+A web page cannot open a `file://` link, and Dagster's webserver serves only its own UI; a read-only
+static server on 127.0.0.1 bridges the two.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DEFAULT_REPORT_PORT = 3001
+
+
+def report_url(port: int = DEFAULT_REPORT_PORT) -> str:
+    return f"http://127.0.0.1:{port}/index.html"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve_report(folder: Path, port: int = DEFAULT_REPORT_PORT) -> ThreadingHTTPServer:
+    """Start serving ``folder`` on 127.0.0.1:``port`` in a daemon thread; ``shutdown()`` stops it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, name="report-server", daemon=True).start()
+    return server

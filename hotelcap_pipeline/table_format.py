@@ -1,0 +1,67 @@
+"""The one way tables become text: Markdown (report, Dagster UI previews) and aligned plain text (terminal).
+
+Cells are formatted alike everywhere; data values (hotel names, URLs) pass through ``terminal`` so they
+carry no raw HTML into Markdown and no control characters into a terminal.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hotelcap_pipeline.terminal import markdown_text, safe_text
+
+
+def format_cell(value: object, *, none: str = "–") -> str:
+    """One cell as text: integers without decimals, other floats with 4 significant digits, lists joined."""
+    if value is None:
+        return none
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "n/a"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}"
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    if isinstance(value, list | tuple):
+        return ", ".join(format_cell(v, none=none) for v in value)
+    return str(value)
+
+
+def cut(text: str, max_width: int | None) -> str:
+    return text if max_width is None or len(text) <= max_width else text[: max_width - 1] + "…"
+
+
+def markdown_table(
+    df: pl.DataFrame, *, max_rows: int | None = None, max_width: int | None = None, caption: str = ""
+) -> str:
+    """A Markdown table, numbers right-aligned; cells escaped (no HTML, no control characters, no pipes)."""
+    head = df if max_rows is None else df.head(max_rows)
+
+    def cell(value: object) -> str:
+        return cut(markdown_text(format_cell(value)), max_width).replace("|", "\\|")
+
+    lines = [f"*{markdown_text(caption)}*", ""] if caption else []
+    lines.append("| " + " | ".join(head.columns) + " |")
+    lines.append("|" + "".join("---:|" if t.is_numeric() else "---|" for t in head.dtypes))
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
+    if head.height < df.height:
+        lines.append(f"\n… {df.height - head.height} more rows")
+    return "\n".join(lines)
+
+
+def text_table(df: pl.DataFrame, *, max_width: int | None = 48) -> str:
+    """An aligned plain-text table for the terminal (numbers right-aligned), control characters escaped."""
+    if df.is_empty():
+        return "(no results)"
+    header = list(df.columns)
+    cells = [[cut(safe_text(format_cell(v, none=""), one_line=True), max_width) for v in row] for row in df.iter_rows()]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
+    numeric = [df.schema[c].is_numeric() for c in header]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row).rstrip() for row in cells)])

@@ -1,0 +1,100 @@
+"""Operations: one run per data store, runs killed outright marked failed, files as readable as the umask says."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+
+import dagster as dg
+import pytest
+
+from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
+from hotelcap_pipeline.store import FILE_MODE, DataStore, StoreBusyError, atomic_write_bytes, store_lock
+
+
+def test_a_second_run_on_one_store_is_refused_with_the_holder(tmp_path):
+    store = DataStore.at(tmp_path / "store")
+    busy = rf"data store {store.root} is in use by hotelcap materialize \(pid {os.getpid()}, since "
+    with store_lock(store), pytest.raises(StoreBusyError, match=busy), store_lock(store):
+        pass
+    with store_lock(store):  # released
+        pass
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    store = DataStore.at(tmp_path / "store")
+    code = textwrap.dedent(f"""
+        import sys, time
+        from hotelcap_pipeline.store import DataStore, store_lock
+        with store_lock(DataStore.at({str(store.root)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        with pytest.raises(StoreBusyError, match=f"pid {child.pid}"), store_lock(store):
+            pass
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+    with store_lock(store):
+        pass
+
+
+def test_materialize_refuses_while_another_holds_the_store(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+
+    store = DataStore.at(tmp_path / "store")
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(store.root))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with store_lock(store):
+        assert cli.main(["materialize", "--select", "chains"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"data store {store.root} is in use by hotelcap materialize") and "\n" not in err
+
+
+def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    code = textwrap.dedent("""
+        import os, signal
+        import dagster as dg
+
+        @dg.op
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        @dg.job
+        def doomed():
+            die()
+
+        with dg.DagsterInstance.get() as instance:
+            doomed.execute_in_process(instance=instance)
+    """)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, timeout=120)
+    assert result.returncode == -signal.SIGKILL
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.STARTED
+        assert mark_orphaned_runs(instance, alive=lambda pid: True) == []
+        assert mark_orphaned_runs(instance) == [run.run_id]
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert mark_orphaned_runs(instance) == []
+
+
+def test_files_are_written_with_the_umask_mode(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert 0o666 & ~mask == FILE_MODE
+    target = tmp_path / "report" / "index.html"
+    atomic_write_bytes(target, b"<html></html>")
+    assert stat.S_IMODE(target.stat().st_mode) == FILE_MODE
+    assert [p.name for p in target.parent.iterdir()] == ["index.html"]

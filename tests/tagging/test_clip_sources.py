@@ -1,0 +1,163 @@
+"""CLIP in the layouts users keep (open_clip hub snapshot folders, hf-hub: names served from the local cache),
+and offline hub errors that are one quick line naming what to set."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hotelcap_pipeline import models
+from hotelcap_pipeline.models import ModelUnavailableError, load_clip_by_id, resolve_clip
+from hotelcap_pipeline.settings import DEMO_CLIP_MODEL, Settings
+from hotelcap_pipeline.tagging.clip_model import MODEL_CONFIGS_DIR, ClipModel, load_clip
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def open_clip_folder(folder: Path, demo_checkpoint: Path) -> Path:
+    """The layout of an open_clip repo on the hub: open_clip_config.json + open_clip_model.safetensors."""
+    from safetensors.torch import save_file
+
+    config = json.loads((MODEL_CONFIGS_DIR / f"{DEMO_CLIP_MODEL}.json").read_text())
+    preprocess = config.pop("preprocess_cfg")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": preprocess}))
+    state = torch.load(demo_checkpoint, weights_only=True)
+    save_file({k: v.float().contiguous() for k, v in state.items()}, str(folder / "open_clip_model.safetensors"))
+    return folder
+
+
+def hub_cache_with(cache: Path, repo: str, demo_checkpoint: Path) -> Path:
+    """A Hugging Face cache holding ``repo`` as the hub client lays it out (refs/main -> snapshots/<commit>)."""
+    root = cache / f"models--{repo.replace('/', '--')}"
+    open_clip_folder(root / "snapshots" / COMMIT, demo_checkpoint)
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text(COMMIT)
+    return cache
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_local_snapshot_folder_loads_and_matches_the_checkpoint(
+    tmp_path: Path, demo_checkpoint: Path, demo_clip: ClipModel
+) -> None:
+    folder = open_clip_folder(tmp_path / "snapshot", demo_checkpoint)
+    for name, pretrained in [(str(folder), ""), (f"local-dir:{folder}", ""), (DEMO_CLIP_MODEL, str(folder))]:
+        clip = load_clip(name, pretrained, device="cpu")
+        assert clip.model_id.startswith("snapshot/sha256:")
+        assert clip.embed_dim == 64 and clip.image_size == 96
+        texts = ["a photo of a bed", "a photo of a lamp"]
+        np.testing.assert_allclose(clip.encode_texts(texts), demo_clip.encode_texts(texts), atol=1e-5)
+
+
+def test_hf_hub_name_offline_comes_from_the_local_cache(
+    tmp_path: Path, demo_checkpoint: Path, offline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    cache = hub_cache_with(tmp_path / "hub", "acme/room-clip", demo_checkpoint)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    clip = load_clip("hf-hub:acme/room-clip", "", device="cpu")
+    assert clip.model_id == "hf-hub:acme/room-clip"
+    assert clip.encode_texts(["a bed"]).shape == (1, 64)
+
+
+def test_offline_without_cache_is_one_quick_line(
+    tmp_path: Path, offline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    start = time.perf_counter()
+    with pytest.raises(ModelUnavailableError) as default_tag:
+        load_clip("ViT-B-32", "laion2b_s34b_b79k", device="cpu")
+    with pytest.raises(ModelUnavailableError) as hub_name:
+        load_clip("hf-hub:acme/absent", "", device="cpu")
+    assert time.perf_counter() - start < 5
+    assert "HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors" in str(default_tag.value)
+    assert "HF_HUB_OFFLINE" in str(default_tag.value) and "\n" not in str(default_tag.value)
+    assert "HOTELCAP_CLIP_MODEL" in str(hub_name.value) and "\n" not in str(hub_name.value)
+
+
+def test_unreachable_hub_is_probed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HF_HUB_OFFLINE the hub is asked once (a refused connection here), then the answer is kept."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    models._hub_reachable.cache_clear()
+    calls = []
+    real = models.socket.create_connection
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(models.socket, "create_connection", counting)
+    assert models.hub_offline() and models.hub_offline()
+    assert len(calls) == 1
+    with pytest.raises(ModelUnavailableError, match="unreachable"):
+        resolve_clip("ViT-B-32", "laion2b_s34b_b79k")
+    models._hub_reachable.cache_clear()
+
+
+def test_search_model_is_the_one_recorded_with_the_embeddings(demo_clip: ClipModel) -> None:
+    """Default (hotels50k) settings, offline: the recorded demo model is found, not the default downloaded."""
+    clip = load_clip_by_id(demo_clip.model_id, Settings(device="cpu"))
+    assert clip.model_id == demo_clip.model_id
+    with pytest.raises(ModelUnavailableError, match="not available locally"):
+        load_clip_by_id("ViT-L-14/sha256:000000000000", Settings(device="cpu"))
+
+
+def test_search_text_cli_after_the_demo_without_its_profile(
+    tmp_path: Path, demo_clip: ClipModel, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hotelcap search --text` in the default profile, offline, over the demo's embeddings: no download."""
+    import polars as pl
+
+    from hotelcap_pipeline.cli import main
+    from hotelcap_pipeline.tagging.embed import embedding_series
+
+    texts = ["a photo of a bed", "a photo of a lamp"]
+    table = pl.DataFrame({"image_id": [1, 2], "hotel_id": [10, 20], "chain_id": [0, 0],
+                          "model": [demo_clip.model_id] * 2}).with_columns(
+        embedding_series(demo_clip.encode_texts(texts)))
+    (tmp_path / "tables").mkdir()
+    table.write_parquet(tmp_path / "tables" / "image_embeddings.parquet")
+    monkeypatch.setenv("HOTELCAP_PROFILE", "hotels50k")
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(tmp_path))
+    monkeypatch.setenv("HOTELCAP_DEVICE", "cpu")
+    assert main(["search", "--text", "a lamp"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[3].split()[0] == "2"  # the lamp photo first
+    table.with_columns(pl.lit("ViT-L-14/sha256:000000000000").alias("model")).write_parquet(
+        tmp_path / "tables" / "image_embeddings.parquet")
+    assert main(["search", "--text", "a lamp"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not available locally" in err[0]
+
+
+def test_pretrained_tag_offline_is_served_from_the_cache_with_its_settings(
+    tmp_path: Path, offline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default tag, cached by an earlier online run: found as a file, keeping the tag's id and preprocessing."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
+    weights = repo / "snapshots" / COMMIT / "open_clip_model.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"cached weights")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    source = resolve_clip("ViT-B-32", "laion2b_s34b_b79k")
+    assert Path(source.pretrained) == weights
+    assert source.model_id == "ViT-B-32/laion2b_s34b_b79k"  # the same id as when it was downloaded
+    assert dict(source.options)["image_interpolation"] == "bicubic"

@@ -1,0 +1,84 @@
+"""A run that produced nothing usable fails, and `hotelcap materialize` ends with the one line that says why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from hotelcap_pipeline import outcomes
+from hotelcap_pipeline.defs.failures import failure_report
+from hotelcap_pipeline.models import ModelUnavailableError
+
+
+def test_photo_share_and_edit_series_rules() -> None:
+    manifest = pl.DataFrame({"status": ["ok", "failed", "failed"],
+                             "error": [None, "http://x/1.jpg: HTTP 404", "http://x/2.jpg: HTTP 404"]})
+    [line] = outcomes.photo_share_problems(manifest)
+    assert "only 1 of 3 photos are ok (33%" in line and "HTTP 404" in line
+    assert outcomes.photo_share_problems(manifest, min_share=0.3) == []
+    assert outcomes.photo_share_problems(manifest.head(0))
+    edits = pl.DataFrame({
+        "edit": ["night", "night", "petals", "petals", "swan", "swan"],
+        "status": ["failed", "failed", "skipped", "skipped", "ok", "failed"],
+        "error": ["a.jpg: boom", "b.jpg: boom", "series skipped: x", "series skipped: x", None, "c.jpg: bad"],
+    })
+    assert outcomes.edit_series_problems(edits) == ["edit series night: no successful edit of 2 (a.jpg: boom)"]
+
+
+@dg.asset
+def rows() -> pl.DataFrame:
+    return pl.DataFrame({"status": ["failed"] * 4, "error": ["u: timeout"] * 4})
+
+
+@dg.asset_check(asset=rows, blocking=True)
+def rows_mostly_ok(rows: pl.DataFrame) -> dg.AssetCheckResult:
+    problems = outcomes.photo_share_problems(rows)
+    return dg.AssetCheckResult(passed=not problems, description="; ".join(problems) or None)
+
+
+@dg.asset(deps=[rows])
+def downstream() -> None:
+    return None
+
+
+@dg.asset
+def needs_a_model() -> None:
+    raise ModelUnavailableError("HOTELCAP_DIFFUSION_MODEL=/models/sd: no such file or folder; set it to ...")
+
+
+def test_a_failed_blocking_check_fails_the_run_with_its_reason_last() -> None:
+    defs = dg.Definitions(assets=[rows, downstream], asset_checks=[rows_mostly_ok])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
+                                                                                raise_on_error=False)
+    assert not result.success
+    details, reason = failure_report(result)
+    assert reason == "check rows:rows_mostly_ok failed: only 0 of 4 photos are ok (0%, below the 50% required); " \
+                     "most common error: timeout"
+    assert not any("Traceback" in d for d in details)
+
+
+def test_an_unavailable_model_is_one_line_without_traceback() -> None:
+    defs = dg.Definitions(assets=[needs_a_model])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
+                                                                                raise_on_error=False)
+    details, reason = failure_report(result)
+    assert details == []
+    assert reason == "needs_a_model: HOTELCAP_DIFFUSION_MODEL=/models/sd: no such file or folder; set it to ..."
+
+
+def test_materialize_offline_without_dataset_ends_with_what_to_set(tmp_path: Path) -> None:
+    env = {**os.environ, "HOTELCAP_PROFILE": "hotels50k", "HOTELCAP_DATASET": str(tmp_path / "no-dataset.tar.gz"),
+           "HOTELCAP_DATA_STORE": str(tmp_path / "store"), "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "hotelcap_pipeline.cli", "materialize", "--select", "chains"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("FAILED: metadata_tables: HOTELCAP_DATASET=") and "no such file or folder" in last
+    assert "Traceback" not in done.stderr
