@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def _precision(value: str) -> str:
     return value
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the HOTELCAP_* variables; the profile decides the defaults of the others."""
     env = os.environ if environ is None else environ
 
@@ -122,6 +123,38 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         precision=_precision(get("HOTELCAP_PRECISION", "auto")),
         allow_local_files=parse_allow_local_files(get("HOTELCAP_ALLOW_LOCAL_FILES", "")),
     )
+
+
+# The variable behind each setting a run can override: run config goes through the same parsing and checks.
+ENV_VARS = {
+    "profile": "HOTELCAP_PROFILE",
+    "data_store": "HOTELCAP_DATA_STORE",
+    "dataset": "HOTELCAP_DATASET",
+    "device": "HOTELCAP_DEVICE",
+    "n_hotels": "HOTELCAP_N_HOTELS",
+    "seed": "HOTELCAP_SEED",
+    "insecure_hosts": "HOTELCAP_INSECURE_HOSTS",
+    "labels": "HOTELCAP_LABELS",
+    "clip_model": "HOTELCAP_CLIP_MODEL",
+    "clip_pretrained": "HOTELCAP_CLIP_PRETRAINED",
+    "diffusion_model": "HOTELCAP_DIFFUSION_MODEL",
+    "ip2p_model": "HOTELCAP_IP2P_MODEL",
+    "controlnet_model": "HOTELCAP_CONTROLNET_MODEL",
+    "precision": "HOTELCAP_PRECISION",
+}
+
+
+def settings_with(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """The environment's settings with some given by the run (None: not given). They pass through
+    ``load_settings`` as if they were variables, so a run that switches the profile also gets that
+    profile's defaults for everything it does not set, and every value meets the same checks."""
+    env = dict(os.environ if environ is None else environ)
+    for name, value in overrides.items():
+        if isinstance(value, Enum):
+            value = value.value
+        if value is not None:
+            env[ENV_VARS[name]] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    return load_settings(env)
 
 
 def parse_allow_local_files(value: str) -> tuple[str, ...]:

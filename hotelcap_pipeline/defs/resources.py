@@ -1,28 +1,40 @@
 """Dagster resources: run settings, and the heavy models, loaded once per process.
 
-Field defaults come from the HOTELCAP_* environment variables when the code location loads; the
-Launchpad (or ``--config-json``) can override any of them for one run.
+One source of values: ``settings.load_settings`` reads the HOTELCAP_* variables (and the profile's
+defaults) when a run starts, not when the code location loads. A field set here (the Launchpad,
+``--config-json``) overrides its variable for one run and meets the same checks; a field left empty
+takes the variable.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
-from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
 
 from hotelcap_pipeline.models import clip_weights, diffusion_sources
-from hotelcap_pipeline.settings import Settings, load_settings
-from hotelcap_pipeline.store import DataStore, is_remote
+from hotelcap_pipeline.settings import Settings, settings_with
+from hotelcap_pipeline.store import DataStore
 
 # The CLIP autocast choices (tagging.clip_model's PRECISIONS), named here so the config offers only these.
 Precision = Literal["fp32", "bf16", "fp16"]
-Profile = Literal["hotels50k", "demo"]
 
-# Read once when the code location loads: the defaults every resource and asset config shows.
-ENV_DEFAULTS = load_settings()
+
+# Enums, not Literals: Dagster's config can make an Enum optional (empty: take the environment's value).
+class Profile(enum.Enum):
+    hotels50k = "hotels50k"
+    demo = "demo"
+
+
+class DiffusionPrecision(enum.Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
 
 
 def seed_field(what: str) -> Any:
@@ -30,92 +42,94 @@ def seed_field(what: str) -> Any:
     return Field(default=None, ge=0, description=f"Seed of {what}; default: the settings resource's seed.")
 
 
-def _absolute_store(spec: str) -> str:
-    """A local data store as an absolute path, so the Launchpad shows where a run writes."""
-    return spec if is_remote(spec) else str(Path(spec.removeprefix("file://")).expanduser().resolve())
-
-
 class HotelcapSettings(dg.ConfigurableResource):
-    """The run's parameters: profile, data store, dataset, device, sample size and seed. Defaults come from
-    the HOTELCAP_* environment variables of the process that loaded the code location; a value set here (the
-    Launchpad, --config-json) overrides it for one run."""
+    """The run's parameters: profile, data store, dataset, device, sample size and seed. A field left empty
+    takes its HOTELCAP_* variable (or the profile's default) when the run starts; a value set here (the
+    Launchpad, --config-json) overrides it for this run."""
 
-    profile: Profile = Field(
-        default=ENV_DEFAULTS.profile,  # type: ignore[arg-type]
+    profile: Profile | None = Field(
+        default=None,
         description="hotels50k: the real dataset and pretrained models (network on first use); demo: the "
-        "embedded synthetic world and its small models, offline (HOTELCAP_PROFILE).",
+        "embedded synthetic world and its small models, offline. Empty: HOTELCAP_PROFILE, else hotels50k.",
     )
-    data_store: str = Field(
-        default=_absolute_store(ENV_DEFAULTS.data_store),
+    data_store: str | None = Field(
+        default=None,
         description="Root of everything the pipeline writes: a local folder or an fsspec URL such as "
-        "s3://bucket/prefix (HOTELCAP_DATA_STORE).",
+        "s3://bucket/prefix. Empty: HOTELCAP_DATA_STORE, else ./data_store.",
     )
-    dataset: str = Field(
-        default=ENV_DEFAULTS.dataset,
-        description="URL or local path of a Hotels-50K-format metadata archive (.tar.gz, .zip) or a folder of "
-        "the four CSVs (HOTELCAP_DATASET).",
+    dataset: str | None = Field(
+        default=None,
+        description="URL or local path of a Hotels-50K-format metadata archive (.tar.gz, .zip, .tar.lz4) or a "
+        "folder of the four CSVs. Empty: HOTELCAP_DATASET, else the profile's dataset.",
     )
-    device: str = Field(
-        default=ENV_DEFAULTS.device,
-        description="Torch device of the models: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps "
-        "(HOTELCAP_DEVICE).",
+    device: str | None = Field(
+        default=None,
+        description="Torch device of the models: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps. "
+        "Empty: HOTELCAP_DEVICE, else auto.",
     )
-    n_hotels: int = Field(default=ENV_DEFAULTS.n_hotels, ge=1, description="Hotels to sample (HOTELCAP_N_HOTELS).")
-    seed: int = Field(
-        default=ENV_DEFAULTS.seed, ge=0,
+    n_hotels: int | None = Field(
+        default=None, ge=1, description="Hotels to sample. Empty: HOTELCAP_N_HOTELS, else 10."
+    )
+    seed: int | None = Field(
+        default=None, ge=0,
         description="Seed of every random choice: the sample, k-modes, the edit picks and validation rooms, the "
-        "portrait (HOTELCAP_SEED). An asset's own seed config, when set, wins for that asset.",
+        "portrait; an asset's own seed config, when set, wins for that asset. Empty: HOTELCAP_SEED, else 0.",
     )
-    insecure_hosts: list[str] = Field(
-        default_factory=lambda: list(ENV_DEFAULTS.insecure_hosts),
-        description="Hosts whose TLS certificates are not verified, each named on purpose "
-        "(HOTELCAP_INSECURE_HOSTS); empty: every certificate is verified.",
+    insecure_hosts: list[str] | None = Field(
+        default=None,
+        description="Hosts whose TLS certificates are not verified, each named on purpose. Empty: "
+        "HOTELCAP_INSECURE_HOSTS, else none (every certificate is verified).",
     )
-    labels: str = Field(
-        default=ENV_DEFAULTS.labels,
-        description="CSV of image_id,tags (';'-separated vocabulary words): known truth for tag_evaluation "
-        "(HOTELCAP_LABELS); empty: tags are not measured against truth.",
+    labels: str | None = Field(
+        default=None,
+        description="CSV of image_id,tags (';'-separated vocabulary words): known truth for tag_evaluation. "
+        "Empty: HOTELCAP_LABELS, else the demo's labels on the demo and none otherwise.",
     )
     min_ok_share: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Share of photos that must be ok, or the photo stage's blocking check fails the run.",
     )
 
-    def settings(self) -> Settings:
-        return ENV_DEFAULTS.with_overrides(
-            profile=self.profile,
-            data_store=self.data_store,
-            dataset=self.dataset,
-            device=self.device,
-            n_hotels=self.n_hotels,
-            seed=self.seed,
-            insecure_hosts=tuple(self.insecure_hosts),
-            labels=self.labels,
+    def settings(self, **more: Any) -> Settings:
+        """The run's settings: these fields (and ``more`` Settings fields, e.g. from a model resource)
+        over the environment."""
+        return settings_with(
+            {
+                "profile": self.profile,
+                "data_store": self.data_store,
+                "dataset": self.dataset,
+                "device": self.device,
+                "n_hotels": self.n_hotels,
+                "seed": self.seed,
+                "insecure_hosts": self.insecure_hosts,
+                "labels": self.labels,
+                **more,
+            }
         )
 
     @property
     def is_demo(self) -> bool:
-        return self.profile == "demo"
+        return self.settings().is_demo
 
     def seed_for(self, override: int | None) -> int:
         """An asset's seed: its own config value when given, else the run's seed."""
-        return self.seed if override is None else override
+        return self.settings().seed if override is None else override
 
     def store(self) -> DataStore:
-        return DataStore.at(self.data_store)
+        return DataStore.at(self.settings().data_store)
 
 
 class ClipResource(dg.ConfigurableResource):
     """The open_clip model (HOTELCAP_CLIP_MODEL + HOTELCAP_CLIP_PRETRAINED), loaded on first use, once per
     process."""
 
-    model_name: str = Field(
-        default=ENV_DEFAULTS.clip_model, description="open_clip architecture, e.g. ViT-B-32 (HOTELCAP_CLIP_MODEL)."
+    model_name: str | None = Field(
+        default=None, description="open_clip architecture, e.g. ViT-B-32. Empty: HOTELCAP_CLIP_MODEL."
     )
-    pretrained: str = Field(
-        default=ENV_DEFAULTS.clip_pretrained,
-        description="open_clip pretrained tag (e.g. laion2b_s34b_b79k) or a local checkpoint file "
-        "(HOTELCAP_CLIP_PRETRAINED).",
+    pretrained: str | None = Field(
+        default=None,
+        description="open_clip pretrained tag (e.g. laion2b_s34b_b79k), an hf-hub: name or a local checkpoint "
+        "file or folder. Empty: HOTELCAP_CLIP_PRETRAINED, else the model's default.",
     )
     precision: Precision = Field(
         default="fp32", description="Autocast precision of the forward pass: fp32, bf16 or fp16 (GPU only)."
@@ -125,7 +139,7 @@ class ClipResource(dg.ConfigurableResource):
 
     def get(self, settings: HotelcapSettings) -> Any:
         """The model for this run's settings (the demo loads its shipped checkpoint)."""
-        s = settings.settings().with_overrides(clip_model=self.model_name, clip_pretrained=self.pretrained)
+        s = settings.settings(clip_model=self.model_name, clip_pretrained=self.pretrained)
         return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision)
 
 
@@ -141,29 +155,37 @@ class DiffusionResource(dg.ConfigurableResource):
     """The diffusers pipelines (HOTELCAP_DIFFUSION_MODEL and the structure-preserving modes' models),
     each loaded with from_pretrained on first use, once per process."""
 
-    model: str = Field(
-        default=ENV_DEFAULTS.diffusion_model,
-        description="Stable Diffusion 1.5 img2img: diffusers model id or local folder (HOTELCAP_DIFFUSION_MODEL).",
+    model: str | None = Field(
+        default=None,
+        description="Stable Diffusion 1.5 img2img: diffusers model id, local folder or single-file checkpoint. "
+        "Empty: HOTELCAP_DIFFUSION_MODEL.",
     )
-    ip2p_model: str = Field(default=ENV_DEFAULTS.ip2p_model, description="InstructPix2Pix (HOTELCAP_IP2P_MODEL).")
-    controlnet_model: str = Field(
-        default=ENV_DEFAULTS.controlnet_model, description="ControlNet-canny for SD 1.5 (HOTELCAP_CONTROLNET_MODEL)."
+    ip2p_model: str | None = Field(default=None, description="InstructPix2Pix. Empty: HOTELCAP_IP2P_MODEL.")
+    controlnet_model: str | None = Field(
+        default=None, description="ControlNet-canny for SD 1.5. Empty: HOTELCAP_CONTROLNET_MODEL."
     )
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        default=ENV_DEFAULTS.precision,  # type: ignore[arg-type]
-        description="auto: fp16 with an fp32 VAE on cuda/mps, fp32 on cpu (HOTELCAP_PRECISION).",
+    precision: DiffusionPrecision | None = Field(
+        default=None,
+        description="auto: fp16 with an fp32 VAE on cuda/mps, fp32 on cpu. Empty: HOTELCAP_PRECISION, else auto.",
     )
     attention_slicing: bool | None = Field(
         default=None, description="Compute attention in slices (less memory, slower); unset: on for mps only."
     )
-    max_side: int = Field(
-        default=256 if ENV_DEFAULTS.is_demo else 512, ge=64, description="Longer side of the edits, px."
+    max_side: int | None = Field(
+        default=None, ge=64, description="Longer side of the edits, px. Empty: 256 on the demo, else 512."
     )
 
+    def run_settings(self, settings: HotelcapSettings) -> Settings:
+        return settings.settings(diffusion_model=self.model, ip2p_model=self.ip2p_model,
+                                 controlnet_model=self.controlnet_model, precision=self.precision)
+
+    def edit_side(self, settings: HotelcapSettings) -> int:
+        return self.max_side or (256 if settings.is_demo else 512)
+
     def get(self, settings: HotelcapSettings) -> Any:
-        s = settings.settings().with_overrides(diffusion_model=self.model)
-        sources = diffusion_sources(s, self.ip2p_model, self.controlnet_model)
-        return _load_diffusion(*sources, s.device, self.precision, self.attention_slicing)
+        s = self.run_settings(settings)
+        sources = diffusion_sources(s, s.ip2p_model, s.controlnet_model)
+        return _load_diffusion(*sources, s.device, s.precision, self.attention_slicing)
 
 
 @functools.cache

@@ -74,7 +74,7 @@ def test_an_unchanged_rerun_of_the_tagging_encodes_no_prompt(tmp_path: Path) -> 
 
 def test_another_clip_changes_image_embeddings_code_version(tmp_path: Path) -> None:
     from hotelcap_pipeline.definitions import defs
-    from hotelcap_pipeline.defs.resources import ENV_DEFAULTS
+    from hotelcap_pipeline.settings import load_settings
 
     base = Settings(clip_model="ViT-B-32", clip_pretrained="laion2b_s34b_b79k")
     assert clip_code_version(base) != clip_code_version(Settings(clip_model="ViT-B-32", clip_pretrained="openai"))
@@ -85,4 +85,4 @@ def test_another_clip_changes_image_embeddings_code_version(tmp_path: Path) -> N
     checkpoint.write_bytes(b"other weights")
     assert clip_code_version(local) != before
     node = defs.resolve_asset_graph().get(dg.AssetKey("image_embeddings"))
-    assert node.code_version == f"1-clip-{clip_code_version(ENV_DEFAULTS)}"
+    assert node.code_version == f"1-clip-{clip_code_version(load_settings())}"

@@ -119,7 +119,7 @@ def diffusion_edits(
         store.pull(previous.get_column("path").drop_nulls().to_list())
     store.pull(selection.get_column("path").to_list())
     # A series' seed in the YAML is an offset to the run's seed, so HOTELCAP_SEED moves every edit.
-    series = [dataclasses.replace(x, seed=x.seed + settings.seed) for x in load_series()]
+    series = [dataclasses.replace(x, seed=x.seed + settings.settings().seed) for x in load_series()]
 
     def progress(done: int, total: int, what: str) -> None:
         context.log.info(f"edits: {done}/{total} {what}")
@@ -129,7 +129,7 @@ def diffusion_edits(
     rules = {s.name: rule_of(edit_validation, s.name) for s in series}
     rows = render_edits(
         selection, store.root, series, diffusion.get(settings), clip.get(settings), previous,
-        rules=rules, max_side=diffusion.max_side, progress=progress,
+        rules=rules, max_side=diffusion.edit_side(settings), progress=progress,
     )
     rows = with_shard(rows)
     store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())

@@ -100,7 +100,7 @@ def sampled_hotels(
     seed = settings.seed_for(config.seed)
     sample = with_shard(
         draw_sample(
-            hotels, train_images, config.n_hotels or settings.n_hotels, seed,
+            hotels, train_images, config.n_hotels or settings.settings().n_hotels, seed,
             min_train_images=config.min_train_images, chains=config.chains or None,
         )
     )

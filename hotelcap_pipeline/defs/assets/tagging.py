@@ -14,10 +14,11 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
-from hotelcap_pipeline.defs.resources import ENV_DEFAULTS, ClipResource, HotelcapSettings, seed_field
+from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import markdown_table, save_figures
 from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.models import clip_code_version
+from hotelcap_pipeline.settings import load_settings
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.tagging.methods import (
     DEFAULT_THRESHOLDS,
@@ -38,7 +39,9 @@ GROUP = "tagging"
     kinds={"pytorch", "open_clip", "parquet"},
     pool="gpu",
     # The CLIP is part of the version: another model marks the embeddings and everything after them stale.
-    code_version=f"1-clip-{clip_code_version(ENV_DEFAULTS)}",
+    # A code version is fixed when the definitions load, so this one reads the environment then: a new
+    # CLIP (HOTELCAP_CLIP_*) makes the embeddings stale once the code location is reloaded.
+    code_version=f"1-clip-{clip_code_version(load_settings())}",
 )
 def image_embeddings(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, hotel_images: pl.DataFrame

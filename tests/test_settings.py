@@ -1,0 +1,45 @@
+"""One source of run parameters: the environment read when a run starts, run config over it, one set of checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
+from hotelcap_pipeline.settings import DEFAULT_CLIP_MODEL, DEMO_CLIP_MODEL, settings_with
+
+
+def test_the_environment_is_read_when_the_run_starts_not_at_import(monkeypatch):
+    resource = HotelcapSettings()  # built before the variable changes, as definitions.py builds it
+    monkeypatch.setenv("HOTELCAP_N_HOTELS", "3")
+    monkeypatch.setenv("HOTELCAP_SEED", "11")
+    s = resource.settings()
+    assert (s.n_hotels, s.seed) == (3, 11)
+    assert resource.seed_for(None) == 11 and resource.seed_for(4) == 4
+
+
+def test_run_config_wins_and_a_profile_switch_brings_its_own_defaults(monkeypatch):
+    monkeypatch.setenv("HOTELCAP_PROFILE", "hotels50k")
+    monkeypatch.setenv("HOTELCAP_N_HOTELS", "3")
+    assert HotelcapSettings().settings().clip_model == DEFAULT_CLIP_MODEL
+    demo = HotelcapSettings(profile="demo", n_hotels=5).settings()
+    assert demo.is_demo and demo.clip_model == DEMO_CLIP_MODEL and demo.n_hotels == 5
+
+
+def test_model_resources_override_the_settings_they_are_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOTELCAP_PROFILE", "demo")
+    settings = HotelcapSettings()
+    clip = ClipResource(pretrained=str(tmp_path / "clip.pt"))
+    assert settings.settings(clip_model=clip.model_name, clip_pretrained=clip.pretrained).clip_pretrained == str(
+        tmp_path / "clip.pt"
+    )
+    diffusion = DiffusionResource(precision="bf16", max_side=320)
+    assert diffusion.run_settings(settings).precision == "bf16"
+    assert diffusion.edit_side(settings) == 320 and DiffusionResource().edit_side(settings) == 256
+
+
+def test_a_value_meets_the_same_checks_from_the_environment_or_the_run(monkeypatch):
+    with pytest.raises(ValueError, match="HOTELCAP_PRECISION"):
+        settings_with({"precision": "fp8"})
+    monkeypatch.setenv("HOTELCAP_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="HOTELCAP_PRECISION"):
+        settings_with({})
