@@ -9,23 +9,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import torch
+from helpers_models import random_demo_clip
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_a_new_clip_checkpoint_re_embeds_without_being_told(tmp_path: Path) -> None:
-    import open_clip
-
     from hotelcap_pipeline.settings import DEMO_CLIP_MODEL
-    from hotelcap_pipeline.tagging.clip_model import file_sha256, register_model_configs
+    from hotelcap_pipeline.tagging.clip_model import file_sha256
 
-    register_model_configs()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(7)
-        other = open_clip.create_model(DEMO_CLIP_MODEL, pretrained=None)
-    checkpoint = tmp_path / "other-clip.pt"
-    torch.save(other.state_dict(), checkpoint)
+    checkpoint = random_demo_clip(tmp_path / "other-clip.pt", seed=7)
 
     env = {**os.environ, "HOTELCAP_PROFILE": "demo", "HOTELCAP_N_HOTELS": "2", "HOTELCAP_DEVICE": "cpu",
            "HOTELCAP_DATA_STORE": str(tmp_path / "store"), "DAGSTER_HOME": str(tmp_path / "home")}

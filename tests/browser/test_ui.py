@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers_processes import stop_group
 
 from hotelcap_pipeline.settings import PROJECT_ROOT
 
@@ -140,12 +141,7 @@ def dagster_ui(ui_env: dict[str, str]) -> Iterator[str]:
         yield base
     finally:
         # dagster dev stops its webserver, daemon and code server on SIGINT; its own group only.
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, signal.SIGINT)
 
 
 def expected_graph() -> tuple[set[str], set[tuple[str, str]]]:

@@ -5,11 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers_models import random_demo_clip
 from PIL import Image
 
 from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.settings import DEMO_CLIP_MODEL
-from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256, load_clip, register_model_configs
+from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256, load_clip
 
 
 def test_local_checkpoint_loads_through_load_clip(demo_checkpoint: Path, demo_clip: ClipModel) -> None:
@@ -34,14 +35,7 @@ def test_shipped_config_squashes_the_whole_photo(demo_clip: ClipModel) -> None:
 
 
 def test_other_weights_give_other_embeddings(tmp_path: Path, demo_clip: ClipModel) -> None:
-    import open_clip
-
-    register_model_configs()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        untrained = open_clip.create_model(DEMO_CLIP_MODEL, pretrained=None)
-    path = tmp_path / "untrained.pt"
-    torch.save(untrained.state_dict(), path)
+    path = random_demo_clip(tmp_path / "untrained.pt", seed=1)
     other = load_clip(DEMO_CLIP_MODEL, str(path), device="cpu")
     assert other.model_id != demo_clip.model_id
     text = ["a photo of a bed"]
