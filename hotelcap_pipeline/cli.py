@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -158,7 +159,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` with the report served beside it (the report asset's `open_report` link)."""
     import subprocess
 
-    from hotelcap_pipeline.report.serve import report_url, serve_report
+    from hotelcap_pipeline.report.serve import REPORT_URL_ENV, report_url, serve_report
 
     ensure_dagster_home()
     store = DataStore.at(load_settings().data_store)
@@ -169,7 +170,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return 1
     print(f"report: {report_url(args.report_port)} (from {store.location(store.report)})")
     try:
-        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", args.workspace])
+        # The report asset's `open_report` link follows the port chosen here.
+        env = {**os.environ, REPORT_URL_ENV: report_url(args.report_port)}
+        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", args.workspace], env=env)
     except KeyboardInterrupt:
         return 130
     finally:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -72,10 +74,12 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | Non
 class StalenessReader:
     """'missing', 'stale' or 'fresh' per asset key, from the asset specs and the instance's records."""
 
-    def __init__(self, instance: dg.DagsterInstance, defs: dg.Definitions) -> None:
+    def __init__(
+        self, instance: dg.DagsterInstance, defs: dg.Definitions, materializable: AbstractSet[dg.AssetKey]
+    ) -> None:
         self.instance = instance
         self.specs = {s.key: s for s in defs.resolve_all_asset_specs()}
-        self.materializable = dg.AssetSelection.all().resolve(defs.resolve_asset_graph())
+        self.materializable = materializable
         self._cache: dict[tuple[dg.AssetKey, str | None], _Latest | None] = {}
 
     def _partitions(self, key: dg.AssetKey) -> list[str | None]:
@@ -119,10 +123,11 @@ class StalenessReader:
         return "stale" if stale else "fresh"
 
 
-def _upstream(defs: dg.Definitions, selected: Sequence[dg.AssetKey]) -> set[dg.AssetKey]:
-    graph = defs.resolve_asset_graph()
+def _upstream(
+    graph: Any, materializable: AbstractSet[dg.AssetKey], selected: Sequence[dg.AssetKey]
+) -> set[dg.AssetKey]:
     upstream = dg.AssetSelection.assets(*selected).upstream().resolve(graph)
-    return set(upstream & dg.AssetSelection.all().resolve(graph)) - set(selected)
+    return set(upstream & materializable) - set(selected)
 
 
 def plan_run(
@@ -133,9 +138,10 @@ def plan_run(
 ) -> Plan:
     """The selection, plus upstream assets that are missing, stale, or whose stored files are unusable."""
     graph = defs.resolve_asset_graph()
-    materializable = sorted(dg.AssetSelection.all().resolve(graph), key=lambda k: k.to_user_string())
+    materializable = dg.AssetSelection.all().resolve(graph)
+    ordered = sorted(materializable, key=lambda k: k.to_user_string())
     if select is None:
-        return Plan(selected=materializable, added={})
+        return Plan(selected=ordered, added={})
     if not select:
         raise SystemExit("--select names no asset; leave it out to materialize the whole graph")
     known = {k.to_user_string(): k for k in materializable}
@@ -143,9 +149,9 @@ def plan_run(
     if unknown:
         raise SystemExit(f"unknown asset key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     selected = [known[s] for s in select]
-    reader = StalenessReader(instance, defs)
+    reader = StalenessReader(instance, defs, materializable)
     added: dict[dg.AssetKey, str] = {}
-    for key in sorted(_upstream(defs, selected), key=lambda k: k.to_user_string()):
+    for key in sorted(_upstream(graph, materializable, selected), key=lambda k: k.to_user_string()):
         why = reader.status(key)
         if why == "fresh" and stored_problem is not None:
             problem = stored_problem(key)

@@ -37,10 +37,17 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
             raise DatasetError(f"HOTELCAP_DATASET={source!r}: no such file or folder")
         archive = local
     else:
-        from hotelcap_pipeline.http import download_file
+        from hotelcap_pipeline.http import DownloadError, download_file
 
         name = Path(urlparse(source).path).name or "dataset.tar.gz"
-        archive = download_file(source, raw_dir / name, insecure_hosts=insecure_hosts)
+        try:
+            archive = download_file(source, raw_dir / name, insecure_hosts=insecure_hosts)
+        except DownloadError as exc:
+            # Offline or behind a proxy: say which variable points at a copy the user already has.
+            raise DownloadError(
+                f"{exc}; if this machine has no network, set HOTELCAP_DATASET to a local copy (the archive, "
+                "or a folder of the four CSVs), or HOTELCAP_PROFILE=demo for the embedded demo"
+            ) from None
     if not archive.name.endswith(ARCHIVE_SUFFIXES):
         raise DatasetError(f"{archive}: expected a .tar.gz, .tar or .zip archive or a folder of CSVs")
     return find_csv_folder(_extract_once(archive, raw_dir / "extracted", limits))

@@ -7,6 +7,7 @@ static server on 127.0.0.1 bridges the two.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,8 +15,14 @@ from pathlib import Path
 DEFAULT_REPORT_PORT = 3001
 
 
-def report_url(port: int = DEFAULT_REPORT_PORT) -> str:
-    return f"http://127.0.0.1:{port}/index.html"
+REPORT_URL_ENV = "HOTELCAP_REPORT_URL"  # set by `hotelcap ui` for the dagster dev it starts
+
+
+def report_url(port: int | None = None) -> str:
+    """Where the report is served: on ``port``, else where `hotelcap ui` said it serves it."""
+    if port is None and os.environ.get(REPORT_URL_ENV):
+        return os.environ[REPORT_URL_ENV]
+    return f"http://127.0.0.1:{port or DEFAULT_REPORT_PORT}/index.html"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

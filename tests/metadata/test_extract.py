@@ -187,3 +187,11 @@ def test_default_limits_let_a_real_sized_archive_through(tmp_path):
     report = extract_archive(archive, tmp_path / "out")
     assert report.extracted == ["dataset/train_set.csv"]
     assert (tmp_path / "out" / "dataset" / "train_set.csv").stat().st_size == len(rows)
+
+
+def test_an_unreachable_dataset_says_which_variable_to_set(tmp_path):
+    from hotelcap_pipeline.http import DownloadError
+
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    with pytest.raises(DownloadError, match="set HOTELCAP_DATASET to a local copy"):
+        resolve_dataset("http://127.0.0.1:9/dataset.tar.gz", tmp_path / "raw")

@@ -329,3 +329,12 @@ def test_format_and_markdown_helpers() -> None:
     assert "<h3>Traits</h3>" in flat
     assert "<ol><li><strong>Fast.</strong> Never waits for anything.</li><li>Tidy.</li></ol>" in flat
     assert "<blockquote><p>an oath</p></blockquote>" in flat
+
+
+def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):
+    from hotelcap_pipeline.report.serve import REPORT_URL_ENV, report_url
+
+    monkeypatch.delenv(REPORT_URL_ENV, raising=False)
+    assert report_url() == "http://127.0.0.1:3001/index.html"
+    monkeypatch.setenv(REPORT_URL_ENV, report_url(3005))
+    assert report_url() == "http://127.0.0.1:3005/index.html"
