@@ -58,6 +58,8 @@ class Settings:
     precision: str = "auto"
     # Folders a remote dataset's rows may name local files under ("/" for anywhere); empty: refused.
     allow_local_files: tuple[str, ...] = field(default_factory=tuple)
+    # The upstream test photos (test.tar.lz4, by URL or path, or a folder holding images/test/); empty: none.
+    test_photos: str = ""
 
     @property
     def is_demo(self) -> bool:
@@ -122,6 +124,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         controlnet_model=get("HOTELCAP_CONTROLNET_MODEL", DEFAULT_CONTROLNET_MODEL),
         precision=_precision(get("HOTELCAP_PRECISION", "auto")),
         allow_local_files=parse_allow_local_files(get("HOTELCAP_ALLOW_LOCAL_FILES", "")),
+        test_photos=get("HOTELCAP_TEST_PHOTOS", ""),
     )
 
 
@@ -141,6 +144,7 @@ ENV_VARS = {
     "ip2p_model": "HOTELCAP_IP2P_MODEL",
     "controlnet_model": "HOTELCAP_CONTROLNET_MODEL",
     "precision": "HOTELCAP_PRECISION",
+    "test_photos": "HOTELCAP_TEST_PHOTOS",
 }
 
 

@@ -43,3 +43,15 @@ def test_a_value_meets_the_same_checks_from_the_environment_or_the_run(monkeypat
     monkeypatch.setenv("HOTELCAP_PRECISION", "fp8")
     with pytest.raises(ValueError, match="HOTELCAP_PRECISION"):
         settings_with({})
+
+
+def test_test_photos_are_off_unless_named_and_read_like_the_other_settings(monkeypatch, tmp_path):
+    from hotelcap_pipeline.settings import ENV_VARS, load_settings
+
+    assert load_settings({}).test_photos == "" and load_settings({"HOTELCAP_PROFILE": "demo"}).test_photos == ""
+    assert ENV_VARS["test_photos"] == "HOTELCAP_TEST_PHOTOS"
+    monkeypatch.setenv("HOTELCAP_TEST_PHOTOS", str(tmp_path / "test.tar.lz4"))
+    assert HotelcapSettings().settings().test_photos == str(tmp_path / "test.tar.lz4")
+    run = HotelcapSettings(test_photos="https://example.org/test.tar.lz4").settings()
+    assert run.test_photos == "https://example.org/test.tar.lz4"
+    assert HotelcapSettings.model_fields["test_photos"].description

@@ -48,7 +48,15 @@ COMMON: dict[str, str] = {
 
 PER_ASSET: dict[str, dict[str, str]] = {
     "train_images": {"image_id": "Train photo id (train_set.csv)."},
-    "test_images": {"image_id": "Test photo id (test_set.csv)."},
+    "test_images": {
+        "image_id": "Test photo id (test_set.csv).",
+        "occlusion": "Least occluded level the test-photo tree holds the photo at: unoccluded, low_occlusions, "
+        "medium_occlusions or high_occlusions (null without HOTELCAP_TEST_PHOTOS, or when not in the tree).",
+        "occlusions": "Every occlusion level the tree holds the photo at (occluded levels are versions of it).",
+        "photo_path": "The photo at that level in the tree: relative to the data store root, or absolute for a "
+        "folder outside it (null when not in the tree).",
+        "mask_path": "The people-shaped mask of that level's photo, as photo_path (null when unoccluded or none).",
+    },
     "dataset_stats": {
         "section": "Part of the dataset review (counts, balance, sources, uploads, fits...).",
         "metric": "What is measured.",

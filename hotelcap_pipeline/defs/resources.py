@@ -43,7 +43,7 @@ def seed_field(what: str) -> Any:
 
 
 class HotelcapSettings(dg.ConfigurableResource):
-    """The run's parameters: profile, data store, dataset, device, sample size and seed. A field left empty
+    """The run's parameters: profile, data store, dataset, test photos, device, sample size and seed. A field left empty
     takes its HOTELCAP_* variable (or the profile's default) when the run starts; a value set here (the
     Launchpad, --config-json) overrides it for this run."""
 
@@ -85,6 +85,12 @@ class HotelcapSettings(dg.ConfigurableResource):
         description="CSV of image_id,tags (';'-separated vocabulary words): known truth for tag_evaluation. "
         "Empty: HOTELCAP_LABELS, else the demo's labels on the demo and none otherwise.",
     )
+    test_photos: str | None = Field(
+        default=None,
+        description="The upstream test photos: URL or local path of test.tar.lz4 (extracted safely into the data "
+        "store's images/test/), or a folder already holding images/test/. They give test_images its occlusion "
+        "level and mask columns. Empty: HOTELCAP_TEST_PHOTOS, else none (those columns stay null).",
+    )
     min_ok_share: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Share of photos that must be ok, or the photo stage's blocking check fails the run.",
@@ -103,6 +109,7 @@ class HotelcapSettings(dg.ConfigurableResource):
                 "seed": self.seed,
                 "insecure_hosts": self.insecure_hosts,
                 "labels": self.labels,
+                "test_photos": self.test_photos,
                 **more,
             }
         )

@@ -1,16 +1,23 @@
-"""Where the metadata comes from: a URL or local path of an archive, or a folder of the four CSVs."""
+"""Where the inputs come from: the metadata (a URL or local path of an archive, or a folder of the four
+CSVs) and, optionally, the test photos (a URL or local path of ``test.tar.lz4``, or a folder holding its tree)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from hotelcap_pipeline.metadata.extract import ExtractLimits, extract_archive
+from hotelcap_pipeline.metadata.extract import LZ4_SUFFIXES, ExtractLimits, extract_archive
+from hotelcap_pipeline.metadata.occlusion import TestTree, index_test_folder, install_test_tree
 from hotelcap_pipeline.metadata.parse import DatasetError, find_csv_folder
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", *LZ4_SUFFIXES)
+_SUFFIX_WORDS = ".tar.gz, .tar, .zip or .tar.lz4"
+# The upstream test photos are one 3.14 GB archive: larger, slower downloads than the metadata's are expected.
+TEST_PHOTOS_MAX_DOWNLOAD_BYTES = 20_000_000_000
+TEST_PHOTOS_DOWNLOAD_TIMEOUT_S = 6 * 3600.0
 
 
 def _local_path(source: str) -> Path | None:
@@ -32,25 +39,56 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
     local = _local_path(source)
     if local is not None and local.is_dir():
         return find_csv_folder(local)
+    archive = _archive_of(
+        source, local, raw_dir, variable="HOTELCAP_DATASET", default_name="dataset.tar.gz",
+        insecure_hosts=insecure_hosts,
+        # Offline or behind a proxy: say which variable points at a copy the user already has.
+        offline_hint="set HOTELCAP_DATASET to a local copy (the archive, or a folder of the four CSVs), or "
+        "HOTELCAP_PROFILE=demo for the embedded demo",
+    )
+    return find_csv_folder(_extract_once(archive, raw_dir / "extracted", limits))
+
+
+def resolve_test_photos(source: str, store_root: Path, raw_dir: Path, *, insecure_hosts: Sequence[str] = (),
+                        limits: ExtractLimits | None = None) -> TestTree:
+    """The test-photo tree of HOTELCAP_TEST_PHOTOS, indexed.
+
+    A URL is downloaded into ``raw_dir`` as the metadata archive is (streamed, resumable, atomic, once); an
+    archive is extracted safely, within ``limits``, into the store's ``images/test/<occlusion>/`` once per
+    archive version; a folder already holding the tree is indexed where it is.
+    """
+    local = _local_path(source)
+    if local is not None and local.is_dir():
+        return index_test_folder(local, store_root)
+    archive = _archive_of(
+        source, local, raw_dir, variable="HOTELCAP_TEST_PHOTOS", default_name="test.tar.lz4",
+        insecure_hosts=insecure_hosts, max_bytes=TEST_PHOTOS_MAX_DOWNLOAD_BYTES,
+        timeout_s=TEST_PHOTOS_DOWNLOAD_TIMEOUT_S,
+        offline_hint="set HOTELCAP_TEST_PHOTOS to a local copy (the archive, or a folder holding images/test/), "
+        "or empty for no test photos",
+    )
+    return install_test_tree(archive, store_root, raw_dir, limits)
+
+
+def _archive_of(source: str, local: Path | None, raw_dir: Path, *, variable: str, default_name: str,
+                offline_hint: str, insecure_hosts: Sequence[str] = (), **download: Any) -> Path:
+    """The archive ``source`` names: a local file as it is, a URL downloaded into ``raw_dir`` (not again
+    when already there; a broken download resumes)."""
     if local is not None:
         if not local.exists():
-            raise DatasetError(f"HOTELCAP_DATASET={source!r}: no such file or folder")
+            raise DatasetError(f"{variable}={source!r}: no such file or folder")
         archive = local
     else:
         from hotelcap_pipeline.http import DownloadError, download_file
 
-        name = Path(urlparse(source).path).name or "dataset.tar.gz"
+        name = Path(urlparse(source).path).name or default_name
         try:
-            archive = download_file(source, raw_dir / name, insecure_hosts=insecure_hosts)
+            archive = download_file(source, raw_dir / name, insecure_hosts=insecure_hosts, **download)
         except DownloadError as exc:
-            # Offline or behind a proxy: say which variable points at a copy the user already has.
-            raise DownloadError(
-                f"{exc}; if this machine has no network, set HOTELCAP_DATASET to a local copy (the archive, "
-                "or a folder of the four CSVs), or HOTELCAP_PROFILE=demo for the embedded demo"
-            ) from None
+            raise DownloadError(f"{exc}; if this machine has no network, {offline_hint}") from None
     if not archive.name.endswith(ARCHIVE_SUFFIXES):
-        raise DatasetError(f"{archive}: expected a .tar.gz, .tar or .zip archive or a folder of CSVs")
-    return find_csv_folder(_extract_once(archive, raw_dir / "extracted", limits))
+        raise DatasetError(f"{variable}={source!r}: {archive.name} is not a {_SUFFIX_WORDS} archive or a folder")
+    return archive
 
 
 def _extract_once(archive: Path, dest: Path, limits: ExtractLimits | None = None) -> Path:
