@@ -6,7 +6,12 @@ import dagster as dg
 import polars as pl
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import table_metadata
+from hotelcap_pipeline.defs.ui_metadata import (
+    COLUMN_SCHEMA,
+    SHARD_PREVIEW_MAX_CHARS,
+    SHARD_PREVIEW_ROWS,
+    table_metadata,
+)
 from hotelcap_pipeline.store import read_parquet_checked, write_parquet_atomic
 
 
@@ -28,13 +33,16 @@ class ParquetTableIOManager(dg.IOManager):
             if "shard" not in obj.columns:
                 raise ValueError(f"{context.asset_key.to_user_string()}: a sharded table needs a 'shard' column")
             files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
+            # A schema declared on the asset is shown for every shard; repeating it per shard only grows the log.
+            declared = COLUMN_SCHEMA in (context.definition_metadata or {})
             for key, file in zip(context.asset_partition_keys, files, strict=True):
                 part = obj.filter(pl.col("shard") == key)
                 write_parquet_atomic(part, file)
                 # Each shard's materialization shows its own rows, preview and file, not the whole run's.
                 context.step_context.add_asset_metadata(
-                    table_metadata(part, key_name, store.location(file)), asset_key=context.asset_key,
-                    partition_key=key,
+                    table_metadata(part, key_name, store.location(file), schema=not declared,
+                                   preview_rows=SHARD_PREVIEW_ROWS, preview_chars=SHARD_PREVIEW_MAX_CHARS),
+                    asset_key=context.asset_key, partition_key=key,
                 )
             store.push(files)
             return

@@ -1,8 +1,11 @@
 """Dagster metadata a person wants at a glance: row counts, schemas, previews, figures.
 
-Everything here lands in the event log, which keeps every materialization forever: figures are written
-once to the data store and only a small thumbnail (at most PREVIEW_MAX_BYTES) goes into an event, so a
-rerun that changes nothing adds kilobytes, not megabytes, to DAGSTER_HOME.
+Everything here lands in the event log, which keeps every materialization forever (twice: the run's own
+database and the index): figures are written once to the data store and only a small thumbnail (at most
+PREVIEW_MAX_BYTES) goes into an event, Markdown previews are bounded (MARKDOWN_MAX_CHARS), and a sharded
+table declares its column schema once on the asset, not on every shard's materialization. Metadata goes on
+the materialization only (``context.add_asset_metadata``), never with the Output, which Dagster would store
+a second time in the STEP_OUTPUT event. tests/ui/test_event_log_size.py bounds what a rerun writes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,19 @@ from hotelcap_pipeline.defs.columns import column_description
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 
 # A thumbnail inlined in one event stays below this; the full-size figure is a file in the data store.
-PREVIEW_MAX_BYTES = 5_000
-PREVIEW_MAX_SIDE = 320
+PREVIEW_MAX_BYTES = 1_500
+PREVIEW_MAX_SIDE = 240
+# A Markdown table in one event stays below this many characters (rows are dropped to fit).
+MARKDOWN_MAX_CHARS = 1_500
+# A shard's preview is a glimpse (the shard's file is linked beside it), written once per shard and run.
+SHARD_PREVIEW_ROWS = 2
+SHARD_PREVIEW_MAX_CHARS = 700
+COLUMN_SCHEMA = "dagster/column_schema"
 
 
-def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
+def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48,
+                   max_chars: int = MARKDOWN_MAX_CHARS) -> str:
+    """The first rows of ``df`` as a Markdown table: at most ``max_rows`` rows and ``max_chars`` characters."""
     def cell(v: Any) -> str:
         text = str(v) if not isinstance(v, list) else ", ".join(map(str, v[:6])) + (" …" if len(v) > 6 else "")
         text = text.replace("|", "\\|").replace("\n", " ")
@@ -32,26 +43,46 @@ def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> 
 
     head = df.head(max_rows)
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
+    used = sum(len(line) + 1 for line in lines)
+    for shown, row in enumerate(head.iter_rows()):
+        line = "| " + " | ".join(cell(v) for v in row) + " |"
+        if used + len(line) + 1 > max_chars:
+            lines.append(f"\n({df.height - shown} more rows)")
+            break
+        lines.append(line)
+        used += len(line) + 1
     return "\n".join(lines)
 
 
-def table_schema(df: pl.DataFrame, asset: str) -> dg.TableSchema:
-    """The table's columns with their types and what each one holds."""
+def column_schema(columns: Mapping[str, Any], asset: str) -> dg.TableSchema:
+    """Columns (name -> polars dtype) with their types and what each one holds."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(name, str(dtype), description=column_description(asset, name))
-            for name, dtype in df.schema.items()
+            for name, dtype in columns.items()
         ]
     )
 
 
-def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "dagster/row_count": df.height,
-        "dagster/column_schema": table_schema(df, asset),
-        "preview": dg.MetadataValue.md(markdown_table(df.select([c for c in df.columns if c != "embedding"]))),
-    }
+def table_schema(df: pl.DataFrame, asset: str) -> dg.TableSchema:
+    """The table's columns with their types and what each one holds."""
+    return column_schema(df.schema, asset)
+
+
+def declared_schema(columns: Mapping[str, Any], asset: str) -> dict[str, Any]:
+    """Definition metadata of a sharded table: its column schema once, instead of on every shard's
+    materialization (the UI shows the definition's schema when a materialization carries none)."""
+    return {COLUMN_SCHEMA: column_schema(columns, asset)}
+
+
+def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None, *, schema: bool = True,
+                   preview_rows: int = 5, preview_chars: int = MARKDOWN_MAX_CHARS) -> dict[str, Any]:
+    """Row count, column schema (unless the asset declares it), a bounded preview and the file."""
+    meta: dict[str, Any] = {"dagster/row_count": df.height}
+    if schema:
+        meta[COLUMN_SCHEMA] = table_schema(df, asset)
+    shown = df.select([c for c in df.columns if c != "embedding"])
+    meta["preview"] = dg.MetadataValue.md(markdown_table(shown, max_rows=preview_rows, max_chars=preview_chars))
     if path is not None:
         meta["path"] = dg.MetadataValue.path(str(path))
     return meta

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,66 +23,16 @@ from PIL import Image, ImageDraw
 
 from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance, uses_base_model
+from hotelcap_pipeline.edits.schema import EDIT_SCHEMA
 from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.store import atomic_write_bytes
 
-if TYPE_CHECKING:
-    from polars._typing import SchemaDict
-
 SWEEP_DIR = "_sweep"
 ACCEPT_MARK = {True: "accepted", False: "REJECTED", None: "not validated"}
 Progress = Callable[[int, int, str], None]
 
-SWEEP_SCHEMA = pl.Struct(
-    {
-        "strength": pl.Float64,
-        "image_guidance": pl.Float64,
-        "clip_image_sim": pl.Float64,
-        "directional": pl.Float64,
-        "ssim": pl.Float64,
-        "nsfw_flag": pl.Boolean,
-        "nan_or_black": pl.Boolean,
-        "reused": pl.Boolean,
-        "accepted": pl.Boolean,
-    }
-)
-_EDIT_COLUMNS: SchemaDict = {
-    "image_id": pl.Int64,
-    "hotel_id": pl.Int64,
-    "edit": pl.Utf8,
-    "condition": pl.Utf8,
-    "status": pl.Utf8,
-    "error": pl.Utf8,
-    "path": pl.Utf8,
-    "source_path": pl.Utf8,
-    "photo_sha256": pl.Utf8,
-    "mode": pl.Utf8,
-    "model": pl.Utf8,
-    "prompt": pl.Utf8,
-    "seed": pl.Int64,
-    "strength": pl.Float64,
-    "image_guidance": pl.Float64,
-    "steps": pl.Int64,
-    "guidance": pl.Float64,
-    "width": pl.Int64,
-    "height": pl.Int64,
-    "sweep": pl.List(SWEEP_SCHEMA),
-    "clip_image_sim": pl.Float64,
-    "directional": pl.Float64,
-    "ssim": pl.Float64,
-    "preserve_threshold": pl.Float64,
-    "choice_reason": pl.Utf8,
-    "accepted": pl.Boolean,  # passed the series' fitted rule; null: the series has no rule
-    "rule": pl.Utf8,
-    "nsfw_flag": pl.Boolean,
-    "nan_or_black": pl.Boolean,
-    "clip_model": pl.Utf8,
-    "reused": pl.Boolean,
-    "cache_key": pl.Utf8,
-}
-EDIT_SCHEMA = pl.Schema(_EDIT_COLUMNS)
 
 
 def _previous_rows(previous: pl.DataFrame | None) -> dict[tuple[int, str], dict[str, Any]]:

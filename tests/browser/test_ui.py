@@ -2,7 +2,8 @@
 
 Checks that the asset graph shows every asset key of ``hotelcap_pipeline.definitions.defs`` and that the
 webserver serves every lineage edge, opens one asset's page and one shard's page (which shows that shard's
-own row count), and saves screenshots (PNG) to
+own row count), follows the report asset's ``open_report`` link to the report served beside the UI (as
+`hotelcap ui` serves it), and saves screenshots (PNG) to
 ``HOTELCAP_SCREENSHOTS_DIR`` (default ``data_store/report/screenshots/``).
 """
 
@@ -25,7 +26,9 @@ from pathlib import Path
 import pytest
 from helpers_processes import stop_group
 
+from hotelcap_pipeline.report.serve import REPORT_URL_ENV, report_url, serve_report
 from hotelcap_pipeline.settings import PROJECT_ROOT
+from hotelcap_pipeline.store import DataStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -142,6 +145,34 @@ def dagster_ui(ui_env: dict[str, str]) -> Iterator[str]:
     finally:
         # dagster dev stops its webserver, daemon and code server on SIGINT; its own group only.
         stop_group(process, signal.SIGINT)
+
+
+# Only the report, on the UI's instance: its sections whose tables are not materialized say so, and nothing
+# upstream of it is run again (`hotelcap materialize --select report` would add every missing asset).
+MATERIALIZE_REPORT = """
+import dagster as dg
+from hotelcap_pipeline.definitions import defs
+from hotelcap_pipeline.defs.materialize import Plan, run_plan
+with dg.DagsterInstance.get() as instance:
+    assert run_plan(defs, instance, Plan([dg.AssetKey("report")], {})).success
+"""
+
+
+@pytest.fixture(scope="module")
+def served_report(ui_env: dict[str, str]) -> Iterator[str]:
+    """The report materialized with the link `hotelcap ui` would give it, and served as `hotelcap ui` serves it:
+    the report folder of the store on 127.0.0.1 (a port of its own). Yields the report's URL."""
+    port = free_port()
+    url = report_url(port)
+    done = subprocess.run([sys.executable, "-c", MATERIALIZE_REPORT], cwd=PROJECT_ROOT,
+                          env={**ui_env, REPORT_URL_ENV: url}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    server = serve_report(DataStore.at(ui_env["HOTELCAP_DATA_STORE"]).report, port)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def expected_graph() -> tuple[set[str], set[tuple[str, str]]]:
@@ -264,3 +295,32 @@ def test_shard_page_shows_that_shards_own_row_count(
     out = screenshots_dir()
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / f"hotel_images_{shard}.png"))
+
+
+def test_report_asset_page_links_to_the_served_report(
+    dagster_ui: str, served_report: str, page: sync_api.Page
+) -> None:
+    page.goto(f"{dagster_ui}/assets/report", wait_until="networkidle")
+    dismiss_community_dialog(page)
+    link = page.locator(f'a[href="{served_report}"]').first
+    link.wait_for(timeout=30_000)  # the latest materialization's open_report entry
+    out = screenshots_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / "report_asset_open_report.png"))
+    # Dagster opens URL metadata in a new tab; follow the link either way.
+    if link.get_attribute("target") == "_blank":
+        with page.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+    else:
+        link.click()
+        report = page
+    report.wait_for_load_state("load")
+    assert report.url == served_report
+    assert report.title().startswith("hotelcap report")
+    heading = report.get_by_role("heading", name="What worked and what did not")
+    heading.wait_for(timeout=10_000)
+    assert heading.is_visible()
+    report.screenshot(path=str(out / "report_from_asset_page.png"))
+    if report is not page:
+        report.close()

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, markdown_table, preview_metadata
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, preview_metadata
+from hotelcap_pipeline.edits.schema import EDIT_COLUMNS
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
@@ -28,6 +29,7 @@ class SelectionConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1")
 def edit_selection(
+    context: dg.AssetExecutionContext,
     config: SelectionConfig,
     settings: HotelcapSettings,
     image_embeddings: pl.DataFrame,
@@ -43,11 +45,12 @@ def edit_selection(
     tags = image_tags.filter(pl.col("method") == config.method).select("image_id", "tags")
     picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed))
     picked = with_shard(picked.drop("embedding", strict=False))
-    return dg.Output(
-        picked,
-        metadata={"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
-                  "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in picked.get_column("reason")))},
+    # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
+    context.add_asset_metadata(
+        {"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
+         "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in picked.get_column("reason")))}
     )
+    return dg.Output(picked)
 
 
 class ValidationConfig(dg.Config):
@@ -57,7 +60,7 @@ class ValidationConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, kinds={"open_clip", "parquet"}, code_version="1", deps=["edit_series"])
 def edit_validation(
-    config: ValidationConfig, settings: HotelcapSettings, clip: ClipResource
+    context: dg.AssetExecutionContext, config: ValidationConfig, settings: HotelcapSettings, clip: ClipResource
 ) -> dg.Output:
     """The edit scores validated on edits whose rightness is known: for each series with a world condition,
     synthetic rooms re-rendered with exactly that condition changed (true edits) and wrong edits (noise, the
@@ -76,15 +79,15 @@ def edit_validation(
         [score_aucs(table.filter(pl.col("series") == s.name)).with_columns(pl.lit(s.name).alias("series"))
          for s in series]
     )
-    return dg.Output(
-        table,
-        metadata={
+    context.add_asset_metadata(
+        {
             "clip_model": model.model_id,
             "validated_series": ", ".join(summary.filter(pl.col("validated"))["series"].to_list()) or "none",
             "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20, max_width=80)),
             "score_auc": dg.MetadataValue.md(markdown_table(aucs, max_rows=80)),
-        },
+        }
     )
+    return dg.Output(table)
 
 
 @dg.asset(
@@ -95,6 +98,7 @@ def edit_validation(
     pool="gpu",
     code_version="1",
     deps=["edit_series"],
+    metadata=declared_schema({**EDIT_COLUMNS, "shard": pl.Utf8}, "diffusion_edits"),
 )
 def diffusion_edits(
     context: dg.AssetExecutionContext,
@@ -134,14 +138,10 @@ def diffusion_edits(
     rows = with_shard(rows)
     store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
     add_shard_metadata(context, rows, lambda shard_rows, shard: _edit_shard_metadata(shard_rows, shard, series, store))
-    return dg.Output(
-        rows,
-        metadata={
-            "rules": dg.MetadataValue.md(
-                "\n".join(f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
-            ),
-        },
-    )
+    # The rules are the run's, not a shard's: once, in the log, rather than copied onto every shard.
+    described = (f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
+    context.log.info("edit rules:\n" + "\n".join(described))
+    return dg.Output(rows)
 
 
 def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: DataStore) -> dict:
@@ -176,7 +176,9 @@ class PortraitConfig(dg.Config):
 
 
 @dg.asset(group_name=GROUP, kinds={"diffusers", "parquet"}, code_version="1", deps=["persona"], pool="gpu")
-def visitor_portrait(settings: HotelcapSettings, diffusion: DiffusionResource, config: PortraitConfig) -> dg.Output:
+def visitor_portrait(
+    context: dg.AssetExecutionContext, settings: HotelcapSettings, diffusion: DiffusionResource, config: PortraitConfig
+) -> dg.Output:
     """A text-to-image portrait of a typical visitor from the persona in assets/persona.md, with the edits'
     diffusion model and seed rules (reused when prompt, model and settings are unchanged)."""
     from hotelcap_pipeline.edits.portrait import PERSONA_FILE, render_portrait
@@ -190,8 +192,8 @@ def visitor_portrait(settings: HotelcapSettings, diffusion: DiffusionResource, c
     )
     store.push([out])
     row = {**record, "path": str(out.relative_to(store.root))}
-    return dg.Output(
-        pl.DataFrame([row]),
-        metadata={"prompt": record.get("prompt", ""), "reused": bool(record.get("reused")),
-                  "portrait": preview_metadata(out.read_bytes(), "visitor portrait", store.location(out))},
+    context.add_asset_metadata(
+        {"prompt": record.get("prompt", ""), "reused": bool(record.get("reused")),
+         "portrait": preview_metadata(out.read_bytes(), "visitor portrait", store.location(out))}
     )
+    return dg.Output(pl.DataFrame([row]))

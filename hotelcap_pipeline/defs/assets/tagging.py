@@ -15,7 +15,7 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import markdown_table, save_figures
+from hotelcap_pipeline.defs.ui_metadata import declared_schema, markdown_table, save_figures
 from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.models import clip_code_version
 from hotelcap_pipeline.settings import load_settings
@@ -30,6 +30,9 @@ from hotelcap_pipeline.tagging.methods import (
 from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary
 
 GROUP = "tagging"
+# image_embeddings' columns (tagging.embed's EMBEDDING_COLUMNS, which imports torch), declared on the asset.
+EMBEDDING_DTYPES = {"image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64, "sha256": pl.Utf8,
+                    "model": pl.Utf8, "embedding": pl.List(pl.Float32)}
 
 
 @dg.asset(
@@ -42,6 +45,7 @@ GROUP = "tagging"
     # A code version is fixed when the definitions load, so this one reads the environment then: a new
     # CLIP (HOTELCAP_CLIP_*) makes the embeddings stale once the code location is reloaded.
     code_version=f"1-clip-{clip_code_version(load_settings())}",
+    metadata=declared_schema({**EMBEDDING_DTYPES, "shard": pl.Utf8}, "image_embeddings"),
 )
 def image_embeddings(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, hotel_images: pl.DataFrame
@@ -71,11 +75,12 @@ def image_embeddings(
         )
         checkpoints.append(checkpoint)
         errors = stats.pop("errors", [])
-        context.add_asset_metadata({**stats, "errors": "\n".join(errors) or "none"}, partition_key=shard)
+        context.add_asset_metadata({**stats, "errors": "\n".join(errors) or "none", "model": model.model_id,
+                                    "device": model.device}, partition_key=shard)
         tables.append(table)
     for checkpoint in checkpoints:
         checkpoint.clear()  # everything they held is in the table returned now
-    return dg.Output(with_shard(pl.concat(tables)), metadata={"model": model.model_id, "device": model.device})
+    return dg.Output(with_shard(pl.concat(tables)))
 
 
 class TagConfig(dg.Config):
@@ -95,7 +100,8 @@ class TagConfig(dg.Config):
     deps=["vocabulary", "prompt_templates"],
 )
 def image_tags(
-    config: TagConfig, settings: HotelcapSettings, clip: ClipResource, image_embeddings: pl.DataFrame
+    context: dg.AssetExecutionContext, config: TagConfig, settings: HotelcapSettings, clip: ClipResource,
+    image_embeddings: pl.DataFrame,
 ) -> dg.Output:
     """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side, and a
     one-sentence caption in the visitors' words per photo; every tag's score is kept in `score_<label>` so
@@ -113,9 +119,9 @@ def image_tags(
     )
     texts.save()
     per_method = table.group_by("method").agg(pl.col("tags").list.len().mean().alias("mean_tags"))
-    return dg.Output(
-        table,
-        metadata={
+    # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
+    context.add_asset_metadata(
+        {
             "photos": image_embeddings.height,
             "prompts_encoded": texts.encoded,
             "vocabulary": ", ".join(t.label for t in vocabulary),
@@ -127,12 +133,15 @@ def image_tags(
                 markdown_table(table.filter(pl.col("method") == "seed").select("image_id", "tags", "caption"),
                                max_rows=10, max_width=90)
             ),
-        },
+        }
     )
+    return dg.Output(table)
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1")
-def tag_evaluation(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
+def tag_evaluation(
+    context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame
+) -> dg.Output:
     """Tags and captions measured against known truth (the labels CSV, HOTELCAP_LABELS): per method
     (seed, ensemble, calibrated, and labelled: per-tag thresholds fitted on half of the labelled photos)
     and tag, precision, recall, F1, average precision and ROC AUC of present vs absent photos. Without a
@@ -149,10 +158,10 @@ def tag_evaluation(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.O
     if not s.labels:
         from hotelcap_pipeline.tagging.evaluation import EVALUATION_SCHEMA
 
-        return dg.Output(
-            pl.DataFrame(schema=EVALUATION_SCHEMA),
-            metadata={"labels": "none: set HOTELCAP_LABELS to a CSV of image_id,tags to measure the tags"},
+        context.add_asset_metadata(
+            {"labels": "none: set HOTELCAP_LABELS to a CSV of image_id,tags to measure the tags"}
         )
+        return dg.Output(pl.DataFrame(schema=EVALUATION_SCHEMA))
     labels_order = [t.label for t in load_vocabulary()]
     labels = read_labels(s.labels, labels_order)
     table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed)
@@ -166,21 +175,21 @@ def tag_evaluation(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.O
         "tag_evaluation_auc": auc_figure(table),
         "tag_evaluation_scores_seed": score_distribution_figure(image_tags, labels, "seed", shown),
     }
-    return dg.Output(
-        table,
-        metadata={
+    context.add_asset_metadata(
+        {
             "labels": Path(s.labels).name,
             "labelled_photos": int(number(table["photos"].max(), default=0)),
             "split": f"labelled: per-tag thresholds fitted on one half of the labelled photos (seed {s.seed}), "
             "measured on the other half",
             "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20)),
             **save_figures(figures, settings.store()),
-        },
+        }
     )
+    return dg.Output(table)
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1")
-def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
+def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
     """The original review's numbers per method (mean tags per photo, mean top-1 score, 1st-10th gap,
     distinct tags per hotel) beside the original study's, with tag frequency and co-occurrence figures."""
     from hotelcap_pipeline.tagging.stats import cooccurrence_figure, tag_frequency_figure, tag_statistics
@@ -192,7 +201,8 @@ def tag_stats(settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output
         f"tag_cooccurrence_{PRIMARY_METHOD}": cooccurrence_figure(image_tags, PRIMARY_METHOD, labels),
         "tag_cooccurrence_seed": cooccurrence_figure(image_tags, "seed", labels),
     }
-    return dg.Output(table, metadata=save_figures(figures, settings.store(), prefix="tag_stats_"))
+    context.add_asset_metadata(save_figures(figures, settings.store(), prefix="tag_stats_"))
+    return dg.Output(table)
 
 
 class ClusterConfig(dg.Config):
@@ -206,7 +216,9 @@ class ClusterConfig(dg.Config):
 
 
 @dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2")
-def tag_clusters(settings: HotelcapSettings, config: ClusterConfig, image_tags: pl.DataFrame) -> dg.Output:
+def tag_clusters(
+    context: dg.AssetExecutionContext, settings: HotelcapSettings, config: ClusterConfig, image_tags: pl.DataFrame
+) -> dg.Output:
     """k-modes clusters of the binary tag vectors of every tagging method (one block of rows per method):
     k by the cost elbow, and k = the number of hotels, chains and (where labels exist) room kinds, with
     ARI, NMI and purity against each, and an answer on whether clusters match classes."""
@@ -234,13 +246,13 @@ def tag_clusters(settings: HotelcapSettings, config: ClusterConfig, image_tags: 
     agreements = agreement_table(table)
     answer = match_answer(agreements, summaries[config.method], config.method)
     figures = save_figures({"tag_clusters_elbow": elbow_png}, settings.store()) if elbow_png else {}
-    return dg.Output(
-        table,
-        metadata={
+    context.add_asset_metadata(
+        {
             "method": config.method,
             "elbow_k": summaries[config.method]["elbow_k"],
             "answer": dg.MetadataValue.md(answer),
             "agreement": dg.MetadataValue.md(markdown_table(agreements, max_rows=60)),
             **figures,
-        },
+        }
     )
+    return dg.Output(table)

@@ -1,0 +1,60 @@
+"""The columns of the diffusion_edits table, without the rendering stack (torch), so the asset can declare
+them when the definitions load."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import SchemaDict
+
+SWEEP_SCHEMA = pl.Struct(
+    {
+        "strength": pl.Float64,
+        "image_guidance": pl.Float64,
+        "clip_image_sim": pl.Float64,
+        "directional": pl.Float64,
+        "ssim": pl.Float64,
+        "nsfw_flag": pl.Boolean,
+        "nan_or_black": pl.Boolean,
+        "reused": pl.Boolean,
+        "accepted": pl.Boolean,
+    }
+)
+EDIT_COLUMNS: SchemaDict = {
+    "image_id": pl.Int64,
+    "hotel_id": pl.Int64,
+    "edit": pl.Utf8,
+    "condition": pl.Utf8,
+    "status": pl.Utf8,
+    "error": pl.Utf8,
+    "path": pl.Utf8,
+    "source_path": pl.Utf8,
+    "photo_sha256": pl.Utf8,
+    "mode": pl.Utf8,
+    "model": pl.Utf8,
+    "prompt": pl.Utf8,
+    "seed": pl.Int64,
+    "strength": pl.Float64,
+    "image_guidance": pl.Float64,
+    "steps": pl.Int64,
+    "guidance": pl.Float64,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "sweep": pl.List(SWEEP_SCHEMA),
+    "clip_image_sim": pl.Float64,
+    "directional": pl.Float64,
+    "ssim": pl.Float64,
+    "preserve_threshold": pl.Float64,
+    "choice_reason": pl.Utf8,
+    "accepted": pl.Boolean,  # passed the series' fitted rule; null: the series has no rule
+    "rule": pl.Utf8,
+    "nsfw_flag": pl.Boolean,
+    "nan_or_black": pl.Boolean,
+    "clip_model": pl.Utf8,
+    "reused": pl.Boolean,
+    "cache_key": pl.Utf8,
+}
+EDIT_SCHEMA = pl.Schema(EDIT_COLUMNS)
