@@ -39,6 +39,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.defs.inputs import observe_changed_inputs
     from hotelcap_pipeline.defs.materialize import plan_run, run_plan
     from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
 
@@ -53,7 +54,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         for run_id in mark_orphaned_runs(instance):
             print(f"marked run {run_id} failed: the process that ran it is gone (killed?)")
         # Hash the inputs under assets/ first, so an edited vocabulary or edit series counts as stale.
-        defs.resolve_job_def("observe_inputs_job").execute_in_process(instance=instance)
+        observe_changed_inputs(instance)
         # An upstream whose stored files are missing or damaged is rebuilt even where Dagster's records say
         # it is up to date (a deleted or truncated data store).
         plan = plan_run(defs, instance, select or None,

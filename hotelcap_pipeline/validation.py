@@ -12,22 +12,41 @@ from PIL import Image
 MAX_LISTED = 10
 
 
-def image_file_problems(manifest: pl.DataFrame, store_root: Path) -> list[str]:
-    """Every `ok` photo exists, decodes, and has the width and height the manifest records."""
+DECODE_SAMPLE = 20
+
+
+def image_file_problems(manifest: pl.DataFrame, store_root: Path, decode_sample: int = DECODE_SAMPLE) -> list[str]:
+    """Every `ok` photo exists with the byte count the manifest records; a sample of them decodes whole
+    at the recorded width and height.
+
+    The download wrote, hashed and counted every file a moment ago, so a full decode of each would only
+    repeat that work (it was a fifth of a run's time); a size check catches missing and truncated files,
+    the sample a writer that went wrong everywhere. The sample is spread evenly over the rows.
+    """
     problems = []
-    for image_id, rel, width, height in manifest.filter(pl.col("status") == "ok").select(
-        "image_id", "path", "width", "height"
-    ).iter_rows():
+    rows = manifest.filter(pl.col("status") == "ok").select("image_id", "path", "width", "height", "bytes").rows()
+    step = max(1, len(rows) // max(1, decode_sample))
+    for n, (image_id, rel, width, height, size) in enumerate(rows):
         path = Path(store_root) / rel
+        try:
+            on_disk = path.stat().st_size
+        except OSError as exc:
+            problems.append(f"image {image_id}: {path} is missing ({exc.strerror})")
+            continue
+        if size is not None and on_disk != size:
+            problems.append(f"image {image_id}: {path} has {on_disk} bytes, manifest says {size}")
+            continue
+        if n % step:
+            continue
         try:
             with Image.open(path) as im:
                 im.load()
-                size = im.size
+                dims = im.size
         except (OSError, SyntaxError) as exc:
             problems.append(f"image {image_id}: {path} does not decode ({exc})")
             continue
-        if size != (width, height):
-            problems.append(f"image {image_id}: {path} is {size[0]}x{size[1]}, manifest says {width}x{height}")
+        if dims != (width, height):
+            problems.append(f"image {image_id}: {path} is {dims[0]}x{dims[1]}, manifest says {width}x{height}")
     return problems
 
 

@@ -53,6 +53,7 @@ def contact_sheet(manifest: pl.DataFrame, store_root: Path, max_images: int = 24
     for i, rel in enumerate(paths):
         try:
             with Image.open(Path(store_root) / rel) as im:
+                im.draft("RGB", (thumb, thumb))  # a JPEG decodes at 1/4-1/8 scale: the sheet is 8x cheaper
                 tile = ImageOps.pad(im.convert("RGB"), (thumb, thumb), color=(255, 255, 255))
         except OSError:
             continue  # a file removed since the manifest was written leaves a blank tile

@@ -261,10 +261,10 @@ def test_worker_processes_give_the_same_manifest_as_one_process(photo_server, tm
 
 
 def test_resample_filter_is_configurable(photo_server, tmp_path):
-    lanczos = one(photo_server, "/blob/photo", tmp_path / "l")
-    box = one(photo_server, "/blob/photo", tmp_path / "b", resample="box")
-    assert (box["width"], box["height"]) == (lanczos["width"], lanczos["height"])
-    assert box["sha256"] != lanczos["sha256"]
+    area = one(photo_server, "/blob/photo", tmp_path / "a")
+    lanczos = one(photo_server, "/blob/photo", tmp_path / "l", resample="lanczos")
+    assert (area["width"], area["height"]) == (lanczos["width"], lanczos["height"])
+    assert area["sha256"] != lanczos["sha256"]
 
 
 def test_empty_request_table_gives_empty_manifest(tmp_path):

@@ -52,3 +52,20 @@ def test_only_cheap_assets_follow_updates_on_their_own():
     automated = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}
     assert automated == set(EAGER_ASSETS)
     assert not automated & {"hotel_images", "image_embeddings", "diffusion_edits", "visitor_portrait"}
+
+
+
+def test_materialize_records_only_changed_inputs_and_launches_no_run(tmp_path):
+    from hotelcap_pipeline.defs.inputs import observe_changed_inputs
+
+    for key, (filename, _) in INPUT_FILES.items():
+        (tmp_path / filename).write_text(f"{key}\n")
+    with dg.instance_for_test() as instance:
+        assert sorted(observe_changed_inputs(instance, tmp_path)) == sorted(INPUT_FILES)
+        assert observe_changed_inputs(instance, tmp_path) == []
+        (tmp_path / INPUT_FILES["vocabulary"][0]).write_text("bed\n")
+        assert observe_changed_inputs(instance, tmp_path) == ["vocabulary"]
+        assert instance.get_runs() == []
+        latest = instance.fetch_observations(dg.AssetKey("vocabulary"), limit=1).records[0]
+        assert extract_data_version_from_entry(latest.event_log_entry) == dg.DataVersion(
+            input_version("vocabulary", tmp_path))

@@ -13,14 +13,20 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, save_figure
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, save_figure
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
 from hotelcap_pipeline.http import SessionPolicy
-from hotelcap_pipeline.photos import DownloadOptions, contact_sheet, download_images, summarize_manifest
+from hotelcap_pipeline.photos import (
+    MANIFEST_SCHEMA,
+    DownloadOptions,
+    contact_sheet,
+    download_images,
+    summarize_manifest,
+)
 from hotelcap_pipeline.photos.fetch import FetchLimits, local_file_roots
 from hotelcap_pipeline.photos.progress import ProgressEvent
-from hotelcap_pipeline.photos.requests import photo_requests, redirect_urls
+from hotelcap_pipeline.photos.requests import photo_requests, photo_tree_roots, redirect_urls
 from hotelcap_pipeline.photos.resize import Resample, ResizeSpec
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import with_shard
@@ -44,7 +50,9 @@ class PhotosConfig(dg.Config):
     processes: int | None = Field(
         default=None, ge=1, description="Worker processes, each with its own event loop (default: one per core, "
         "for batches of at least 200 photos a process).")
-    resample: Resample = Field(default="hamming", description="Resize filter: lanczos, bicubic, hamming or box.")
+    resample: Resample = Field(
+        default="area", description="Resize filter for what is left after DCT-domain scaling: area (OpenCV "
+        "INTER_AREA), lanczos, bicubic, hamming or box.")
     allowed_networks: list[str] = Field(
         default_factory=list, description="CIDRs allowed although private or link-local (opt-in)."
     )
@@ -59,6 +67,7 @@ class PhotosConfig(dg.Config):
     group_name="photos",
     kinds={"aiohttp", "pillow", "parquet"},
     code_version="1",
+    metadata=declared_schema({**MANIFEST_SCHEMA, "shard": pl.Utf8}, "hotel_images"),
 )
 def hotel_images(
     context: dg.AssetExecutionContext,
@@ -74,13 +83,16 @@ def hotel_images(
     s = settings.settings()
     store = settings.store()
     sample = sampled_hotels.filter(pl.col("shard").is_in(context.partition_keys))
-    requests = photo_requests(sample, train_images, test_images if config.include_test else None)
+    # Test photos already extracted from HOTELCAP_TEST_PHOTOS are read from their files, not fetched.
+    requests = photo_requests(sample, train_images, test_images if config.include_test else None,
+                              store_root=store.root)
+    trees = photo_tree_roots(s.test_photos, store.root) if config.include_test else ()
     options = DownloadOptions(
         fetch=FetchLimits(retries=config.retries),
         resize=ResizeSpec(upscale=config.upscale, resample=config.resample),
         session=SessionPolicy(limit=config.max_in_flight, limit_per_host=config.per_host,
                               insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks)),
-        local_roots=local_file_roots(s.dataset, (*s.allow_local_files, *config.local_roots)),
+        local_roots=local_file_roots(s.dataset, (*s.allow_local_files, *config.local_roots, *trees)),
         processes=config.processes,
     )
 
@@ -106,7 +118,7 @@ def hotel_images(
 def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dict:
     summary = summarize_manifest(manifest)
     sheet = (
-        save_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}", max_bytes=4_000)
+        save_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}", max_bytes=1_000)
         if summary["ok"] else dg.MetadataValue.text("no stored photo in this shard")
     )
     return {
