@@ -36,6 +36,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -98,6 +99,46 @@ def serve(pool_dir: str, port_queue: multiprocessing.Queue) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_nginx(work: Path, pool_dir: Path, n: int) -> tuple[subprocess.Popen, int]:
+    """nginx (one worker, sendfile, keep-alive) serving /img/<i>.jpg as hard links to pool photo i mod K.
+
+    The photo host is a remote machine in real use; on loopback its CPU is taken from the two cores both
+    tools share, so the cheapest server there is keeps the comparison about the clients. img2dataset opens
+    a connection per photo, which costs a Python server far more than it costs nginx.
+    """
+    pool = sorted(pool_dir.glob("*.jpg"))
+    www = work / "www" / "img"
+    www.mkdir(parents=True)
+    for i in range(n):
+        os.link(pool[i % len(pool)], www / f"{i}.jpg")
+    port = free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;\n"
+        "events { worker_connections 4096; }\n"
+        "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n"
+        "  types { image/jpeg jpg; }\n"
+        f"  server {{ listen 127.0.0.1:{port} backlog=1024; root {work}/www; }} }}\n")
+    proc = subprocess.Popen([str(NGINX), "-p", str(work), "-c", str(conf)], stdin=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"nginx did not start; see {work}/nginx-error.log")
 
 
 # ---- the CPU ceiling: decode + resize to 640 + encode, fastest way this machine has -------------------
@@ -241,6 +282,7 @@ def run_hotelcap(work: Path, n_hotels: int, n: int) -> tuple[float, int]:
                         "--config-json", json.dumps(PHOTOS_CONFIG)], hotelcap_env(work, home, store, n_hotels))
     manifest = pl.read_parquet(store / "tables" / "hotel_images.parquet" / "*.parquet")
     ok = manifest.filter(pl.col("status") == "ok").height
+    settle(home, store)
     if ok != n:
         raise RuntimeError(f"hotelcap stored {ok} of {n} photos")
     return elapsed, ok
@@ -258,6 +300,7 @@ def run_img2dataset(work: Path, cli: str, n: int) -> tuple[float, int]:
                         "--processes_count", str(processes), "--thread_count", "32",
                         "--number_sample_per_shard", str(per_shard), "--output_format", "files"], env)
     ok = sum(1 for _ in out.rglob("*.jpg"))
+    settle(out)
     if ok != n:
         raise RuntimeError(f"img2dataset stored {ok} of {n} photos")
     return elapsed, ok
@@ -282,7 +325,17 @@ def run_in_process(work: Path) -> tuple[float, int]:
     shutil.rmtree(out, ignore_errors=True)
     _, stdout = timed([sys.executable, "-c", IN_PROCESS_CHILD, str(work / "requests.parquet"), str(out)])
     info = json.loads(stdout.strip().splitlines()[-1])
+    settle(out)
     return info["seconds"], info["ok"]
+
+
+def settle(*folders: Path) -> None:
+    """Remove a run's output and let the file system finish with it before the next run starts (deleting
+    thousands of files leaves journal and discard work that would otherwise land on the next contender)."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+    time.sleep(3)
 
 
 def spread(values: list[float]) -> str:
@@ -297,6 +350,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each contender")
     parser.add_argument("--img2dataset", default=str(DEFAULT_IMG2DATASET), help="img2dataset CLI ('' to skip)")
     parser.add_argument("--skip-in-process", action="store_true", help="only the whole-command comparison")
+    parser.add_argument("--server", choices=["nginx", "aiohttp"], default="nginx" if NGINX.exists() else "aiohttp",
+                        help="the loopback photo host (default nginx where installed: apt-get install nginx-light)")
     parser.add_argument("--ceiling-seconds", type=float, default=4.0)
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one, removed)")
     args = parser.parse_args()
@@ -315,15 +370,19 @@ def main() -> None:
     print(f"{n} photos {width}x{height}, mean {sum(map(len, pool)) / len(pool) / 1000:.0f} KB "
           f"({args.pool} distinct), {os.cpu_count()} CPU cores", flush=True)
 
-    ctx = multiprocessing.get_context("fork")
-    ports: multiprocessing.Queue = ctx.Queue()
-    server = ctx.Process(target=serve, args=(str(pool_dir), ports), daemon=True)
-    server.start()
     whole: dict[str, list[float]] = {"hotelcap": [], "img2dataset 1.47": []}
     in_process: list[float] = []
     ceilings: list[dict[str, float]] = []
-    try:
+    server: subprocess.Popen | multiprocessing.Process
+    if args.server == "nginx":
+        server, port = start_nginx(work, pool_dir, n)
+    else:
+        ports: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
+        server = multiprocessing.get_context("fork").Process(target=serve, args=(str(pool_dir), ports), daemon=True)
+        server.start()
         port = ports.get(timeout=30)
+    print(f"photo host: {args.server} on 127.0.0.1:{port}", flush=True)
+    try:
         urls = [f"http://127.0.0.1:{port}/img/{i}.jpg" for i in range(n)]
         write_dataset(work / "dataset", urls)
         requests = pl.DataFrame({
@@ -334,6 +393,7 @@ def main() -> None:
         # img2dataset's reader wants string columns.
         requests.select(pl.all().cast(pl.Utf8)).write_parquet(work / "urls.parquet")
         prepare_hotelcap(work, n_hotels)
+        settle()
 
         for r in range(args.rounds):
             elapsed, ok = run_hotelcap(work, n_hotels, n)
@@ -357,7 +417,10 @@ def main() -> None:
                       + f" -> {ok / seconds / best:.0%} of the fastest", flush=True)
     finally:
         server.terminate()
-        server.join(5)
+        if isinstance(server, subprocess.Popen):
+            server.wait(5)
+        else:
+            server.join(5)
 
     print(f"\nsummary, photos/s, median (min-max) of {args.rounds} interleaved round(s), {width}x{height}:")
     for name, rates in whole.items():
