@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
-import lz4.frame
 import polars as pl
 import pytest
+from helpers_archives import lz4_tar
 
 from hotelcap_pipeline.metadata.extract import UnsafeArchiveError, extract_archive
 from hotelcap_pipeline.metadata.occlusion import index_test_tree, with_occlusion
-
-
-def lz4_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    path.write_bytes(lz4.frame.compress(buf.getvalue()))
-    return path
-
 
 LAYOUT = {
     "images/test/unoccluded/5/400/traffickcam/11.jpg": b"a",

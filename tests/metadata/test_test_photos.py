@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tarfile
 from pathlib import Path
 
 import dagster as dg
-import lz4.frame
 import polars as pl
 import pytest
+from helpers_archives import lz4_tar
 from PIL import Image
 
 from hotelcap_pipeline.defs.assets.metadata import metadata_tables
@@ -39,21 +38,6 @@ def jpeg(shade: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 24), (shade, 80, 160)).save(buf, format="JPEG")
     return buf.getvalue()
-
-
-def lz4_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    path.write_bytes(lz4.frame.compress(buf.getvalue()))
-    return path
 
 
 # Demo test photos 1000257 (hotel 391) and 1000917 (hotel 20877): the first at every level, as upstream's
