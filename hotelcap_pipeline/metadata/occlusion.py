@@ -37,11 +37,11 @@ INDEX_SCHEMA = {
     "mask_path": pl.Utf8,
 }
 # Columns ``with_occlusion`` adds to test_images (all null without a tree, so the schema never changes).
-OCCLUSION_COLUMNS = {
-    "occlusion": pl.Utf8,
+OCCLUSION_COLUMNS: dict[str, pl.DataType] = {
+    "occlusion": pl.Utf8(),
     "occlusions": pl.List(pl.Utf8),
-    "photo_path": pl.Utf8,
-    "mask_path": pl.Utf8,
+    "photo_path": pl.Utf8(),
+    "mask_path": pl.Utf8(),
 }
 # Where a tree may sit under the folder given: the archive's own ``images/test``, or an archive made of
 # the ``images`` folder (``test/...``, as upstream suggests decompressing it inside ``images/``).
