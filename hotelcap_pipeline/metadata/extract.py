@@ -53,6 +53,13 @@ _FILTER_REASONS: dict[type[tarfile.FilterError], str] = {
 }
 
 
+def archive_stamp(archive: Path) -> dict[str, object]:
+    """What identifies one version of an archive on disk (path, size, mtime): an extraction marked with the
+    same stamp need not be done again."""
+    info = Path(archive).stat()
+    return {"archive": str(Path(archive).resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
 def is_junk(name: str) -> bool:
     parts = PurePosixPath(name).parts
     return (

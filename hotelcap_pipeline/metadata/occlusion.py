@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from hotelcap_pipeline.metadata.extract import ExtractLimits, extract_archive
+from hotelcap_pipeline.metadata.extract import ExtractLimits, archive_stamp, extract_archive
 from hotelcap_pipeline.store import atomic_write_text, write_parquet_atomic
 
 # Least to most occluded: a photo held at several levels is described by the first.
@@ -191,8 +191,7 @@ def install_test_tree(archive: Path, store_root: Path, state_dir: Path,
     layout and not kept. A killed run leaves no marker, so the next run extracts again.
     """
     archive, store_root, state_dir = Path(archive), Path(store_root), Path(state_dir)
-    stat = archive.stat()
-    stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    stamp = archive_stamp(archive)
     marker, index_file = state_dir / _MARKER_FILE, state_dir / _INDEX_FILE
     target = store_root / "images" / "test"
     if marker.is_file() and index_file.is_file():

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from hotelcap_pipeline.metadata.extract import LZ4_SUFFIXES, ExtractLimits, extract_archive
+from hotelcap_pipeline.metadata.extract import LZ4_SUFFIXES, ExtractLimits, archive_stamp, extract_archive
 from hotelcap_pipeline.metadata.occlusion import TestTree, index_test_folder, install_test_tree
 from hotelcap_pipeline.metadata.parse import DatasetError, find_csv_folder
 
@@ -92,8 +92,7 @@ def _archive_of(source: str, local: Path | None, raw_dir: Path, *, variable: str
 
 
 def _extract_once(archive: Path, dest: Path, limits: ExtractLimits | None = None) -> Path:
-    stat = archive.stat()
-    stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    stamp = archive_stamp(archive)
     marker = dest / ".hotelcap-extracted.json"
     if marker.exists() and json.loads(marker.read_text()) == stamp:
         return dest

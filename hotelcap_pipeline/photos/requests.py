@@ -32,8 +32,9 @@ def photo_requests(sampled_hotels: pl.DataFrame, train_images: pl.DataFrame,
 def _local_file(images: pl.DataFrame, store_root: Path | None) -> pl.Expr:
     if store_root is None or "photo_path" not in images.columns:
         return pl.lit(None, dtype=pl.Utf8)
-    # An absolute path stays as it is under pathlib's join; a relative one is the store's.
-    return pl.col("photo_path").map_elements(lambda p: str(Path(store_root) / p), return_dtype=pl.Utf8)
+    # An absolute path stays as it is (as under pathlib's join); a relative one is the store's.
+    path = pl.col("photo_path")
+    return pl.when(path.str.starts_with("/")).then(path).otherwise(pl.lit(f"{Path(store_root)}/") + path)
 
 
 def photo_tree_roots(test_photos: str, store_root: Path) -> tuple[str, ...]:

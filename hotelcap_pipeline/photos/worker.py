@@ -11,6 +11,8 @@ import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import cv2
+
 from hotelcap_pipeline.photos.parallel import exit_when_orphaned, keep_freed_memory
 
 
@@ -18,6 +20,8 @@ def main(argv: list[str]) -> None:
     part_file, row_fd, parent_pid = argv
     threading.Thread(target=exit_when_orphaned, args=(int(parent_pid),), daemon=True).start()
     keep_freed_memory()
+    # The process already runs one decode thread per core share; OpenCV's own pool on top would oversubscribe.
+    cv2.setNumThreads(1)
     worker, part = pickle.loads(Path(part_file).read_bytes())
     gc.freeze()  # modules and the part live to the end: keep the collector from walking them per cycle
     rows = Connection(int(row_fd), readable=False)
