@@ -134,9 +134,13 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "class": "Kind of edit: a true edit, or a wrong one (noise, unchanged, another room, two changes).",
         "second_condition": "The second changed condition of a two-change edit.",
         "accepted": "The fitted rule accepts the edit.",
-        "min_directional": "Rule threshold on directional.",
-        "min_clip_image_sim": "Rule threshold on clip_image_sim.",
-        "min_ssim": "Rule threshold on ssim.",
+        "min_directional": "Rule bound: directional at least this (-inf when unset).",
+        "min_clip_image_sim": "Rule bound: clip_image_sim at least this (-inf when unset).",
+        "min_ssim": "Rule bound: ssim at least this (-inf when unset).",
+        "max_ssim": "Rule bound: ssim at most this (the picture changed at all); inf when unset.",
+        "max_off_direction": "Rule bound: off_direction at most this (nothing else changed); inf when unset.",
+        "off_direction": "Length of the CLIP image change that the text change does not explain "
+        "(sqrt(2 - 2 clip_image_sim) * sin of its angle to the text change): a second, unasked change.",
     },
     "diffusion_edits": {
         "edit": "Edit series (assets/edit_series.yaml).",

@@ -6,10 +6,13 @@
   T(target) - T(source) (Gal et al., StyleGAN-NADA; used to judge InstructPix2Pix): > 0 when the image
   moved the way the text did, ~0 when the change is unrelated.
 - ``ssim``: structural similarity (Wang et al., 2004) of downscaled grey versions: the layout score.
+- ``off_direction`` (derived from the first two): how much of the image change the text change does not
+  explain; a second, unasked change shows up here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -96,30 +99,53 @@ def score_edits(
     ]
 
 
+def off_direction(clip_image_sim: float, directional: float) -> float:
+    """Length of the CLIP image change that the text change does not explain: |E(edit) - E(orig)| times the
+    sine of its angle to the text change (unit embeddings, so |change| = sqrt(2 - 2 clip_image_sim)).
+    0 when the picture moved only the way the text did; large when something else changed too."""
+    change = math.sqrt(max(0.0, 2.0 - 2.0 * clip_image_sim))
+    return change * math.sqrt(max(0.0, 1.0 - directional * directional))
+
+
 @dataclass(frozen=True)
 class EditRule:
-    """Accept an edit when the change went the asked way and the room was kept, by every score."""
+    """Accept an edit when the asked change happened and nothing else did, by every score:
+
+    - the condition changed: ``directional`` at least ``min_directional``, and the picture changed at all
+      (``ssim`` at most ``max_ssim``; the CLIP change of an unchanged photo is noise and points anywhere);
+    - the room kept: ``clip_image_sim`` at least ``min_clip_image_sim`` and ``ssim`` at least ``min_ssim``;
+    - nothing else changed: ``off_direction`` (the change the text does not explain) at most
+      ``max_off_direction``.
+    """
 
     min_directional: float
     min_clip_image_sim: float
     min_ssim: float
+    max_ssim: float = math.inf
+    max_off_direction: float = math.inf
 
     def accepts(self, scores: Mapping[str, float]) -> bool:
+        sim, directional = scores["clip_image_sim"], scores["directional"]
         return (
-            scores["directional"] >= self.min_directional
-            and scores["clip_image_sim"] >= self.min_clip_image_sim
-            and scores["ssim"] >= self.min_ssim
+            directional >= self.min_directional
+            and sim >= self.min_clip_image_sim
+            and self.min_ssim <= scores["ssim"] <= self.max_ssim
+            and off_direction(sim, directional) <= self.max_off_direction
         )
 
     def describe(self) -> str:
-        return (
-            f"directional ≥ {self.min_directional:.3f}, clip_image_sim ≥ {self.min_clip_image_sim:.3f}, "
-            f"ssim ≥ {self.min_ssim:.3f}"
-        )
+        parts = [f"directional ≥ {self.min_directional:.3f}", f"clip_image_sim ≥ {self.min_clip_image_sim:.3f}"]
+        parts.append(f"ssim ≥ {self.min_ssim:.3f}")
+        if math.isfinite(self.max_ssim):
+            parts.append(f"ssim ≤ {self.max_ssim:.3f}")
+        if math.isfinite(self.max_off_direction):
+            parts.append(f"off_direction ≤ {self.max_off_direction:.3f}")
+        return ", ".join(parts)
 
     def as_columns(self) -> dict[str, float]:
         return {"min_directional": self.min_directional, "min_clip_image_sim": self.min_clip_image_sim,
-                "min_ssim": self.min_ssim}
+                "min_ssim": self.min_ssim, "max_ssim": self.max_ssim,
+                "max_off_direction": self.max_off_direction}
 
 
 def choose_strength(

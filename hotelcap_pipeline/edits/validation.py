@@ -19,6 +19,7 @@ negative class accepted) and the acceptance rates are reported on the other half
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from PIL import Image, ImageFilter
 from sklearn.metrics import roc_auc_score
 
 from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, Verdict
-from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, score_edits
+from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, off_direction, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.frames import number
 
@@ -39,10 +40,10 @@ if TYPE_CHECKING:
 TRUE_EDIT = "true_edit"
 NEGATIVE_CLASSES = ("noise", "unchanged", "other_room", "two_changes")
 CLASSES = (TRUE_EDIT, *NEGATIVE_CLASSES)
-SCORES = ("directional", "clip_image_sim", "ssim")
+SCORES = ("directional", "clip_image_sim", "ssim", "off_direction")
 FIT, HELD_OUT = "fit", "held-out"
 VALIDATION_SIZE = (256, 192)
-MAX_CANDIDATES = 24  # threshold candidates per score in the grid search
+MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^5 rules)
 
 
 def degrade(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -112,10 +113,11 @@ def validation_specs(condition: str, on: bool, n_rooms: int, seed: int) -> list[
 
 
 def score_validation_set(
-    clip: ClipEncoder, series: EditSeries, n_rooms: int = 24, seed: int = 0,
+    clip: ClipEncoder, series: EditSeries, n_rooms: int = 96, seed: int = 0,
     size: tuple[int, int] = VALIDATION_SIZE,
 ) -> pl.DataFrame:
-    """One row per (room, candidate class) with the three scores; rooms alternate fit / held-out."""
+    """One row per (room, candidate class) with the scores (the three stored with every edit and the derived
+    ``off_direction``); rooms alternate fit / held-out."""
     from hotelcap_pipeline.world import render
 
     if not series.world_condition:
@@ -138,42 +140,98 @@ def score_validation_set(
                 {"series": series.name, "room": i, "split": FIT if i % 2 == 0 else HELD_OUT, "class": kind,
                  "second_condition": room.second_condition if kind == "two_changes" else None, **score}
             )
-    return pl.DataFrame(rows)
+    return with_off_direction(pl.DataFrame(rows))
 
 
-def _acceptance(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(candidates..., rows) booleans: every score at or above its threshold, for every threshold triple."""
-    return np.all(values[None, :, :] >= thresholds[:, None, :], axis=2)
+# The rule's bounds: (score, side). A lower bound rejects edits scoring under it, an upper bound over it.
+BOUNDS = (
+    ("directional", "min"),
+    ("clip_image_sim", "min"),
+    ("ssim", "min"),
+    ("ssim", "max"),
+    ("off_direction", "max"),
+)
 
 
-def _candidates(values: np.ndarray) -> np.ndarray:
-    """Thresholds worth trying for one score: -inf (ignore it) and midpoints between observed values."""
+def with_off_direction(frame: pl.DataFrame) -> pl.DataFrame:
+    """The derived ``off_direction`` score beside the stored ones (kept where it is already there)."""
+    if "off_direction" in frame.columns:
+        return frame
+    values = [off_direction(s, d) for s, d in zip(frame["clip_image_sim"], frame["directional"], strict=True)]
+    return frame.with_columns(pl.Series("off_direction", values, dtype=pl.Float64))
+
+
+def _candidates(values: np.ndarray, true_values: np.ndarray, side: str) -> np.ndarray:
+    """Thresholds worth trying for one bound: none (±inf), and midpoints between observed values on the side
+    where a bound could reject wrong edits without rejecting most true ones (under the true edits' median for
+    a minimum, over it for a maximum), thinned to MAX_CANDIDATES; the midpoint next to the true edits'
+    extreme (the widest rule that still separates) is always kept."""
     distinct = np.unique(values)
-    mids = (distinct[:-1] + distinct[1:]) / 2 if len(distinct) > 1 else distinct
+    mids = (distinct[:-1] + distinct[1:]) / 2
+    median = float(np.median(true_values))
+    mids = mids[mids <= median] if side == "min" else mids[mids >= median]
+    edge = mids[mids < true_values.min()][-1:] if side == "min" else mids[mids > true_values.max()][:1]
     if len(mids) > MAX_CANDIDATES:
-        mids = np.quantile(mids, np.linspace(0, 1, MAX_CANDIDATES))
-    return np.concatenate([[-np.inf], mids])
+        mids = mids[np.unique(np.linspace(0, len(mids) - 1, MAX_CANDIDATES).round().astype(int))]
+    ordered = np.unique(np.concatenate([edge, mids]))  # ascending: most lenient first for a minimum
+    return np.concatenate([[-np.inf], ordered]) if side == "min" else np.concatenate([[np.inf], ordered[::-1]])
+
+
+def _passes(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.ndarray:
+    """(thresholds, rows): which rows each threshold lets through."""
+    return values[None, :] >= thresholds[:, None] if side == "min" else values[None, :] <= thresholds[:, None]
+
+
+def _margin(rates: np.ndarray) -> np.ndarray:
+    """How far a rule clears both targets (negative: how far it misses the nearer one); ``rates`` is
+    (rules, classes) with the true edits first."""
+    return np.minimum(rates[:, 0] - EDIT_RULE_TRUE.bar, EDIT_RULE_NEGATIVE.bar - rates[:, 1:].max(axis=1))
 
 
 def fit_rule(frame: pl.DataFrame) -> EditRule:
-    """Thresholds with the best worst case on ``frame``: true edits accepted minus the most accepted
-    negative class; ties go to the rule with the widest margins (thresholds mid-gap)."""
-    values = frame.select(SCORES).to_numpy().astype(np.float64)
+    """The thresholds that clear the acceptance targets by the widest margin on ``frame``: true edits
+    accepted above EDIT_RULE_TRUE and every negative class below EDIT_RULE_NEGATIVE. Ties go to the rule
+    accepting the most true edits, then the fewest of the worst wrong kind, then the fewest wrong edits of
+    any kind, then the most lenient thresholds."""
+    frame = with_off_direction(frame)
     kinds = frame["class"].to_numpy()
-    grids = np.meshgrid(*(_candidates(values[:, j]) for j in range(len(SCORES))), indexing="ij")
-    thresholds = np.stack([g.ravel() for g in grids], axis=1)
-    accepted = _acceptance(values, thresholds)
-    true_rate = accepted[:, kinds == TRUE_EDIT].mean(axis=1)
-    worst_negative = np.max([accepted[:, kinds == k].mean(axis=1) for k in NEGATIVE_CLASSES], axis=0)
-    gap = true_rate - worst_negative
-    best = np.flatnonzero(np.isclose(gap, gap.max()))
-    # Among equally good rules, the one whose thresholds sit farthest from the true edits' lowest scores
-    # on the rejecting side is the least tuned to this sample: take the median candidate.
-    return EditRule(*(float(v) for v in thresholds[best[len(best) // 2]]))
+    classes = np.stack([kinds == k for k in CLASSES], axis=1).astype(np.float32)
+    shares = classes / np.maximum(classes.sum(axis=0), 1)
+    grids, passes = [], []
+    for score, side in BOUNDS:
+        values = frame[score].to_numpy().astype(np.float64)
+        grid = _candidates(values, values[kinds == TRUE_EDIT], side)
+        grids.append(grid)
+        passes.append(_passes(values, grid, side))
+    # Every combination of the first bounds, all of the last bound's thresholds at once.
+    inner = passes[-1]  # (last thresholds, rows)
+    best_key: tuple[float, ...] | None = None
+    best: tuple[int, ...] = ()
+    for index in np.ndindex(*(len(g) for g in grids[:-1])):
+        accepted = np.logical_and.reduce([p[i] for p, i in zip(passes[:-1], index, strict=True)])
+        rates = (inner & accepted[None, :]).astype(np.float32) @ shares  # (last thresholds, classes)
+        # Grids run from the most lenient threshold to the strictest, so a lower index sum is more lenient.
+        strictness = sum(index) + np.arange(len(inner))
+        negatives = rates[:, 1:]
+        margin = np.round(_margin(rates), 6)
+        keys = np.stack([margin, rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1), -strictness], axis=1)
+        j = int(np.lexsort(keys.T[::-1])[-1])
+        key = tuple(float(x) for x in keys[j])
+        if best_key is None or key > best_key:
+            best_key, best = key, (*index, j)
+    return EditRule(**_rule_fields(grids, best))
+
+
+def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, float]:
+    fields = {}
+    for (score, side), grid, i in zip(BOUNDS, grids, index, strict=True):
+        fields[f"{side}_{score}"] = float(grid[i])
+    return fields
 
 
 def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
     """Share of each class the rule accepts, per split."""
+    frame = with_off_direction(frame)
     accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
     return (
         frame.with_columns(pl.Series("accepted", accepted))
@@ -185,6 +243,7 @@ def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
 def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
     """ROC AUC of each score for true edits against each negative class (1 = every true edit scores higher)."""
     rows = []
+    frame = with_off_direction(frame)
     true = frame.filter(pl.col("class") == TRUE_EDIT)
     for kind in NEGATIVE_CLASSES:
         negative = frame.filter(pl.col("class") == kind)
@@ -197,7 +256,7 @@ def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def validate_series(clip: ClipEncoder, series: EditSeries, n_rooms: int = 24, seed: int = 0) -> pl.DataFrame:
+def validate_series(clip: ClipEncoder, series: EditSeries, n_rooms: int = 96, seed: int = 0) -> pl.DataFrame:
     """The ``edit_validation`` rows of one series: scores, split, the fitted rule and whether it accepts."""
     frame = score_validation_set(clip, series, n_rooms, seed)
     rule = fit_rule(frame.filter(pl.col("split") == FIT))
@@ -212,7 +271,9 @@ def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:
     if rows.is_empty():
         return None
     first = rows.row(0, named=True)
-    return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"])
+    # Tables written before the upper bounds existed have no such columns: no bound.
+    return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"],
+                    first.get("max_ssim", math.inf), first.get("max_off_direction", math.inf))
 
 
 def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
+import pytest
 
-from hotelcap_pipeline.edits.scores import EditRule
+from hotelcap_pipeline.edits.scores import EditRule, off_direction
 from hotelcap_pipeline.edits.validation import (
     FIT,
     HELD_OUT,
@@ -42,7 +45,7 @@ def fixed_pairs(rooms: int = 20, spread: float = 0.02, seed: int = 0) -> pl.Data
 
 
 def _with_rule(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
-    accepted = [rule.accepts(r) for r in frame.iter_rows(named=True)]
+    accepted = [rule.accepts(r) for r in frame.iter_rows(named=True)]  # off_direction derives from two scores
     columns = (pl.lit(v).alias(k) for k, v in rule.as_columns().items())
     return frame.with_columns(pl.Series("accepted", accepted), *columns)
 
@@ -53,11 +56,32 @@ def test_fitted_rule_accepts_true_edits_and_rejects_every_negative_class() -> No
     rates = {(r["split"], r["class"]): r["accepted_share"] for r in rule_rates(frame, rule).iter_rows(named=True)}
     assert rates[(HELD_OUT, TRUE_EDIT)] >= 0.9
     assert all(rates[(HELD_OUT, k)] <= 0.1 for k in NEGATIVE_CLASSES)
-    # Both conditions of the rule matter: a directional bar (unchanged) and a similarity bar (other room).
-    assert 0.0 < rule.min_directional < 0.3 and rule.min_clip_image_sim > 0.6
+    # Not a lax rule that happens to pass: at least two of its bounds are set.
+    assert sum(math.isfinite(v) for v in rule.as_columns().values()) >= 2, rule
     validated = _with_rule(frame, rule)
     assert rule_validated(validated, "night")
     assert all(v.status == "worked" for v in rule_verdicts(validated, "night"))
+
+
+def test_a_second_change_is_caught_by_the_change_the_text_does_not_explain() -> None:
+    # True edits move far along the text (directional 0.9, similarity 0.5) or a little (0.5, 0.9); a
+    # two-change edit (0.5, 0.5) matches each on one score, so no lower bound can reject it alone.
+    rows = []
+    for room in range(40):
+        d, s = (0.9, 0.5) if room % 4 < 2 else (0.5, 0.9)
+        jitter = 0.005 * (room % 3)
+        for kind, (dd, ss, ssim) in {TRUE_EDIT: (d, s, 0.9), "noise": (0.0, 0.1, 0.1), "unchanged": (0.0, 0.999, 0.99),
+                                     "other_room": (0.3, 0.2, 0.3), "two_changes": (0.5, 0.5, 0.9)}.items():
+            rows.append({"series": "night", "room": room, "split": FIT if room % 2 == 0 else HELD_OUT,
+                         "class": kind, "directional": dd - jitter, "clip_image_sim": ss - jitter, "ssim": ssim})
+    frame = pl.DataFrame(rows)
+    # sqrt(2 - 2 * 0.5) * sin(acos(0.5)) = 0.866 for the two changes, at most 0.436 for a true edit.
+    assert off_direction(0.5, 0.5) == pytest.approx(0.8660, abs=1e-4)
+    assert off_direction(0.5, 0.9) == pytest.approx(0.4359, abs=1e-4)
+    rule = fit_rule(frame.filter(pl.col("split") == FIT))
+    assert 0.436 < rule.max_off_direction < 0.866
+    validated = _with_rule(frame, rule)
+    assert rule_validated(validated, "night")
 
 
 def test_a_rule_that_accepts_a_negative_class_is_not_validated() -> None:

@@ -54,7 +54,7 @@ def edit_selection(
 
 
 class ValidationConfig(dg.Config):
-    rooms: int = Field(default=48, ge=16, le=400, description="Rooms per series (half fit the rule, half test it).")
+    rooms: int = Field(default=96, ge=16, le=400, description="Rooms per series (half fit the rule, half test it).")
     seed: int | None = seed_field("the validation rooms")
 
 

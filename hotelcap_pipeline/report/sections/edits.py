@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE
 from hotelcap_pipeline.edits.summary import edit_summary
 from hotelcap_pipeline.report.document import Figure, MarkdownText, Missing, Paragraph, Section, Table
 from hotelcap_pipeline.report.sections.common import pct, png_bytes, slug, without_title
@@ -111,8 +112,12 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
             "The acceptance rule is chosen from edits whose rightness is known: synthetic rooms re-rendered with "
             "exactly the series' condition changed (true edits) and wrong edits: "
             + ", ".join(NEGATIVE_CLASSES)
-            + ". Thresholds are fitted on half of the rooms; the shares below are measured on the other half. "
-            "A rule is validated when it accepts at least 90% of true edits and at most 10% of every wrong kind."
+            + ". The rule asks that the change went the asked way (directional at least a bar), that the picture "
+            "changed at all (SSIM at most a bar), that the room was kept (CLIP image similarity and SSIM at least "
+            "a bar) and that nothing else changed (off_direction, the CLIP image change the text change does not "
+            "explain, at most a bar); a bar can be left unset. Thresholds are fitted on half of the rooms; the "
+            "shares below are measured on the other half. A rule is validated when it accepts at least "
+            f"{EDIT_RULE_TRUE.bar:.0%} of true edits and at most {EDIT_RULE_NEGATIVE.bar:.0%} of every wrong kind."
         ),
         Table(summary, "Edit rule per series: held-out share accepted per kind of candidate"),
     ]
