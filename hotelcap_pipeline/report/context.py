@@ -66,6 +66,10 @@ class ReportContext:
     diffusion_model: str
     device: str = "auto"
     labels: str = ""
+    ip2p_model: str = ""
+    controlnet_model: str = ""
+    precision: str = "auto"
+    test_photos: str = ""
     # The run's config overrides (Launchpad, --config-json), printed with the command that reproduces it.
     run_config: dict[str, Any] | None = None
     persona_path: Path = ASSETS_DIR / "persona.md"
@@ -85,6 +89,10 @@ class ReportContext:
             diffusion_model=portable_path(settings.diffusion_model),
             device=settings.device,
             labels=portable_path(settings.labels),
+            ip2p_model=portable_path(settings.ip2p_model),
+            controlnet_model=portable_path(settings.controlnet_model),
+            precision=settings.precision,
+            test_photos=portable_path(settings.test_photos),
             **extra,
         )
 

@@ -338,3 +338,22 @@ def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):
     assert report_url() == "http://127.0.0.1:3001/index.html"
     monkeypatch.setenv(REPORT_URL_ENV, report_url(3005))
     assert report_url() == "http://127.0.0.1:3005/index.html"
+
+
+def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) -> None:
+    from hotelcap_pipeline.report.sections.about import MACHINE_SETTINGS, reproduce_section
+    from hotelcap_pipeline.report.tables import ReportTables
+    from hotelcap_pipeline.settings import ENV_VARS, load_settings
+    from hotelcap_pipeline.store import DataStore
+
+    settings = load_settings({"HOTELCAP_PROFILE": "demo", "HOTELCAP_PRECISION": "fp16",
+                              "HOTELCAP_IP2P_MODEL": "org/ip2p", "HOTELCAP_CONTROLNET_MODEL": "org/canny",
+                              "HOTELCAP_TEST_PHOTOS": "https://example.org/test.tar.lz4"})
+    ctx = ReportContext.from_settings(settings)
+    section = reproduce_section(ctx, ReportTables(DataStore(tmp_path)))
+    command = section.blocks[0].text
+    for name, var in ENV_VARS.items():
+        assert (var in command) == (name not in MACHINE_SETTINGS), var
+    for expected in ("HOTELCAP_PRECISION=fp16", "HOTELCAP_IP2P_MODEL=org/ip2p", "HOTELCAP_CONTROLNET_MODEL=org/canny",
+                     "HOTELCAP_TEST_PHOTOS=https://example.org/test.tar.lz4"):
+        assert expected in command

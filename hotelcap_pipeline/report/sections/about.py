@@ -10,6 +10,7 @@ import polars as pl
 from hotelcap_pipeline.report.context import ReportContext
 from hotelcap_pipeline.report.document import Bullets, Paragraph, Section, Table
 from hotelcap_pipeline.report.tables import ReportTables
+from hotelcap_pipeline.settings import ENV_VARS
 
 REPORT_TABLES = (
     "chains",
@@ -80,18 +81,13 @@ def _recorded_models(tables: ReportTables) -> list[str]:
     return found
 
 
+# Settings that describe the machine, not the run: another machine sets its own.
+MACHINE_SETTINGS = frozenset({"data_store", "device", "insecure_hosts", "allow_local_files"})
+
+
 def reproduce_section(ctx: ReportContext, tables: ReportTables) -> Section:
     s = Section("How to reproduce", "reproduce")
-    env = {
-        "HOTELCAP_PROFILE": ctx.profile,
-        "HOTELCAP_SEED": str(ctx.seed),
-        "HOTELCAP_N_HOTELS": str(ctx.n_hotels),
-        "HOTELCAP_DATASET": ctx.dataset,
-        "HOTELCAP_CLIP_MODEL": ctx.clip_model,
-        "HOTELCAP_CLIP_PRETRAINED": ctx.clip_pretrained,
-        "HOTELCAP_DIFFUSION_MODEL": ctx.diffusion_model,
-        "HOTELCAP_LABELS": ctx.labels,
-    }
+    env = {var: str(getattr(ctx, name)) for name, var in ENV_VARS.items() if name not in MACHINE_SETTINGS}
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if v) + " hotelcap materialize"
     if ctx.run_config:
         command += " --config-json " + shlex.quote(json.dumps(ctx.run_config, sort_keys=True))
