@@ -6,12 +6,7 @@ import dagster as dg
 import polars as pl
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import (
-    COLUMN_SCHEMA,
-    SHARD_PREVIEW_MAX_CHARS,
-    SHARD_PREVIEW_ROWS,
-    table_metadata,
-)
+from hotelcap_pipeline.defs.ui_metadata import COLUMN_SCHEMA, table_metadata, table_schema
 from hotelcap_pipeline.store import read_parquet_checked, write_parquet_atomic
 
 
@@ -33,15 +28,14 @@ class ParquetTableIOManager(dg.IOManager):
             if "shard" not in obj.columns:
                 raise ValueError(f"{context.asset_key.to_user_string()}: a sharded table needs a 'shard' column")
             files = [path / f"{key}.parquet" for key in context.asset_partition_keys]
-            # A schema declared on the asset is shown for every shard; repeating it per shard only grows the log.
-            declared = COLUMN_SCHEMA in (context.definition_metadata or {})
             for key, file in zip(context.asset_partition_keys, files, strict=True):
                 part = obj.filter(pl.col("shard") == key)
                 write_parquet_atomic(part, file)
-                # Each shard's materialization shows its own rows, preview and file, not the whole run's.
+                # Each shard's materialization shows its own rows and file, not the whole run's; no preview:
+                # the file is linked and the asset's own metadata (a contact sheet, counts) shows the shard.
                 context.step_context.add_asset_metadata(
-                    table_metadata(part, key_name, store.location(file), schema=not declared,
-                                   preview_rows=SHARD_PREVIEW_ROWS, preview_chars=SHARD_PREVIEW_MAX_CHARS),
+                    table_metadata(part, key_name, store.location(file), schema=_schema_differs(context, part),
+                                   preview_rows=0),
                     asset_key=context.asset_key, partition_key=key,
                 )
             store.push(files)
@@ -50,7 +44,8 @@ class ParquetTableIOManager(dg.IOManager):
         store.push([path])
         # On the materialization only (output metadata would be stored a second time, in the output event).
         context.step_context.add_asset_metadata(
-            table_metadata(obj, key_name, store.location(path)), asset_key=context.asset_key
+            table_metadata(obj, key_name, store.location(path), schema=_schema_differs(context, obj)),
+            asset_key=context.asset_key,
         )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
@@ -62,6 +57,14 @@ class ParquetTableIOManager(dg.IOManager):
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
         return read_parquet_checked(path, context.asset_key.to_user_string())
+
+
+def _schema_differs(context: dg.OutputContext, table: pl.DataFrame) -> bool:
+    """Whether the materialization must carry the table's column schema: the UI shows the schema declared on
+    the asset when a materialization carries none, so it is repeated only where the columns differ from it."""
+    declared = (context.definition_metadata or {}).get(COLUMN_SCHEMA)
+    declared = getattr(declared, "schema", declared)  # a TableSchemaMetadataValue once Dagster normalised it
+    return declared != table_schema(table, context.asset_key.path[-1])
 
 
 @dg.io_manager(required_resource_keys={"settings"}, description="Parquet tables under <data store>/tables/.")

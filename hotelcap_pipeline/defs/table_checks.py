@@ -1,6 +1,8 @@
 """Checks of the review and summary tables: row counts against the tables they come from, values in range.
 
-Not blocking: a failure shows on the asset's page and in the run, and the next stages still run.
+Not blocking: a failure shows on the asset's page and in the run, and the next stages still run. Every table a
+check compares is read from the data store (it was written upstream of the checked asset), not loaded as a
+Dagster input: each input would add two events to every run's log (see defs.ui_metadata).
 """
 
 import dagster as dg
@@ -12,47 +14,46 @@ from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
 
 
-def _ins(*keys: str) -> dict[str, dg.AssetIn]:
-    return {key: dg.AssetIn(key) for key in keys}
+def _tables(settings: HotelcapSettings, *keys: str) -> list[pl.DataFrame]:
+    store = settings.store()
+    return [store.read_table(key) for key in keys]
 
 
-@dg.asset_check(asset="dataset_stats", additional_ins=_ins("chains", "hotels", "train_images", "test_images"),
+@dg.asset_check(asset="dataset_stats",
                 description="The review's counts equal the four tables' row counts; shares and Gini lie in [0, 1]; "
                 "every value is finite.")
-def dataset_stats_match_inputs(
-    dataset_stats: pl.DataFrame, chains: pl.DataFrame, hotels: pl.DataFrame, train_images: pl.DataFrame,
-    test_images: pl.DataFrame,
-) -> dg.AssetCheckResult:
-    problems = consistency.dataset_stats_problems(dataset_stats, chains, hotels, train_images, test_images)
-    return _result(problems, rows=dataset_stats.height)
+def dataset_stats_match_inputs(settings: HotelcapSettings) -> dg.AssetCheckResult:
+    dataset_stats, *tables = _tables(settings, "dataset_stats", "chains", "hotels", "train_images", "test_images")
+    return _result(consistency.dataset_stats_problems(dataset_stats, *tables), rows=dataset_stats.height)
 
 
-@dg.asset_check(asset="sampled_hotels", additional_ins=_ins("hotels", "train_images"),
+@dg.asset_check(asset="sampled_hotels",
                 description="Distinct known hotels, with the train photo counts and shards their ids give.")
-def sampled_hotels_match_inputs(
-    sampled_hotels: pl.DataFrame, hotels: pl.DataFrame, train_images: pl.DataFrame
-) -> dg.AssetCheckResult:
+def sampled_hotels_match_inputs(settings: HotelcapSettings) -> dg.AssetCheckResult:
+    sampled_hotels, hotels, train_images = _tables(settings, "sampled_hotels", "hotels", "train_images")
     return _result(consistency.sampled_hotels_problems(sampled_hotels, hotels, train_images),
                    hotels=sampled_hotels.height)
 
 
-@dg.asset_check(asset="tag_stats", additional_ins=_ins("image_tags"),
+@dg.asset_check(asset="tag_stats",
                 description="Photos and hotels per method as in image_tags; tags per photo and distinct tags per "
                 "hotel within [0, vocabulary size], min <= mean <= max.")
-def tag_stats_match_tags(tag_stats: pl.DataFrame, image_tags: pl.DataFrame) -> dg.AssetCheckResult:
+def tag_stats_match_tags(settings: HotelcapSettings) -> dg.AssetCheckResult:
+    tag_stats, image_tags = _tables(settings, "tag_stats", "image_tags")
     return _result(consistency.tag_stats_problems(tag_stats, image_tags, len(load_vocabulary())))
 
 
-@dg.asset_check(asset="tag_clusters", additional_ins=_ins("image_tags"),
+@dg.asset_check(asset="tag_clusters",
                 description="One cluster per photo and method of image_tags; cluster ids are non-negative.")
-def tag_clusters_cover_tags(tag_clusters: pl.DataFrame, image_tags: pl.DataFrame) -> dg.AssetCheckResult:
+def tag_clusters_cover_tags(settings: HotelcapSettings) -> dg.AssetCheckResult:
+    tag_clusters, image_tags = _tables(settings, "tag_clusters", "image_tags")
     return _result(consistency.tag_clusters_problems(tag_clusters, image_tags), rows=tag_clusters.height)
 
 
 @dg.asset_check(asset="edit_selection",
                 description="Distinct photos stored ok in hotel_images, ranks 1..n, distances in [0, 2].")
-def edit_selection_valid(edit_selection: pl.DataFrame, settings: HotelcapSettings) -> dg.AssetCheckResult:
-    manifest = settings.store().read_table("hotel_images")
+def edit_selection_valid(settings: HotelcapSettings) -> dg.AssetCheckResult:
+    edit_selection, manifest = _tables(settings, "edit_selection", "hotel_images")
     return _result(consistency.edit_selection_problems(edit_selection, manifest), photos=edit_selection.height)
 
 

@@ -27,9 +27,6 @@ PREVIEW_MAX_BYTES = 1_500
 PREVIEW_MAX_SIDE = 240
 # A Markdown table in one event stays below this many characters (rows are dropped to fit).
 MARKDOWN_MAX_CHARS = 1_500
-# A shard's preview is a glimpse (the shard's file is linked beside it), written once per shard and run.
-SHARD_PREVIEW_ROWS = 2
-SHARD_PREVIEW_MAX_CHARS = 700
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
@@ -70,19 +67,21 @@ def table_schema(df: pl.DataFrame, asset: str) -> dg.TableSchema:
 
 
 def declared_schema(columns: Mapping[str, Any], asset: str) -> dict[str, Any]:
-    """Definition metadata of a sharded table: its column schema once, instead of on every shard's
-    materialization (the UI shows the definition's schema when a materialization carries none)."""
-    return {COLUMN_SCHEMA: column_schema(columns, asset)}
+    """Definition metadata of a table: its column schema once, instead of on every materialization (the UI
+    shows the definition's schema when a materialization carries none; one whose columns differ carries its own)."""
+    return {COLUMN_SCHEMA: column_schema(columns, asset)} if columns else {}
 
 
 def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None, *, schema: bool = True,
                    preview_rows: int = 5, preview_chars: int = MARKDOWN_MAX_CHARS) -> dict[str, Any]:
-    """Row count, column schema (unless the asset declares it), a bounded preview and the file."""
+    """Row count, column schema (unless the asset declares it), a bounded preview (none with
+    ``preview_rows=0``) and the file."""
     meta: dict[str, Any] = {"dagster/row_count": df.height}
     if schema:
         meta[COLUMN_SCHEMA] = table_schema(df, asset)
-    shown = df.select([c for c in df.columns if c != "embedding"])
-    meta["preview"] = dg.MetadataValue.md(markdown_table(shown, max_rows=preview_rows, max_chars=preview_chars))
+    if preview_rows > 0:
+        shown = df.select([c for c in df.columns if c != "embedding"])
+        meta["preview"] = dg.MetadataValue.md(markdown_table(shown, max_rows=preview_rows, max_chars=preview_chars))
     if path is not None:
         meta["path"] = dg.MetadataValue.path(str(path))
     return meta

@@ -8,10 +8,17 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import save_figures
+from hotelcap_pipeline.defs.ui_metadata import declared_schema, save_figures
 from hotelcap_pipeline.metadata.extract import ExtractLimits
-from hotelcap_pipeline.metadata.occlusion import OCCLUSIONS, TestTree, empty_index, occlusion_counts, with_occlusion
-from hotelcap_pipeline.metadata.parse import OnBadRows, read_table
+from hotelcap_pipeline.metadata.occlusion import (
+    OCCLUSION_COLUMNS,
+    OCCLUSIONS,
+    TestTree,
+    empty_index,
+    occlusion_counts,
+    with_occlusion,
+)
+from hotelcap_pipeline.metadata.parse import SCHEMAS, OnBadRows, read_table
 from hotelcap_pipeline.metadata.sample import sample_hotels as draw_sample
 from hotelcap_pipeline.metadata.source import resolve_dataset, resolve_test_photos
 from hotelcap_pipeline.sharding import with_shard
@@ -26,6 +33,13 @@ TABLE_DESCRIPTIONS = {
     "test_images": "Test photos from test_set.csv: URL, source, raw and parsed upload timestamp; with "
     "HOTELCAP_TEST_PHOTOS, each photo's occlusion level, its file in the test-photo tree and its mask.",
 }
+_IMAGE_COLUMNS = {**SCHEMAS["images"], "uploaded_at": pl.Datetime("us")}
+# Each table's columns, declared once on the asset for the UI (a materialization repeats them only if they differ).
+TABLE_COLUMNS = {"chains": SCHEMAS["chains"], "hotels": SCHEMAS["hotels"], "train_images": _IMAGE_COLUMNS,
+                 "test_images": {**_IMAGE_COLUMNS, **OCCLUSION_COLUMNS}}
+SAMPLE_COLUMNS = {**SCHEMAS["hotels"], "n_train_images": pl.Int64, "sample_rank": pl.Int64, "seed": pl.Int64,
+                  "shard": pl.Utf8}
+STATS_COLUMNS = {"section": pl.Utf8, "metric": pl.Utf8, "value": pl.Float64}
 # test_images 2: the occlusion, occlusions, photo_path and mask_path columns.
 CODE_VERSIONS = {"chains": "1", "hotels": "1", "train_images": "1", "test_images": "2"}
 
@@ -61,7 +75,7 @@ class MetadataConfig(dg.Config):
     outs={
         key: dg.AssetOut(
             description=desc, group_name=GROUP, kinds={"polars", "parquet"}, code_version=CODE_VERSIONS[key],
-            is_required=False,
+            is_required=False, metadata=declared_schema(TABLE_COLUMNS[key], key),
         )
         for key, desc in TABLE_DESCRIPTIONS.items()
     },
@@ -79,7 +93,7 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
     context.log.info(f"reading Hotels-50K metadata from {folder}")
     for key in sorted(context.op_execution_context.selected_output_names):
         df, report = read_table(folder, key, on_bad_rows=config.on_bad_rows)
-        metadata = {"source": s.dataset, **report.as_metadata()}
+        metadata = {"source": s.dataset, **_reading_metadata(report.as_metadata())}
         if key == "test_images":
             tree = None
             if s.test_photos:
@@ -99,6 +113,14 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
 
 
 MAX_LISTED = 20
+
+
+def _reading_metadata(report: dict) -> dict:
+    """The file read, and what reading it found (rows, header, rows skipped and why, blank lines,
+    duplicates, undecodable bytes) as one JSON entry: each entry costs ~130 bytes in every run's log and
+    again in the index, and these counts are mostly 0."""
+    return {"file": report["file"],
+            "reading": dg.MetadataValue.json({k: v for k, v in report.items() if k != "file"})}
 
 
 def _test_photo_metadata(test_images: pl.DataFrame, tree: TestTree | None, source: str) -> dict:
@@ -123,7 +145,8 @@ def _test_photo_metadata(test_images: pl.DataFrame, tree: TestTree | None, sourc
     }
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "scipy"}, code_version="1")
+@dg.asset(group_name=GROUP, kinds={"polars", "scipy"}, code_version="1",
+          metadata=declared_schema(STATS_COLUMNS, "dataset_stats"))
 def dataset_stats(
     context: dg.AssetExecutionContext,
     settings: HotelcapSettings,
@@ -162,7 +185,8 @@ class SampleConfig(dg.Config):
     chains: list[int] = Field(default_factory=list, description="Only hotels of these chain ids (empty: all).")
 
 
-@dg.asset(group_name=GROUP, kinds={"polars"}, code_version="1")
+@dg.asset(group_name=GROUP, kinds={"polars"}, code_version="1",
+          metadata=declared_schema(SAMPLE_COLUMNS, "sampled_hotels"))
 def sampled_hotels(
     context: dg.AssetExecutionContext,
     config: SampleConfig, settings: HotelcapSettings, hotels: pl.DataFrame, train_images: pl.DataFrame

@@ -121,8 +121,9 @@ def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dic
         save_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}", max_bytes=1_000)
         if summary["ok"] else dg.MetadataValue.text("no stored photo in this shard")
     )
+    # "requested" is the shard's row count, which the IO manager records as dagster/row_count.
     return {
-        **{k: v for k, v in summary.items() if not isinstance(v, dict)},
+        **{k: v for k, v in summary.items() if not isinstance(v, dict) and k != "requested"},
         "failure_reasons": dg.MetadataValue.json(summary["failure_reasons"]),
         "top_sizes": dg.MetadataValue.json(summary["top_sizes"]),
         "contact_sheet": sheet,

@@ -27,12 +27,41 @@ from hotelcap_pipeline.tagging.methods import (
     SCORE_KINDS,
     TaggingMethod,
 )
-from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary
+from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary, score_column
+from hotelcap_pipeline.yaml_input import InputFileError
 
 GROUP = "tagging"
 # image_embeddings' columns (tagging.embed's EMBEDDING_COLUMNS, which imports torch), declared on the asset.
 EMBEDDING_DTYPES = {"image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64, "sha256": pl.Utf8,
                     "model": pl.Utf8, "embedding": pl.List(pl.Float32)}
+_IDS = {"image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64}
+STATS_COLUMNS = {"method": pl.Utf8, "score_kind": pl.Utf8, "photos": pl.Int64, "hotels": pl.Int64,
+                 "mean_tags_per_photo": pl.Float64, "mean_top1_score": pl.Float64, "mean_gap_1st_10th": pl.Float64,
+                 "mean_distinct_tags_per_hotel": pl.Float64, "max_distinct_tags_per_hotel": pl.Int64,
+                 "min_distinct_tags_per_hotel": pl.Int64}
+# tagging.evaluation's EVALUATION_SCHEMA (that module imports scikit-learn, so it is not imported here).
+EVALUATION_COLUMNS = {"method": pl.Utf8, "split": pl.Utf8, "tag": pl.Utf8, "precision": pl.Float64,
+                      "recall": pl.Float64, "f1": pl.Float64, "average_precision": pl.Float64, "auc": pl.Float64,
+                      "n_present": pl.Int64, "n_absent": pl.Int64, "threshold": pl.Float64,
+                      "accuracy": pl.Float64, "photos": pl.Int64}
+
+
+def tag_columns() -> dict[str, pl.DataType | type[pl.DataType]]:
+    """image_tags' columns with the vocabulary as the definitions load (none declared if it cannot be read:
+    the run reports that; every materialization then carries its own schema)."""
+    try:
+        labels = [t.label for t in load_vocabulary()]
+    except (InputFileError, OSError):
+        return {}
+    return {**_IDS, "method": pl.Utf8, "tags": pl.List(pl.Utf8), "caption": pl.Utf8,
+            **{score_column(label): pl.Float32 for label in labels}}
+
+
+def cluster_columns(labelled: bool) -> dict[str, pl.DataType | type[pl.DataType]]:
+    """tag_clusters' columns; room kinds only come with a labels file."""
+    kinds = {"room_kind": pl.Utf8} if labelled else {}
+    ks = ["cluster", "cluster_k_hotels", "cluster_k_chains"] + (["cluster_k_room_kinds"] if labelled else [])
+    return {**_IDS, **kinds, **dict.fromkeys(ks, pl.Int32), "method": pl.Utf8}
 
 
 @dg.asset(
@@ -75,8 +104,9 @@ def image_embeddings(
         )
         checkpoints.append(checkpoint)
         errors = stats.pop("errors", [])
-        context.add_asset_metadata({**stats, "errors": "\n".join(errors) or "none", "model": model.model_id,
-                                    "device": model.device}, partition_key=shard)
+        # The errors only when there are any ("failed" counts them).
+        context.add_asset_metadata({**stats, **({"errors": "\n".join(errors)} if errors else {}),
+                                    "model": model.model_id, "device": model.device}, partition_key=shard)
         tables.append(table)
     for checkpoint in checkpoints:
         checkpoint.clear()  # everything they held is in the table returned now
@@ -98,6 +128,7 @@ class TagConfig(dg.Config):
     kinds={"open_clip", "parquet"},
     code_version="1",
     deps=["vocabulary", "prompt_templates"],
+    metadata=declared_schema(tag_columns(), "image_tags"),
 )
 def image_tags(
     context: dg.AssetExecutionContext, config: TagConfig, settings: HotelcapSettings, clip: ClipResource,
@@ -138,7 +169,8 @@ def image_tags(
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1")
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1",
+          metadata=declared_schema(EVALUATION_COLUMNS, "tag_evaluation"))
 def tag_evaluation(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame
 ) -> dg.Output:
@@ -188,7 +220,8 @@ def tag_evaluation(
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1")
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1",
+          metadata=declared_schema(STATS_COLUMNS, "tag_stats"))
 def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
     """The original review's numbers per method (mean tags per photo, mean top-1 score, 1st-10th gap,
     distinct tags per hotel) beside the original study's, with tag frequency and co-occurrence figures."""
@@ -215,7 +248,8 @@ class ClusterConfig(dg.Config):
     seed: int | None = seed_field("k-modes' initialisation")
 
 
-@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2")
+@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2",
+          metadata=declared_schema(cluster_columns(bool(load_settings().labels)), "tag_clusters"))
 def tag_clusters(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, config: ClusterConfig, image_tags: pl.DataFrame
 ) -> dg.Output:
