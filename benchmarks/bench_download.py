@@ -118,6 +118,10 @@ def start_nginx(work: Path, pool_dir: Path, n: int) -> tuple[subprocess.Popen, i
     a connection per photo, which costs a Python server far more than it costs nginx.
     """
     pool = sorted(pool_dir.glob("*.jpg"))
+    # nginx's worker drops root for an unprivileged user, which must be able to reach the files: mkdtemp's
+    # folder is private (0700).
+    work.chmod(0o755)
+    pool_dir.chmod(0o755)
     www = work / "www" / "img"
     www.mkdir(parents=True)
     for i in range(n):
