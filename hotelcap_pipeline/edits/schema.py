@@ -1,5 +1,5 @@
-"""The columns of the diffusion_edits table, without the rendering stack (torch), so the asset can declare
-them when the definitions load."""
+"""The columns of the diffusion_edits and edit_validation tables, without the rendering stack (torch) or the
+scoring one (scikit-learn), so the assets can declare them when the definitions load."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ EDIT_COLUMNS: SchemaDict = {
     "cache_key": pl.Utf8,
 }
 EDIT_SCHEMA = pl.Schema(EDIT_COLUMNS)
+
+# The ``edit_validation`` table's columns: one row per (room, candidate), the scores, the rule's verdict and
+# the series' fitted bounds.
+VALIDATION_COLUMNS: SchemaDict = {
+    "series": pl.Utf8, "room": pl.Int64, "split": pl.Utf8, "class": pl.Utf8, "second_condition": pl.Utf8,
+    "clip_image_sim": pl.Float64, "directional": pl.Float64, "ssim": pl.Float64, "off_direction": pl.Float64,
+    "accepted": pl.Boolean, "min_directional": pl.Float64, "min_clip_image_sim": pl.Float64,
+    "min_ssim": pl.Float64, "max_ssim": pl.Float64, "max_off_direction": pl.Float64,
+}

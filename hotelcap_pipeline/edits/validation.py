@@ -30,6 +30,7 @@ from PIL import Image, ImageFilter
 from sklearn.metrics import roc_auc_score
 
 from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, Verdict
+from hotelcap_pipeline.edits.schema import VALIDATION_COLUMNS
 from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, off_direction, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.frames import number
@@ -261,8 +262,9 @@ def validate_series(clip: ClipEncoder, series: EditSeries, n_rooms: int = 96, se
     frame = score_validation_set(clip, series, n_rooms, seed)
     rule = fit_rule(frame.filter(pl.col("split") == FIT))
     accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
-    rule_columns = (pl.lit(v).alias(k) for k, v in rule.as_columns().items())
-    return frame.with_columns(pl.Series("accepted", accepted), *rule_columns)
+    rule_columns = (pl.lit(v, dtype=pl.Float64).alias(k) for k, v in rule.as_columns().items())
+    validated = frame.with_columns(pl.Series("accepted", accepted), *rule_columns)
+    return validated.select(pl.col(name).cast(dtype) for name, dtype in VALIDATION_COLUMNS.items())
 
 
 def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:

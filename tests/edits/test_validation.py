@@ -118,3 +118,13 @@ def test_validation_set_from_the_world_has_every_class_per_room(fake_clip) -> No
         assert room.true_edit.conditions ^ room.two_changes.conditions == {room.second_condition}
         assert room.other_room.hotel_id != room.original.hotel_id
     assert validation_specs("snow", False, 3, seed=2) == rooms  # seeded
+
+
+def test_validation_rows_have_the_declared_columns(fake_clip) -> None:
+    from hotelcap_pipeline.edits.schema import VALIDATION_COLUMNS
+    from hotelcap_pipeline.edits.series import load_series
+    from hotelcap_pipeline.edits.validation import validate_series
+
+    night = next(s for s in load_series() if s.name == "night")
+    table = validate_series(fake_clip, night, n_rooms=4, seed=1)
+    assert table.schema == pl.Schema(VALIDATION_COLUMNS)  # what the asset declares to the UI

@@ -13,7 +13,7 @@ from pydantic import Field
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, preview_metadata
-from hotelcap_pipeline.edits.schema import EDIT_COLUMNS
+from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, VALIDATION_COLUMNS
 from hotelcap_pipeline.sharding import with_shard
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
@@ -58,7 +58,13 @@ class ValidationConfig(dg.Config):
     seed: int | None = seed_field("the validation rooms")
 
 
-@dg.asset(group_name=GROUP, kinds={"open_clip", "parquet"}, code_version="1", deps=["edit_series"])
+@dg.asset(
+    group_name=GROUP,
+    kinds={"open_clip", "parquet"},
+    code_version="1",
+    deps=["edit_series"],
+    metadata=declared_schema(VALIDATION_COLUMNS, "edit_validation"),
+)
 def edit_validation(
     context: dg.AssetExecutionContext, config: ValidationConfig, settings: HotelcapSettings, clip: ClipResource
 ) -> dg.Output:
