@@ -22,8 +22,9 @@ from PIL import Image
 from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.store import DamagedFileError, read_parquet_checked, write_parquet_atomic
 from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256
+from hotelcap_pipeline.tagging.schema import EMBEDDING_SCHEMA
 
-EMBEDDING_COLUMNS = ("image_id", "hotel_id", "chain_id", "sha256", "model", "embedding")
+EMBEDDING_COLUMNS = tuple(EMBEDDING_SCHEMA)
 MAX_REPORTED_ERRORS = 20
 # Embeddings saved to a checkpoint part at least this often (photos), so a killed run loses little.
 CHECKPOINT_EVERY = 256

@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from hotelcap_pipeline.figures import figure_png, new_figure
 from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags
+from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.tags import decide_tags
 from hotelcap_pipeline.tagging.vocabulary import score_column
 
@@ -30,24 +31,6 @@ LABELLED_SCORES = "ensemble"  # the zero-shot scores the labelled method thresho
 ALL = "all labelled photos"
 HELD_OUT = "held-out half"
 CAPTION_ROW = "(caption)"
-
-EVALUATION_SCHEMA = pl.Schema(
-    {
-        "method": pl.Utf8,
-        "split": pl.Utf8,
-        "tag": pl.Utf8,
-        "precision": pl.Float64,
-        "recall": pl.Float64,
-        "f1": pl.Float64,
-        "average_precision": pl.Float64,
-        "auc": pl.Float64,
-        "n_present": pl.Int64,
-        "n_absent": pl.Int64,
-        "threshold": pl.Float64,
-        "accuracy": pl.Float64,
-        "photos": pl.Int64,
-    }
-)
 
 
 def precision_recall_f1(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:

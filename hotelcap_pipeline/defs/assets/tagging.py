@@ -27,23 +27,17 @@ from hotelcap_pipeline.tagging.methods import (
     SCORE_KINDS,
     TaggingMethod,
 )
+from hotelcap_pipeline.tagging.schema import EMBEDDING_SCHEMA, EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.vocabulary import load_templates, load_vocabulary, score_column
 from hotelcap_pipeline.yaml_input import InputFileError
 
 GROUP = "tagging"
-# image_embeddings' columns (tagging.embed's EMBEDDING_COLUMNS, which imports torch), declared on the asset.
-EMBEDDING_DTYPES = {"image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64, "sha256": pl.Utf8,
-                    "model": pl.Utf8, "embedding": pl.List(pl.Float32)}
 _IDS = {"image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64}
 STATS_COLUMNS = {"method": pl.Utf8, "score_kind": pl.Utf8, "photos": pl.Int64, "hotels": pl.Int64,
                  "mean_tags_per_photo": pl.Float64, "mean_top1_score": pl.Float64, "mean_gap_1st_10th": pl.Float64,
                  "mean_distinct_tags_per_hotel": pl.Float64, "max_distinct_tags_per_hotel": pl.Int64,
                  "min_distinct_tags_per_hotel": pl.Int64}
-# tagging.evaluation's EVALUATION_SCHEMA (that module imports scikit-learn, so it is not imported here).
-EVALUATION_COLUMNS = {"method": pl.Utf8, "split": pl.Utf8, "tag": pl.Utf8, "precision": pl.Float64,
-                      "recall": pl.Float64, "f1": pl.Float64, "average_precision": pl.Float64, "auc": pl.Float64,
-                      "n_present": pl.Int64, "n_absent": pl.Int64, "threshold": pl.Float64,
-                      "accuracy": pl.Float64, "photos": pl.Int64}
+EVALUATION_COLUMNS = EVALUATION_SCHEMA  # declared on tag_evaluation
 
 
 def tag_columns() -> dict[str, pl.DataType | type[pl.DataType]]:
@@ -74,7 +68,7 @@ def cluster_columns(labelled: bool) -> dict[str, pl.DataType | type[pl.DataType]
     # A code version is fixed when the definitions load, so this one reads the environment then: a new
     # CLIP (HOTELCAP_CLIP_*) makes the embeddings stale once the code location is reloaded.
     code_version=f"1-clip-{clip_code_version(load_settings())}",
-    metadata=declared_schema({**EMBEDDING_DTYPES, "shard": pl.Utf8}, "image_embeddings"),
+    metadata=declared_schema({**EMBEDDING_SCHEMA, "shard": pl.Utf8}, "image_embeddings"),
 )
 def image_embeddings(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, hotel_images: pl.DataFrame
@@ -188,7 +182,6 @@ def tag_evaluation(
 
     s = settings.settings()
     if not s.labels:
-        from hotelcap_pipeline.tagging.evaluation import EVALUATION_SCHEMA
 
         context.add_asset_metadata(
             {"labels": "none: set HOTELCAP_LABELS to a CSV of image_id,tags to measure the tags"}
