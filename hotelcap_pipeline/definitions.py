@@ -16,7 +16,7 @@ settings = HotelcapSettings()
 
 defs = dg.Definitions(
     assets=[*input_assets, *with_automation(dg.load_assets_from_modules([metadata, photos, tagging, edits, report]))],
-    asset_checks=[*checks.METADATA_CHECKS, *checks.PHOTO_CHECKS, *checks.TAGGING_CHECKS, *checks.EDIT_CHECKS,
+    asset_checks=[*checks.PHOTO_CHECKS, *checks.TAGGING_CHECKS, *checks.EDIT_CHECKS,
                   *TABLE_CHECKS],
     jobs=[*JOBS, materialize_job, distributed_shards_job],
     schedules=SCHEDULES,

@@ -89,3 +89,20 @@ def test_unknown_key_is_a_clear_error(tmp_path):
     out = subprocess.run([str(BIN / "hotelcap"), "materialize", "--select", "chainz"],
                          cwd=PROJECT_ROOT, env=cli_env(tmp_path), capture_output=True, text=True)
     assert out.returncode != 0 and "unknown asset key(s): chainz" in out.stderr
+
+
+def test_table_checks_evaluate_only_the_selected_assets_in_one_step(tmp_path):
+    from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.defs.materialize import Plan, run_plan
+
+    config = {"resources": {"settings": {"config": {
+        "profile": "demo", "data_store": str(tmp_path / "store"), "dataset": str(DEMO_DIR / "dataset")}}}}
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        result = run_plan(defs, instance, Plan([dg.AssetKey(k) for k in METADATA_KEYS], {}), config)
+        assert result.success
+        evaluations = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    checked = {(e.step_key, e.event_specific_data.asset_key.to_user_string()) for e in evaluations}
+    assert checked == {("table_checks", "train_images"), ("table_checks", "dataset_stats"),
+                       ("table_checks", "sampled_hotels")}
+    assert all(e.event_specific_data.passed for e in evaluations)

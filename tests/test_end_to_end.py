@@ -79,6 +79,8 @@ def test_demo_graph_end_to_end_then_nothing_recomputed(tmp_path):
             undocumented = [c.name for c in schema.columns if not c.description] if schema else []
             assert not undocumented, f"{key.to_user_string()}: columns without a description: {undocumented}"
         assert latest(instance, "visitor_portrait")["reused"] is True
+        for key in ("edit_selection", "visitor_portrait"):  # stored as declared: no schema in their events
+            assert "dagster/column_schema" not in latest(instance, key), key
 
     store = DataStore.at(tmp_path / "store")
     edits = store.read_table("diffusion_edits")

@@ -22,16 +22,6 @@ def _result(problems: list[str], **metadata: int) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="train_images", description="Every train photo belongs to a known hotel.")
-def train_images_reference_known_hotels(settings: HotelcapSettings) -> dg.AssetCheckResult:
-    # Read from the store, not loaded as inputs: each input adds two events to every run's log.
-    store = settings.store()
-    train_images, hotels = store.read_table("train_images"), store.read_table("hotels")
-    orphans = train_images.join(hotels, on="hotel_id", how="anti")
-    problems = [f"{orphans.height} photo(s) of unknown hotels, e.g. {orphans.get_column('image_id').head(5).to_list()}"]
-    return _result(problems if orphans.height else [], orphans=orphans.height)
-
-
 @dg.asset_check(asset="hotel_images", blocking=True,
                 description="Every ok photo's file exists with the recorded byte count; an even sample of 20 "
                 "decodes whole at the recorded size.")
@@ -93,7 +83,6 @@ def diffusion_edits_series_rendered(
                    skipped_series=len(skipped))
 
 
-METADATA_CHECKS = [train_images_reference_known_hotels]
 PHOTO_CHECKS = [hotel_images_files_decode, hotel_images_mostly_ok]
 TAGGING_CHECKS = [image_embeddings_unit_and_complete, image_tags_in_vocabulary]
 EDIT_CHECKS = [diffusion_edits_files_exist, diffusion_edits_series_rendered]

@@ -1,8 +1,9 @@
 """Dagster metadata a person wants at a glance: row counts, schemas, previews, figures.
 
 Everything here lands in the event log, which keeps every materialization forever (twice: the run's own
-database and the index): figures are written once to the data store and only a small thumbnail (at most
-PREVIEW_MAX_BYTES) goes into an event, Markdown previews are bounded (MARKDOWN_MAX_CHARS), and a sharded
+database and the index): figures, contact sheets and edit grids are written once to the data store and an
+event carries only their URL on the report server (no image bytes), Markdown previews are bounded
+(MARKDOWN_MAX_CHARS), and a sharded
 table declares its column schema once on the asset, not on every shard's materialization. Metadata goes on
 the materialization only (``context.add_asset_metadata``), never with the Output, which Dagster would store
 a second time in the STEP_OUTPUT event. tests/ui/test_event_log_size.py bounds what a rerun writes.
@@ -10,21 +11,18 @@ a second time in the STEP_OUTPUT event. tests/ui/test_event_log_size.py bounds w
 
 from __future__ import annotations
 
-import base64
-import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import dagster as dg
 import polars as pl
-from PIL import Image
 
 from hotelcap_pipeline.defs.columns import column_description
+from hotelcap_pipeline.report.serve import report_url
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 
-# A thumbnail inlined in one event stays below this; the full-size figure is a file in the data store.
-PREVIEW_MAX_BYTES = 1_500
-PREVIEW_MAX_SIDE = 240
 # A Markdown table in one event stays below this many characters (rows are dropped to fit).
 MARKDOWN_MAX_CHARS = 1_500
 COLUMN_SCHEMA = "dagster/column_schema"
@@ -87,53 +85,40 @@ def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None, *, sch
     return meta
 
 
-def thumbnail_jpeg(image: Image.Image | bytes, max_side: int = PREVIEW_MAX_SIDE,
-                   max_bytes: int = PREVIEW_MAX_BYTES) -> bytes:
-    """A JPEG of ``image`` no larger than ``max_bytes``: shrunk until it fits."""
-    im = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
-    im = im.convert("RGB")
-    side = max_side
-    while True:
-        thumb = im.copy()
-        thumb.thumbnail((side, side))
-        buf = io.BytesIO()
-        thumb.save(buf, format="JPEG", quality=70, optimize=True)
-        if buf.tell() <= max_bytes or side <= 32:
-            return buf.getvalue()
-        side = int(side * 0.8)
-
-
-def preview_metadata(image: Image.Image | bytes, title: str, path: str | None = None,
-                     max_bytes: int = PREVIEW_MAX_BYTES) -> dg.MetadataValue:
-    """A bounded thumbnail shown inline on the asset's page, and where the full-size file is."""
-    encoded = base64.b64encode(thumbnail_jpeg(image, max_bytes=max_bytes)).decode("ascii")
-    text = f"![{title}](data:image/jpeg;base64,{encoded})"
-    if path is not None:
-        text += f"\n\nFull size: `{path}`"
-    return dg.MetadataValue.md(text)
-
-
-def save_figure(png: bytes, store: DataStore, name: str, max_bytes: int = PREVIEW_MAX_BYTES) -> dg.MetadataValue:
-    """Write one PNG figure under report/figures/ and return its bounded preview entry."""
+def write_figure(png: bytes, store: DataStore, name: str) -> Path:
+    """Write one PNG figure as ``report/figures/<name>.png`` of the store (where the report server serves it)."""
     path = store.figures / f"{name}.png"
     atomic_write_bytes(path, png)
     store.push([path])
-    return preview_metadata(png, name, store.location(path), max_bytes=max_bytes)
+    return path
 
 
 FIGURE_FILES = "figure_files"  # the entry the report reads a stage's figures from
 
 
+def served_figures(store: DataStore, paths: Iterable[Path], images: int | None = None) -> str:
+    """Markdown showing figures where `hotelcap ui` serves the report (its ``figures/`` folder): the first ``images``
+    (all by default) as full-size images, each a link to the file, the rest as links. A thumbnail small
+    enough for the event log would be illegible (a chart squeezed into 1.5 kB is ~80 px wide); a URL costs
+    ~150 bytes. Without the report server the images show their names, and the files are in the store."""
+    lines = []
+    for i, path in enumerate(paths):
+        url = urljoin(report_url(), Path(path).relative_to(store.report).as_posix())
+        lines.append(f"[![{path.stem}]({url})]({url})" if images is None or i < images else f"- [{path.stem}]({url})")
+    return "\n\n".join(lines) if images is None else "\n".join(lines)
+
+
 def save_figures(figures: Mapping[str, bytes], store: DataStore, prefix: str = "") -> dict[str, Any]:
-    """Write PNG figures under report/figures/ of the store: one bounded preview entry per figure, and
-    one ``figure_files`` entry (name -> path relative to the store) through which the report finds them."""
-    meta: dict[str, Any] = {
-        f"figure_{name}": save_figure(png, store, f"{prefix}{name}") for name, png in figures.items()
+    """Write PNG figures under report/figures/ of the store: one ``figures`` entry that shows them from the
+    report server, and one ``figure_files`` entry (name -> path relative to the store) through which the
+    report finds them."""
+    paths = {name: write_figure(png, store, f"{prefix}{name}") for name, png in figures.items()}
+    if not paths:
+        return {}
+    return {
+        "figures": dg.MetadataValue.md(served_figures(store, paths.values())),
+        FIGURE_FILES: dg.MetadataValue.json({n: p.relative_to(store.root).as_posix() for n, p in paths.items()}),
     }
-    files = {name: (store.figures / f"{prefix}{name}.png").relative_to(store.root).as_posix() for name in figures}
-    if files:
-        meta[FIGURE_FILES] = dg.MetadataValue.json(files)
-    return meta
 
 
 def add_shard_metadata(

@@ -67,3 +67,17 @@ VALIDATION_COLUMNS: SchemaDict = {
     "accepted": pl.Boolean, "min_directional": pl.Float64, "min_clip_image_sim": pl.Float64,
     "min_ssim": pl.Float64, "max_ssim": pl.Float64, "max_off_direction": pl.Float64,
 }
+
+# The ``edit_selection`` table: the picked photos' embedding keys and file, their tags and why each was picked.
+SELECTION_COLUMNS: SchemaDict = {
+    "image_id": pl.Int64, "hotel_id": pl.Int64, "chain_id": pl.Int64, "sha256": pl.Utf8, "model": pl.Utf8,
+    "shard": pl.Utf8, "path": pl.Utf8, "tags": pl.List(pl.Utf8), "rank": pl.Int64, "min_distance": pl.Float64,
+    "new_hotel": pl.Boolean, "reason": pl.Utf8,
+}
+
+# The ``visitor_portrait`` table: one row, the portrait's settings, safety flags and file.
+PORTRAIT_COLUMNS: SchemaDict = {
+    "cache_key": pl.Utf8, "guidance": pl.Float64, "height": pl.Int64, "model": pl.Utf8, "nan_or_black": pl.Boolean,
+    "negative_prompt": pl.Utf8, "nsfw_flag": pl.Boolean, "prompt": pl.Utf8, "seed": pl.Int64, "steps": pl.Int64,
+    "width": pl.Int64, "path": pl.Utf8, "reused": pl.Boolean,
+}

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from helpers_processes import stop_group
@@ -111,6 +112,9 @@ def ui_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "DAGSTER_HOME": str(home),
         "HOTELCAP_PROFILE": "demo",
         "HOTELCAP_DATA_STORE": str(tmp_path_factory.mktemp("store")),
+        # Where the report (and every figure, contact sheet and grid the events show) is served, as `hotelcap ui`
+        # tells the runs it launches; served_report serves it there.
+        REPORT_URL_ENV: report_url(free_port()),
     }
     hotelcap = shutil.which("hotelcap", path=bin_dir) or shutil.which("hotelcap")
     if hotelcap is None:
@@ -162,12 +166,11 @@ with dg.DagsterInstance.get() as instance:
 def served_report(ui_env: dict[str, str]) -> Iterator[str]:
     """The report materialized with the link `hotelcap ui` would give it, and served as `hotelcap ui` serves it:
     the report folder of the store on 127.0.0.1 (a port of its own). Yields the report's URL."""
-    port = free_port()
-    url = report_url(port)
-    done = subprocess.run([sys.executable, "-c", MATERIALIZE_REPORT], cwd=PROJECT_ROOT,
-                          env={**ui_env, REPORT_URL_ENV: url}, capture_output=True, text=True, timeout=600)
+    url = ui_env[REPORT_URL_ENV]
+    done = subprocess.run([sys.executable, "-c", MATERIALIZE_REPORT], cwd=PROJECT_ROOT, env=ui_env,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    server = serve_report(DataStore.at(ui_env["HOTELCAP_DATA_STORE"]).report, port)
+    server = serve_report(DataStore.at(ui_env["HOTELCAP_DATA_STORE"]).report, int(urlsplit(url).port or 80))
     try:
         yield url
     finally:
@@ -276,7 +279,7 @@ def test_asset_page_shows_its_lineage(dagster_ui: str, page: sync_api.Page) -> N
 
 
 def test_shard_page_shows_that_shards_own_row_count(
-    dagster_ui: str, ui_env: dict[str, str], page: sync_api.Page
+    dagster_ui: str, ui_env: dict[str, str], served_report: str, page: sync_api.Page
 ) -> None:
     import polars as pl
 
@@ -292,6 +295,11 @@ def test_shard_page_shows_that_shards_own_row_count(
     rows.first.wait_for(timeout=10_000)
     shown = rows.first.inner_text()
     assert str(counts[shard]) in re.findall(r"\d+", shown.replace(",", "")), shown
+    # Its contact sheet: no image bytes in the event, the file itself from the report server.
+    sheet = page.get_by_role("row").filter(has_text="contact_sheet").first
+    image = sheet.locator(f'img[src$="/figures/contact_sheet_{shard}.png"]').first
+    image.wait_for(timeout=10_000)
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=image.element_handle(), timeout=10_000)
     out = screenshots_dir()
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / f"hotel_images_{shard}.png"))

@@ -52,7 +52,8 @@ def test_every_declared_column_says_what_it_holds():
     declared = {spec.key.to_user_string(): spec.metadata[COLUMN_SCHEMA]
                 for spec in defs.resolve_all_asset_specs() if COLUMN_SCHEMA in spec.metadata}
     assert {"chains", "test_images", "sampled_hotels", "dataset_stats", "image_tags", "tag_stats",
-            "tag_evaluation", "tag_clusters", "hotel_images", "image_embeddings"} <= set(declared)
+            "tag_evaluation", "tag_clusters", "hotel_images", "image_embeddings", "edit_selection",
+            "edit_validation", "diffusion_edits", "visitor_portrait"} <= set(declared)
     for key, schema in declared.items():
         undocumented = [c.name for c in schema.columns if not c.description]
         assert not undocumented, f"{key}: columns without a description: {undocumented}"
@@ -88,3 +89,22 @@ def test_a_broken_vocabulary_declares_nothing_instead_of_breaking_the_code_locat
 
     monkeypatch.setattr(tagging, "load_vocabulary", broken)
     assert tagging.tag_columns() == {}
+
+
+def test_figures_are_files_in_the_store_shown_by_url_not_inlined(tmp_path, monkeypatch):
+    from hotelcap_pipeline.defs.ui_metadata import FIGURE_FILES, save_figures
+    from hotelcap_pipeline.report.serve import REPORT_URL_ENV
+    from hotelcap_pipeline.store import DataStore
+
+    monkeypatch.setenv(REPORT_URL_ENV, "http://127.0.0.1:4321/index.html")
+    store = DataStore.at(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(5_000)
+    meta = save_figures({"auc": png, "scores": png}, store, prefix="tags_")
+    assert (store.figures / "tags_auc.png").read_bytes() == png
+    shown = meta["figures"].value
+    url = "http://127.0.0.1:4321/figures/tags_auc.png"
+    assert f"[![tags_auc]({url})]({url})" in shown  # the full-size figure from the report server, a link to it
+    assert "base64" not in shown and len(shown) < 300
+    assert meta[FIGURE_FILES].value == {"auc": "report/figures/tags_auc.png",
+                                        "scores": "report/figures/tags_scores.png"}
+    assert save_figures({}, store) == {}

@@ -1,8 +1,8 @@
 """A rerun that changes nothing adds little to DAGSTER_HOME: each shard's materialization carries its own
-counts, path and a small thumbnail, not the column schema or a preview again (the asset declares its columns
+counts, path and the URL of its contact sheet, not the column schema or a preview again (the asset declares its columns
 once and the shard's file is linked); a table's materialization repeats its schema only when its columns
 differ from the declared ones; no metadata is stored twice (with the Output it would be repeated in the
-STEP_OUTPUT event); checks read the tables they compare from the store instead of loading Dagster inputs."""
+STEP_OUTPUT event); assets and checks read the tables they need from the store instead of loading Dagster inputs."""
 
 import dagster as dg
 import polars as pl
@@ -51,10 +51,9 @@ def test_a_rerun_that_changes_nothing_writes_small_events(tmp_path):
 
     shards = of(dg.DagsterEventType.ASSET_MATERIALIZATION, "hotel_images")
     assert len(shards) == len(SHARD_KEYS)
-    # Counts, path and a contact sheet of at most 1 kB: ~7-10 kB a shard with the index's copy (it was
-    # 17-32 kB with the column schema, a bigger sheet and preview on every shard, then 8-12 kB with a 2-row
-    # preview and the request count beside the row count).
-    assert max(shards) < 11_000, shards
+    # Counts, path and the contact sheet's URL: ~7.3-7.7 kB a shard with the index's copy (it was 17-32 kB with
+    # the column schema, a bigger sheet and preview on every shard, then 8-12 kB with a 1 kB inline sheet).
+    assert max(shards) < 8_500, shards
 
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     materialized = set()
@@ -78,19 +77,25 @@ def test_a_rerun_that_changes_nothing_writes_small_events(tmp_path):
         materialized.add(key)
     assert set(DECLARED_EXACTLY) <= materialized
 
-    # Each input a step loads adds a STEP_INPUT and a LOADED_INPUT event; checks load none.
+    # Each input a step loads would add a STEP_INPUT and a LOADED_INPUT event: assets and checks read the
+    # tables they need from the store (their upstreams are deps), so no step loads any.
     check_steps = {e.step_key for e in entries if e.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION}
-    assert len(check_steps) >= 6
+    assert "table_checks" in check_steps and len(check_steps) >= 5  # the non-blocking checks share one step
     loading = {e.step_key for e in entries if e.dagster_event_type == dg.DagsterEventType.LOADED_INPUT}
-    assert not loading & check_steps, f"checks loading inputs: {sorted(loading & check_steps)}"
+    assert not loading, f"steps loading Dagster inputs: {sorted(loading)}"
+    # No image bytes: figures and contact sheets are files in the store, shown by URL.
+    inlined = {e.dagster_event.asset_key.to_user_string() for e in entries
+               if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and "base64" in serialize_value(e)}
+    assert not inlined, f"image bytes inlined in the events of {sorted(inlined)}"
     # Output metadata would be stored a second time here: outputs carry none.
     with_metadata = [e.step_key for e in entries if e.dagster_event_type == dg.DagsterEventType.STEP_OUTPUT
                      and e.dagster_event.step_output_data.metadata]
     assert not with_metadata, f"outputs with metadata (stored twice): {with_metadata}"
     total = sum(stored_bytes(e) for e in entries)
-    # ~465 kB, most of it Dagster's own step and check events (it was ~587 kB with column schemas on every
-    # table, previews on every shard and checks loading their tables as inputs).
-    assert total < 500_000, f"a rerun that changed nothing wrote {total:,} bytes of events"
+    # ~372 kB, most of it Dagster's own step and check events (it was ~587 kB with column schemas on every
+    # table, previews on every shard and checks loading their tables as inputs, then ~465 kB with thumbnails
+    # inline, assets loading inputs and a step per check).
+    assert total < 420_000, f"a rerun that changed nothing wrote {total:,} bytes of events"
 
 
 def test_markdown_previews_stay_within_their_bound():

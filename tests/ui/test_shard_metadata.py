@@ -53,8 +53,9 @@ def test_one_run_over_every_shard_records_each_shards_own_metadata(tmp_path):
             assert pl.read_parquet(photos["path"]).height == rows
             assert "dagster/column_schema" not in photos  # declared once on the asset, not repeated per shard
             if rows:
-                # A bounded thumbnail inline, the full-size sheet in the data store.
-                assert "data:image/jpeg;base64," in photos["contact_sheet"] and len(photos["contact_sheet"]) < 12_000
+                # No image bytes in the event: the sheet is a file in the store, shown from the report server.
+                assert photos["contact_sheet"].count(f"/figures/contact_sheet_{shard}.png)") == 2
+                assert "base64" not in photos["contact_sheet"] and len(photos["contact_sheet"]) < 300
                 assert (store / "report" / "figures" / f"contact_sheet_{shard}.png").is_file()
             else:
                 assert "no stored photo" in photos["contact_sheet"]

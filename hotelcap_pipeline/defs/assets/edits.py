@@ -5,6 +5,7 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 
 import dataclasses
 import io
+import time
 
 import dagster as dg
 import polars as pl
@@ -12,13 +13,14 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, preview_metadata
-from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, VALIDATION_COLUMNS
-from hotelcap_pipeline.sharding import with_shard
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, served_figures
+from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, PORTRAIT_COLUMNS, SELECTION_COLUMNS, VALIDATION_COLUMNS
+from hotelcap_pipeline.sharding import SHARD_KEYS, with_shard
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
 
 GROUP = "edits"
+PROGRESS_EVERY_S = 5.0
 
 
 class SelectionConfig(dg.Config):
@@ -27,24 +29,20 @@ class SelectionConfig(dg.Config):
     method: TaggingMethod = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
 
 
-@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1")
-def edit_selection(
-    context: dg.AssetExecutionContext,
-    config: SelectionConfig,
-    settings: HotelcapSettings,
-    image_embeddings: pl.DataFrame,
-    image_tags: pl.DataFrame,
-    hotel_images: pl.DataFrame,
-) -> dg.Output:
+@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1",
+          deps=["image_embeddings", "image_tags", "hotel_images"],
+          metadata=declared_schema(SELECTION_COLUMNS, "edit_selection"))
+def edit_selection(context: dg.AssetExecutionContext, config: SelectionConfig, settings: HotelcapSettings) -> dg.Output:
     """The k most different photos: farthest-point sampling on the CLIP embeddings, a new hotel while one
     is left, each with its tags as the reason."""
     from hotelcap_pipeline.edits.selection import select_diverse
 
-    files = hotel_images.select("image_id", "path")
-    embeddings = image_embeddings.join(files, on="image_id", how="inner")
-    tags = image_tags.filter(pl.col("method") == config.method).select("image_id", "tags")
+    store = settings.store()
+    files = store.read_shards("hotel_images", SHARD_KEYS).select("image_id", "path")
+    embeddings = store.read_shards("image_embeddings", SHARD_KEYS).join(files, on="image_id", how="inner")
+    tags = store.read_table("image_tags").filter(pl.col("method") == config.method).select("image_id", "tags")
     picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed))
-    picked = with_shard(picked.drop("embedding", strict=False))
+    picked = with_shard(picked).select(list(SELECTION_COLUMNS))  # the declared columns, in their order
     # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
     context.add_asset_metadata(
         {"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
@@ -103,16 +101,11 @@ def edit_validation(
     kinds={"diffusers", "pytorch", "parquet"},
     pool="gpu",
     code_version="1",
-    deps=["edit_series"],
+    deps=["edit_series", "edit_selection", "edit_validation"],
     metadata=declared_schema({**EDIT_COLUMNS, "shard": pl.Utf8}, "diffusion_edits"),
 )
 def diffusion_edits(
-    context: dg.AssetExecutionContext,
-    settings: HotelcapSettings,
-    clip: ClipResource,
-    diffusion: DiffusionResource,
-    edit_selection: pl.DataFrame,
-    edit_validation: pl.DataFrame,
+    context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, diffusion: DiffusionResource
 ) -> dg.Output:
     """Every (selected photo x edit series) with img2img, ControlNet or InstructPix2Pix at the photo's aspect
     ratio: a small strength sweep scored by CLIP image similarity (same room?), CLIP directional similarity
@@ -123,7 +116,8 @@ def diffusion_edits(
     from hotelcap_pipeline.edits.validation import rule_of
 
     store = settings.store()
-    selection = edit_selection.filter(pl.col("shard").is_in(context.partition_keys))
+    edit_validation = store.read_table("edit_validation")
+    selection = store.read_table("edit_selection").filter(pl.col("shard").is_in(context.partition_keys))
     previous = store.read_shards("diffusion_edits", context.partition_keys, missing_ok=True)
     if previous is not None:
         store.pull(previous.get_column("path").drop_nulls().to_list())
@@ -131,8 +125,14 @@ def diffusion_edits(
     # A series' seed in the YAML is an offset to the run's seed, so HOTELCAP_SEED moves every edit.
     series = [dataclasses.replace(x, seed=x.seed + settings.settings().seed) for x in load_series()]
 
+    last_logged = [float("-inf")]
+
     def progress(done: int, total: int, what: str) -> None:
-        context.log.info(f"edits: {done}/{total} {what}")
+        # Every few seconds and the last one: a rerun that reuses every edit writes two lines, not one per edit.
+        now = time.monotonic()
+        if done == total or now - last_logged[0] >= PROGRESS_EVERY_S:
+            last_logged[0] = now
+            context.log.info(f"edits: {done}/{total} {what}")
 
     # The fitted rule chooses among the sweep even when it failed validation (it is still the best rule the
     # data gave); only a validated rule lets the report call a series worked.
@@ -151,7 +151,7 @@ def diffusion_edits(
 
 
 def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: DataStore) -> dict:
-    """One shard's counts, and its before/after grids written to report/figures/ (linked, not inlined)."""
+    """One shard's counts, and its before/after grids written to report/figures/ (shown by URL, not inlined)."""
     from hotelcap_pipeline.edits.render import before_after_grid
 
     grids = []
@@ -171,7 +171,7 @@ def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: Da
         "failed": failed.height,
         "accepted": rows.filter(pl.col("accepted").fill_null(False)).height,
         "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
-        "grids": dg.MetadataValue.md("\n".join(f"- `{store.location(p)}`" for p in grids) or "no edit in this shard"),
+        "grids": dg.MetadataValue.md(served_figures(store, grids) or "no edit in this shard"),
     }
 
 
@@ -181,7 +181,8 @@ class PortraitConfig(dg.Config):
     size: int = Field(default=512, ge=64, le=2048, multiple_of=8, description="Side of the square portrait, px.")
 
 
-@dg.asset(group_name=GROUP, kinds={"diffusers", "parquet"}, code_version="1", deps=["persona"], pool="gpu")
+@dg.asset(group_name=GROUP, kinds={"diffusers", "parquet"}, code_version="1", deps=["persona"], pool="gpu",
+          metadata=declared_schema(PORTRAIT_COLUMNS, "visitor_portrait"))
 def visitor_portrait(
     context: dg.AssetExecutionContext, settings: HotelcapSettings, diffusion: DiffusionResource, config: PortraitConfig
 ) -> dg.Output:
@@ -200,6 +201,7 @@ def visitor_portrait(
     row = {**record, "path": str(out.relative_to(store.root))}
     context.add_asset_metadata(
         {"prompt": record.get("prompt", ""), "reused": bool(record.get("reused")),
-         "portrait": preview_metadata(out.read_bytes(), "visitor portrait", store.location(out))}
+         "portrait": dg.MetadataValue.md(served_figures(store, [out]))}
     )
-    return dg.Output(pl.DataFrame([row]))
+    # The declared columns in their order, whether the portrait was rendered now or reused.
+    return dg.Output(pl.DataFrame([row], schema=PORTRAIT_COLUMNS))

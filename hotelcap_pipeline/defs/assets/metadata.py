@@ -146,21 +146,17 @@ def _test_photo_metadata(test_images: pl.DataFrame, tree: TestTree | None, sourc
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "scipy"}, code_version="1",
+          deps=["chains", "hotels", "train_images", "test_images"],
           metadata=declared_schema(STATS_COLUMNS, "dataset_stats"))
-def dataset_stats(
-    context: dg.AssetExecutionContext,
-    settings: HotelcapSettings,
-    chains: pl.DataFrame,
-    hotels: pl.DataFrame,
-    train_images: pl.DataFrame,
-    test_images: pl.DataFrame,
-) -> dg.Output:
+def dataset_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """Dataset review: counts, balance (Gini), image sources, and exponential vs log-normal fits of
     hotels per chain with Kolmogorov-Smirnov, Anderson-Darling and Shapiro-Wilk tests."""
     from hotelcap_pipeline.metadata.stats import review_dataset  # scipy: imported when the asset runs
 
-    review = review_dataset(chains, hotels, train_images, test_images)
     store = settings.store()
+    test_images = store.read_table("test_images")
+    review = review_dataset(store.read_table("chains"), store.read_table("hotels"), store.read_table("train_images"),
+                            test_images)
     figures = save_figures(review.figures, store, prefix="dataset_")
     context.add_asset_metadata({**review.headline, **_occlusion_headline(test_images), **figures})
     return dg.Output(review.table)
@@ -185,14 +181,13 @@ class SampleConfig(dg.Config):
     chains: list[int] = Field(default_factory=list, description="Only hotels of these chain ids (empty: all).")
 
 
-@dg.asset(group_name=GROUP, kinds={"polars"}, code_version="1",
+@dg.asset(group_name=GROUP, kinds={"polars"}, code_version="1", deps=["hotels", "train_images"],
           metadata=declared_schema(SAMPLE_COLUMNS, "sampled_hotels"))
-def sampled_hotels(
-    context: dg.AssetExecutionContext,
-    config: SampleConfig, settings: HotelcapSettings, hotels: pl.DataFrame, train_images: pl.DataFrame
-) -> dg.Output:
+def sampled_hotels(context: dg.AssetExecutionContext, config: SampleConfig, settings: HotelcapSettings) -> dg.Output:
     """The hotels of this run, drawn reproducibly from the seed; raising n only adds hotels."""
     seed = settings.seed_for(config.seed)
+    store = settings.store()
+    hotels, train_images = store.read_table("hotels"), store.read_table("train_images")
     sample = with_shard(
         draw_sample(
             hotels, train_images, config.n_hotels or settings.settings().n_hotels, seed,

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, save_figure
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, served_figures, write_figure
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
 from hotelcap_pipeline.http import SessionPolicy
@@ -67,24 +67,19 @@ class PhotosConfig(dg.Config):
     group_name="photos",
     kinds={"aiohttp", "pillow", "parquet"},
     code_version="1",
+    deps=["sampled_hotels", "train_images", "test_images"],
     metadata=declared_schema({**MANIFEST_SCHEMA, "shard": pl.Utf8}, "hotel_images"),
 )
-def hotel_images(
-    context: dg.AssetExecutionContext,
-    config: PhotosConfig,
-    settings: HotelcapSettings,
-    sampled_hotels: pl.DataFrame,
-    train_images: pl.DataFrame,
-    test_images: pl.DataFrame,
-) -> dg.Output:
+def hotel_images(context: dg.AssetExecutionContext, config: PhotosConfig, settings: HotelcapSettings) -> dg.Output:
     """Manifest of the sampled hotels' photos, fetched with aiohttp and resized to a longer side of
     640 under `images/<split>/<chain>/<hotel>/<source>/<id>.jpg`; failed photos are rows too, with the reason.
     Each shard's materialization shows that shard's counts, failure reasons, sizes and contact sheet."""
     s = settings.settings()
     store = settings.store()
-    sample = sampled_hotels.filter(pl.col("shard").is_in(context.partition_keys))
+    sample = store.read_table("sampled_hotels").filter(pl.col("shard").is_in(context.partition_keys))
     # Test photos already extracted from HOTELCAP_TEST_PHOTOS are read from their files, not fetched.
-    requests = photo_requests(sample, train_images, test_images if config.include_test else None,
+    requests = photo_requests(sample, store.read_table("train_images"),
+                              store.read_table("test_images") if config.include_test else None,
                               store_root=store.root)
     trees = photo_tree_roots(s.test_photos, store.root) if config.include_test else ()
     options = DownloadOptions(
@@ -118,7 +113,8 @@ def hotel_images(
 def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dict:
     summary = summarize_manifest(manifest)
     sheet = (
-        save_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}", max_bytes=1_000)
+        dg.MetadataValue.md(served_figures(store, [
+            write_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}")]))
         if summary["ok"] else dg.MetadataValue.text("no stored photo in this shard")
     )
     # "requested" is the shard's row count, which the IO manager records as dagster/row_count.

@@ -3,12 +3,10 @@
 No `from __future__ import annotations`: Dagster reads config and resource types from live annotations.
 """
 
-from urllib.parse import urljoin
-
 import dagster as dg
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import FIGURE_FILES, preview_metadata
+from hotelcap_pipeline.defs.ui_metadata import FIGURE_FILES, served_figures
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.sections import REPORT_TABLES
 from hotelcap_pipeline.report.serve import report_url
@@ -17,7 +15,7 @@ from hotelcap_pipeline.report.tables import ReportTables
 # Read through DataStore (so sharded tables work), not passed in: deps only draw the lineage. The big
 # metadata tables reach the report through dataset_stats.
 REPORT_INPUTS = [t for t in REPORT_TABLES if t not in ("chains", "hotels", "train_images", "test_images")]
-SHOWN_FIGURES = 2  # thumbnails on the asset page (each stage's page has its own); the report has them all
+SHOWN_FIGURES = 4  # full-size images on the asset page, from the report server; the report has them all
 LINKED_FIGURES = 24  # links to the served figures; the rest are in the report
 
 
@@ -54,15 +52,10 @@ def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.
         context.log.warning(
             f"report sections without data (not materialized yet): {', '.join(files.missing)}"
         )
-    thumbnails = {
-        f"figure_{path.stem}": preview_metadata(path.read_bytes(), path.stem, store.location(path))
-        for path in files.figures[:SHOWN_FIGURES]
-    }
-    # Served beside the report (its figures/ folder), so each link opens the full-size figure.
-    links = [f"- [{p.stem}]({urljoin(report_url(), p.relative_to(store.report).as_posix())})"
-             for p in files.figures[:LINKED_FIGURES]]
+    # The first figures as images, the rest as links, all served beside the report (its figures/ folder).
+    figures = served_figures(store, files.figures[:LINKED_FIGURES], images=SHOWN_FIGURES)
     if len(files.figures) > LINKED_FIGURES:
-        links.append(f"- … {len(files.figures) - LINKED_FIGURES} more in the report")
+        figures += f"\n- … {len(files.figures) - LINKED_FIGURES} more in the report"
     # On the materialization only: a MaterializeResult's metadata is stored again in the STEP_OUTPUT event.
     context.add_asset_metadata(
         {
@@ -70,9 +63,8 @@ def report(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.
             "path": dg.MetadataValue.path(store.location(files.html)),
             "markdown": dg.MetadataValue.path(store.location(files.markdown)),
             "findings": dg.MetadataValue.md(files.findings),
-            "figures": dg.MetadataValue.md("\n".join(links) or "none"),
+            "figures": dg.MetadataValue.md(figures or "none"),
             "not_materialized_yet": ", ".join(files.missing) or "none",
-            **thumbnails,
         }
     )
     return dg.MaterializeResult()

@@ -19,7 +19,7 @@ from hotelcap_pipeline.defs.ui_metadata import declared_schema, markdown_table, 
 from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.models import clip_code_version
 from hotelcap_pipeline.settings import load_settings
-from hotelcap_pipeline.sharding import with_shard
+from hotelcap_pipeline.sharding import SHARD_KEYS, with_shard
 from hotelcap_pipeline.tagging.methods import (
     DEFAULT_THRESHOLDS,
     METHODS,
@@ -68,16 +68,16 @@ def cluster_columns(labelled: bool) -> dict[str, pl.DataType | type[pl.DataType]
     # A code version is fixed when the definitions load, so this one reads the environment then: a new
     # CLIP (HOTELCAP_CLIP_*) makes the embeddings stale once the code location is reloaded.
     code_version=f"1-clip-{clip_code_version(load_settings())}",
+    deps=["hotel_images"],
     metadata=declared_schema({**EMBEDDING_SCHEMA, "shard": pl.Utf8}, "image_embeddings"),
 )
-def image_embeddings(
-    context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource, hotel_images: pl.DataFrame
-) -> dg.Output:
+def image_embeddings(context: dg.AssetExecutionContext, settings: HotelcapSettings, clip: ClipResource) -> dg.Output:
     """One L2-normalised CLIP embedding per ok photo, keyed by (photo sha256, model): photos already
     embedded by the same model are reused, so a rerun without new photos computes nothing."""
     from hotelcap_pipeline.tagging.embed import EmbeddingCheckpoint, embed_images
 
     store = settings.store()
+    hotel_images = store.read_shards("hotel_images", context.partition_keys)
     cached = store.read_shards("image_embeddings", context.partition_keys, missing_ok=True)
     store.pull(hotel_images.filter(pl.col("status") == "ok").get_column("path").to_list())
     model = clip.get(settings)
@@ -121,12 +121,11 @@ class TagConfig(dg.Config):
     group_name=GROUP,
     kinds={"open_clip", "parquet"},
     code_version="1",
-    deps=["vocabulary", "prompt_templates"],
+    deps=["vocabulary", "prompt_templates", "image_embeddings"],
     metadata=declared_schema(tag_columns(), "image_tags"),
 )
 def image_tags(
-    context: dg.AssetExecutionContext, config: TagConfig, settings: HotelcapSettings, clip: ClipResource,
-    image_embeddings: pl.DataFrame,
+    context: dg.AssetExecutionContext, config: TagConfig, settings: HotelcapSettings, clip: ClipResource
 ) -> dg.Output:
     """Tags in the visitors' vocabulary, by every method (seed, ensemble, calibrated) side by side, and a
     one-sentence caption in the visitors' words per photo; every tag's score is kept in `score_<label>` so
@@ -134,6 +133,7 @@ def image_tags(
     from hotelcap_pipeline.tagging.tags import tag_all_methods
     from hotelcap_pipeline.tagging.text_cache import CachedTextEncoder
 
+    image_embeddings = settings.store().read_shards("image_embeddings", SHARD_KEYS)
     vocabulary = load_vocabulary()
     thresholds = {"seed": config.seed_threshold, "ensemble": config.ensemble_threshold,
                   "calibrated": config.calibrated_threshold}
@@ -163,11 +163,9 @@ def image_tags(
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1",
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1", deps=["image_tags"],
           metadata=declared_schema(EVALUATION_COLUMNS, "tag_evaluation"))
-def tag_evaluation(
-    context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame
-) -> dg.Output:
+def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """Tags and captions measured against known truth (the labels CSV, HOTELCAP_LABELS): per method
     (seed, ensemble, calibrated, and labelled: per-tag thresholds fitted on half of the labelled photos)
     and tag, precision, recall, F1, average precision and ROC AUC of present vs absent photos. Without a
@@ -189,6 +187,7 @@ def tag_evaluation(
         return dg.Output(pl.DataFrame(schema=EVALUATION_SCHEMA))
     labels_order = [t.label for t in load_vocabulary()]
     labels = read_labels(s.labels, labels_order)
+    image_tags = settings.store().read_table("image_tags")
     table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed)
     summary = evaluation_summary(table)
     common = (
@@ -213,13 +212,14 @@ def tag_evaluation(
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1",
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1", deps=["image_tags"],
           metadata=declared_schema(STATS_COLUMNS, "tag_stats"))
-def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings, image_tags: pl.DataFrame) -> dg.Output:
+def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """The original review's numbers per method (mean tags per photo, mean top-1 score, 1st-10th gap,
     distinct tags per hotel) beside the original study's, with tag frequency and co-occurrence figures."""
     from hotelcap_pipeline.tagging.stats import cooccurrence_figure, tag_frequency_figure, tag_statistics
 
+    image_tags = settings.store().read_table("image_tags")
     table = tag_statistics(image_tags, SCORE_KINDS)
     labels = [t.label for t in load_vocabulary()]
     figures = {
@@ -241,11 +241,9 @@ class ClusterConfig(dg.Config):
     seed: int | None = seed_field("k-modes' initialisation")
 
 
-@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2",
+@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2", deps=["image_tags"],
           metadata=declared_schema(cluster_columns(bool(load_settings().labels)), "tag_clusters"))
-def tag_clusters(
-    context: dg.AssetExecutionContext, settings: HotelcapSettings, config: ClusterConfig, image_tags: pl.DataFrame
-) -> dg.Output:
+def tag_clusters(context: dg.AssetExecutionContext, settings: HotelcapSettings, config: ClusterConfig) -> dg.Output:
     """k-modes clusters of the binary tag vectors of every tagging method (one block of rows per method):
     k by the cost elbow, and k = the number of hotels, chains and (where labels exist) room kinds, with
     ARI, NMI and purity against each, and an answer on whether clusters match classes."""
@@ -258,6 +256,7 @@ def tag_clusters(
         from hotelcap_pipeline.tagging.labels import read_labels
 
         room_kinds = read_labels(s.labels, labels).select("image_id", "room_kind").drop_nulls("room_kind")
+    image_tags = settings.store().read_table("image_tags")
     blocks, summaries, elbow_png = [], {}, None
     for method in image_tags["method"].unique(maintain_order=True).to_list():
         rows = image_tags.filter(pl.col("method") == method).sort("image_id")
