@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hotelcap_pipeline.settings import ensure_dagster_home, load_settings
-from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock, stored_problem
+from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock
 from hotelcap_pipeline.table_format import text_table
 from hotelcap_pipeline.terminal import safe_text
 
@@ -40,7 +40,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     from hotelcap_pipeline.definitions import defs
     from hotelcap_pipeline.defs.inputs import observe_changed_inputs
-    from hotelcap_pipeline.defs.materialize import plan_run, run_plan
+    from hotelcap_pipeline.defs.materialize import plan_run, run_plan, store_checker
     from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
 
     store = DataStore.at(load_settings().data_store)
@@ -57,8 +57,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         observe_changed_inputs(instance)
         # An upstream whose stored files are missing or damaged is rebuilt even where Dagster's records say
         # it is up to date (a deleted or truncated data store).
-        plan = plan_run(defs, instance, select or None,
-                        stored_problem=lambda key: stored_problem(store, key.to_user_string()))
+        plan = plan_run(defs, instance, select or None, stored_problem=store_checker(defs, store))
         for key, why in plan.added.items():
             print(safe_text(f"adding upstream {key.to_user_string()} ({why})", one_line=True))
         names = ", ".join(k.to_user_string() for k in plan.keys)

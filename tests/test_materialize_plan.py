@@ -135,3 +135,25 @@ def test_a_deleted_table_is_rebuilt_although_the_instance_records_it(tmp_path):
         store.table("hotels").unlink()
         added = plan_run(defs, instance, ["sampled_hotels"], stored_problem=problem).added
         assert list(added) == [dg.AssetKey("hotels")] and "missing" in added[dg.AssetKey("hotels")]
+
+
+def test_a_deleted_shard_file_is_rebuilt_although_the_other_shards_are_there(tmp_path):
+    """One shard file of a sharded table deleted by hand: the planner checks every shard the asset has."""
+    from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.defs.materialize import store_checker
+    from hotelcap_pipeline.settings import DEMO_DIR
+    from hotelcap_pipeline.store import DataStore
+
+    store = DataStore.at(str(tmp_path / "store"))
+    config = {"resources": {"settings": {"config": {
+        "profile": "demo", "data_store": str(store.root), "dataset": str(DEMO_DIR / "dataset")}}}}
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = plan_run(defs, instance, ["hotel_images"])
+        assert run_plan(defs, instance, Plan(first.keys, {}), config).success
+        problem = store_checker(defs, store)
+        assert plan_run(defs, instance, ["image_embeddings"], stored_problem=problem).added == {}
+        (store.table("hotel_images") / "shard-01.parquet").unlink()
+        added = plan_run(defs, instance, ["image_embeddings"], stored_problem=problem).added
+        assert list(added) == [dg.AssetKey("hotel_images")] and "shard-01.parquet is missing" in added[
+            dg.AssetKey("hotel_images")]

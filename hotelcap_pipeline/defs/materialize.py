@@ -123,6 +123,20 @@ class StalenessReader:
         return "stale" if stale else "fresh"
 
 
+def store_checker(defs: dg.Definitions, store: Any) -> StoredProblem:
+    """Checks the stored output of each asset in ``store`` (a DataStore), every shard of a sharded asset: one
+    deleted shard file makes the output unusable although the other shards are there."""
+    from hotelcap_pipeline.store import stored_problem
+
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+
+    def problem(key: dg.AssetKey) -> str | None:
+        partitions = specs[key].partitions_def
+        return stored_problem(store, key.to_user_string(), partitions.get_partition_keys() if partitions else None)
+
+    return problem
+
+
 def _upstream(
     graph: Any, materializable: AbstractSet[dg.AssetKey], selected: Sequence[dg.AssetKey]
 ) -> set[dg.AssetKey]:
