@@ -79,3 +79,23 @@ def test_report(tmp_path):
     assert "figures/b.png" in consistency.report_problems(html, markdown)[0]
     html.unlink()
     assert "missing or empty" in consistency.report_problems(html, markdown)[0]
+
+
+def test_one_check_that_cannot_read_its_tables_fails_with_the_reason_and_the_others_run(tmp_path):
+    import dagster as dg
+
+    from hotelcap_pipeline.defs.resources import HotelcapSettings
+    from hotelcap_pipeline.defs.table_checks import CHECKS, table_checks
+    from hotelcap_pipeline.store import DataStore, write_parquet_atomic
+
+    store = DataStore.at(tmp_path)
+    write_parquet_atomic(pl.DataFrame({"hotel_id": [1, 2]}), store.table("hotels"))
+    write_parquet_atomic(pl.DataFrame({"image_id": [10, 11], "hotel_id": [1, 2]}), store.table("train_images"))
+    context = dg.build_asset_check_context(resources={"settings": HotelcapSettings(data_store=str(tmp_path))})
+    results = {r.check_name: r for r in table_checks(context)}
+    assert set(results) == set(CHECKS)  # every check evaluated in the one step
+    assert results["train_images_reference_known_hotels"].passed
+    missing = results["tag_stats_match_tags"]
+    assert not missing.passed
+    assert missing.description.startswith("could not run: FileNotFoundError:")
+    assert "tag_stats.parquet" in missing.description
