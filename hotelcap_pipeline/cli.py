@@ -75,6 +75,11 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         print(safe_text(f"FAILED: {reason}"), file=sys.stderr)
         return 1
     print(f"run {result.run_id} succeeded (DAGSTER_HOME={home})")
+    # Non-blocking checks gate nothing, but a failed one says a table is wrong: never silently.
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            print(safe_text(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}: "
+                            f"{evaluation.description or 'see the asset page'}", one_line=True), file=sys.stderr)
     print(f"outputs: {store.location(store.tables)}/<asset>.parquet and the rest of {store.location(store.root)}/")
     if dg.AssetKey("report") in plan.keys:
         print(f"report: {store.location(store.report / 'index.html')} (and report.md beside it)")

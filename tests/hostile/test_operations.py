@@ -98,3 +98,19 @@ def test_files_are_written_with_the_umask_mode(tmp_path):
     atomic_write_bytes(target, b"<html></html>")
     assert stat.S_IMODE(target.stat().st_mode) == FILE_MODE
     assert [p.name for p in target.parent.iterdir()] == ["index.html"]
+
+
+def test_a_failed_non_blocking_check_is_printed_although_the_run_succeeds(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+    from hotelcap_pipeline.defs import table_checks
+    from hotelcap_pipeline.defs.checks import _result
+
+    asset, description, _ = table_checks.CHECKS["train_images_reference_known_hotels"]
+    monkeypatch.setitem(table_checks.CHECKS, "train_images_reference_known_hotels",
+                        (asset, description, lambda settings: _result(["2 photo(s) of unknown hotels"])))
+    monkeypatch.setenv("HOTELCAP_PROFILE", "demo")
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["materialize", "--select", "train_images"]) == 0  # the check gates nothing
+    err = capsys.readouterr().err
+    assert "check failed: train_images train_images_reference_known_hotels: 2 photo(s) of unknown hotels" in err
