@@ -230,12 +230,17 @@ def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, f
     return fields
 
 
-def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
-    """Share of each class the rule accepts, per split."""
+def with_verdicts(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
+    """``frame`` with an ``accepted`` column: the rule's verdict on each row's scores."""
     frame = with_off_direction(frame)
     accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
+    return frame.with_columns(pl.Series("accepted", accepted, dtype=pl.Boolean))
+
+
+def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
+    """Share of each class the rule accepts, per split."""
     return (
-        frame.with_columns(pl.Series("accepted", accepted))
+        with_verdicts(frame, rule)
         .group_by("series", "split", "class", maintain_order=True)
         .agg(pl.len().alias("n"), pl.col("accepted").mean().alias("accepted_share"))
     )
@@ -261,9 +266,8 @@ def validate_series(clip: ClipEncoder, series: EditSeries, n_rooms: int = 96, se
     """The ``edit_validation`` rows of one series: scores, split, the fitted rule and whether it accepts."""
     frame = score_validation_set(clip, series, n_rooms, seed)
     rule = fit_rule(frame.filter(pl.col("split") == FIT))
-    accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
     rule_columns = (pl.lit(v, dtype=pl.Float64).alias(k) for k, v in rule.as_columns().items())
-    validated = frame.with_columns(pl.Series("accepted", accepted), *rule_columns)
+    validated = with_verdicts(frame, rule).with_columns(*rule_columns)
     return validated.select(pl.col(name).cast(dtype) for name, dtype in VALIDATION_COLUMNS.items())
 
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hotelcap_pipeline.ratelimit import Interval
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,10 +47,9 @@ class ProgressTracker:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self._callback = callback or log_progress
-        self._interval = interval_s
         self._clock = clock
         self._start = clock()
-        self._last = self._start
+        self._due = Interval(interval_s, clock, due_at_start=False)
         self.ok = self.failed = self.reused = 0
 
     def record(self, status: str, reused: bool) -> None:
@@ -57,9 +58,7 @@ class ProgressTracker:
         else:
             self.failed += 1
         self.reused += int(reused)
-        now = self._clock()
-        if now - self._last >= self._interval:
-            self._last = now
+        if self._due.due():
             self._callback(self.snapshot(final=False))
 
     def snapshot(self, final: bool) -> ProgressEvent:

@@ -5,7 +5,6 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 
 import dataclasses
 import io
-import time
 
 import dagster as dg
 import polars as pl
@@ -15,6 +14,7 @@ from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, served_figures
 from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, PORTRAIT_COLUMNS, SELECTION_COLUMNS, VALIDATION_COLUMNS
+from hotelcap_pipeline.ratelimit import Interval
 from hotelcap_pipeline.sharding import SHARD_KEYS, with_shard
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
@@ -125,13 +125,11 @@ def diffusion_edits(
     # A series' seed in the YAML is an offset to the run's seed, so HOTELCAP_SEED moves every edit.
     series = [dataclasses.replace(x, seed=x.seed + settings.settings().seed) for x in load_series()]
 
-    last_logged = [float("-inf")]
+    # Every few seconds and the last one: a rerun that reuses every edit writes two lines, not one per edit.
+    progress_due = Interval(PROGRESS_EVERY_S)
 
     def progress(done: int, total: int, what: str) -> None:
-        # Every few seconds and the last one: a rerun that reuses every edit writes two lines, not one per edit.
-        now = time.monotonic()
-        if done == total or now - last_logged[0] >= PROGRESS_EVERY_S:
-            last_logged[0] = now
+        if progress_due.due(final=done == total):
             context.log.info(f"edits: {done}/{total} {what}")
 
     # The fitted rule chooses among the sweep even when it failed validation (it is still the best rule the
