@@ -25,6 +25,7 @@ from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, ca
 from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.tags import decide_tags
 from hotelcap_pipeline.tagging.vocabulary import score_column
+from hotelcap_pipeline.yaml_input import InputFileError
 
 LABELLED = "labelled"
 LABELLED_SCORES = "ensemble"  # the zero-shot scores the labelled method thresholds
@@ -140,9 +141,9 @@ def evaluate_tags(
     """The ``tag_evaluation`` table: one row per (method, split, tag), plus a caption row per method."""
     labelled = image_tags.join(labels.rename({"tags": "true_tags"}), on="image_id", how="inner")
     if labelled.is_empty():
-        raise ValueError(
+        raise InputFileError(
             f"none of the {labels.height} labelled image ids is among the {image_tags['image_id'].n_unique()} "
-            "tagged photos: the labels file belongs to another collection"
+            "tagged photos: the labels file (HOTELCAP_LABELS) belongs to another collection"
         )
     columns = [score_column(label) for label in labels_order]
     rows: list[dict] = []

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from hotelcap_pipeline.yaml_input import InputFileError
+
 if TYPE_CHECKING:
     from polars._typing import SchemaDict
 
@@ -26,7 +28,8 @@ def _split(cell: str | None) -> list[str]:
 
 
 def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
-    """The labels file as a table (image_id, tags, room_kind, conditions); errors name file and line."""
+    """The labels file as a table (image_id, tags, room_kind, conditions); an unusable file raises
+    ``InputFileError`` naming the file and line."""
     path = Path(path)
     known = set(labels)
     try:
@@ -34,20 +37,22 @@ def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
             reader = csv.DictReader(fh)
             missing = {"image_id", "tags"} - set(reader.fieldnames or ())
             if missing:
-                raise ValueError(f"{path}: the header needs columns image_id and tags (missing {sorted(missing)})")
+                raise InputFileError(f"{path}: the header needs columns image_id and tags (missing {sorted(missing)})")
             rows, seen = [], set()
             for line, row in enumerate(reader, start=2):
                 try:
                     image_id = int(row["image_id"])
                 except (TypeError, ValueError):
-                    raise ValueError(f"{path}, line {line}: image_id {row['image_id']!r} is not an integer") from None
+                    raise InputFileError(
+                        f"{path}, line {line}: image_id {row['image_id']!r} is not an integer"
+                    ) from None
                 if image_id in seen:
-                    raise ValueError(f"{path}, line {line}: image_id {image_id} is labelled twice")
+                    raise InputFileError(f"{path}, line {line}: image_id {image_id} is labelled twice")
                 seen.add(image_id)
                 tags = _split(row["tags"])
                 unknown = [t for t in tags if t not in known]
                 if unknown:
-                    raise ValueError(
+                    raise InputFileError(
                         f"{path}, line {line}: {', '.join(unknown)} not in the vocabulary ({', '.join(labels)})"
                     )
                 rows.append(
@@ -59,7 +64,11 @@ def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
                     }
                 )
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the labels file: {exc}") from exc
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputFileError(
+            f"{path}: cannot read the labels file ({why}); HOTELCAP_LABELS names it: fix the path, or unset "
+            "it to skip the evaluation"
+        ) from None
     if not rows:
-        raise ValueError(f"{path}: no labelled photos")
+        raise InputFileError(f"{path}: no labelled photos")
     return pl.DataFrame(rows, schema=LABEL_SCHEMA)

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hotelcap_pipeline.defs.failures import EXPECTED_ERRORS
 from hotelcap_pipeline.tagging.captions import caption_room, caption_tags, make_caption
 from hotelcap_pipeline.tagging.evaluation import (
     ALL,
@@ -22,6 +23,7 @@ from hotelcap_pipeline.tagging.evaluation import (
     ranking_scores,
 )
 from hotelcap_pipeline.tagging.labels import read_labels
+from hotelcap_pipeline.yaml_input import InputFileError
 
 
 def test_precision_recall_f1_by_hand() -> None:
@@ -100,7 +102,7 @@ def test_evaluate_tags_measures_each_tag_and_the_labelled_method() -> None:
 
 def test_evaluate_tags_refuses_labels_of_another_collection() -> None:
     tags, labels = _tags_table()
-    with pytest.raises(ValueError, match="another collection"):
+    with pytest.raises(InputFileError, match=r"labels file \(HOTELCAP_LABELS\) belongs to another collection"):
         evaluate_tags(tags, labels.with_columns(pl.col("image_id") + 1000), ["bed", "lamp"])
 
 
@@ -115,6 +117,15 @@ def test_read_labels_names_file_and_line(tmp_path) -> None:
     path.write_text("image_id,tags\n1,bed\n1,lamp\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 3: image_id 1 is labelled twice"):
         read_labels(path, ["bed", "lamp"])
+
+
+def test_read_labels_missing_file_says_what_to_set(tmp_path) -> None:
+    # One line without a traceback (an expected input error), naming the setting to fix.
+    with pytest.raises(InputFileError, match=r"nope.csv: cannot read the labels file \(No such file or directory\); "
+                       "HOTELCAP_LABELS names it") as caught:
+        read_labels(tmp_path / "nope.csv", ["bed"])
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "InputFileError" in EXPECTED_ERRORS
 
 
 def test_captions_in_basic_words_and_read_back() -> None:
