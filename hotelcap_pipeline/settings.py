@@ -217,15 +217,33 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+class DeviceError(ValueError):
+    """HOTELCAP_DEVICE names a device torch does not know, or one this machine does not have."""
+
+
 def resolve_device(requested: str = "auto") -> str:
-    """`auto` picks cuda, then mps, then cpu; anything else is passed to torch as is."""
-    if requested != "auto":
-        return requested
+    """`auto` picks cuda, then mps, then cpu; anything else must be a torch device this machine has."""
     import torch
 
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    hint = "set HOTELCAP_DEVICE=auto (cuda, then mps, then cpu) or cpu"
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"HOTELCAP_DEVICE={requested!r} is not a torch device (cpu, cuda, cuda:1, mps); "
+                          f"{hint}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise DeviceError(f"HOTELCAP_DEVICE={requested!r}, but torch sees {count} CUDA device(s) here; {hint}")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError(f"HOTELCAP_DEVICE={requested!r}, but torch has no MPS device here; {hint}")
+    return requested

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from hotelcap_pipeline.defs.failures import EXPECTED_ERRORS
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
-from hotelcap_pipeline.settings import DEFAULT_CLIP_MODEL, DEMO_CLIP_MODEL, settings_with
+from hotelcap_pipeline.settings import (
+    DEFAULT_CLIP_MODEL,
+    DEMO_CLIP_MODEL,
+    DeviceError,
+    resolve_device,
+    settings_with,
+)
 
 
 def test_the_environment_is_read_when_the_run_starts_not_at_import(monkeypatch):
@@ -55,3 +62,16 @@ def test_test_photos_are_off_unless_named_and_read_like_the_other_settings(monke
     run = HotelcapSettings(test_photos="https://example.org/test.tar.lz4").settings()
     assert run.test_photos == "https://example.org/test.tar.lz4"
     assert HotelcapSettings.model_fields["test_photos"].description
+
+
+def test_device_names_the_setting_when_unusable() -> None:
+    import torch
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda", "mps")
+    with pytest.raises(DeviceError, match=r"HOTELCAP_DEVICE='tpu' is not a torch device .*set HOTELCAP_DEVICE=auto"):
+        resolve_device("tpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(DeviceError, match=rf"HOTELCAP_DEVICE='cuda:{count}', but torch sees {count} CUDA device"):
+        resolve_device(f"cuda:{count}")
+    assert "DeviceError" in EXPECTED_ERRORS  # one line for the user, no traceback

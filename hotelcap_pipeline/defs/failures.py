@@ -23,6 +23,7 @@ EXPECTED_ERRORS = frozenset(
         "InputFileError",
         "SamplingError",
         "UnknownTagError",
+        "DeviceError",
     }
 )
 
