@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from hotelcap_pipeline import outcomes
 from hotelcap_pipeline.defs.failures import failure_report
@@ -71,6 +72,29 @@ def test_an_unavailable_model_is_one_line_without_traceback() -> None:
     details, reason = failure_report(result)
     assert details == []
     assert reason == "needs_a_model: HOTELCAP_DIFFUSION_MODEL=/models/sd: no such file or folder; set it to ..."
+
+
+class RoomsConfig(dg.Config):
+    rooms: int = Field(default=96, ge=16)
+
+
+def _configured(config):  # type: ignore[no-untyped-def]
+    return None
+
+
+# Dagster reads config types from live annotations; this module's are strings (future annotations).
+_configured.__annotations__ = {"config": RoomsConfig, "return": None}
+configured = dg.asset(name="configured")(_configured)
+
+
+def test_a_config_out_of_bounds_names_the_field_the_rule_and_the_value() -> None:
+    defs = dg.Definitions(assets=[configured])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"ops": {"configured": {"config": {"rooms": 3}}}})
+    _, reason = failure_report(result)
+    assert reason == ("configured: 1 validation error for RoomsConfig: rooms: Input should be greater than or "
+                      "equal to 16 (given 3)")
 
 
 def test_materialize_offline_without_dataset_ends_with_what_to_set(tmp_path: Path) -> None:

@@ -34,10 +34,24 @@ def _innermost(error: Any) -> Any:
     return error
 
 
+# One problem of a pydantic ValidationError: the field's location, then its message indented by two spaces,
+# ending in "[type=..., input_value=..., ...]".
+_PYDANTIC_PROBLEM = re.compile(r"^(\S[^\n]*)\n  (\S[^\n]*?)(?: \[type=[^,\]]*(?:, input_value=([^,\]]*))?[^\]]*\])?$",
+                               re.MULTILINE)
+
+
 def _message(error: Any) -> str:
-    """The error's own message (its first line), without the module-qualified class name before it."""
-    first = (error.message or "").strip().split("\n", 1)[0]
-    return re.sub(rf"^[\w.]*{re.escape(error.cls_name or '')}: ", "", first) or error.cls_name or "unknown error"
+    """The error's own message (its first line), without the module-qualified class name before it. A run
+    config that breaks a field's bounds (pydantic) also names the field, the rule and the value given."""
+    text = (error.message or "").strip()
+    first = text.split("\n", 1)[0]
+    first = re.sub(rf"^[\w.]*{re.escape(error.cls_name or '')}: ", "", first) or error.cls_name or "unknown error"
+    if error.cls_name == "ValidationError":
+        problems = [f"{field}: {why}" + (f" (given {given})" if given else "")
+                    for field, why, given in _PYDANTIC_PROBLEM.findall(text)]
+        if problems:
+            return f"{first}: {'; '.join(problems)}"
+    return first
 
 
 def failure_report(result: Any) -> tuple[list[str], str]:
