@@ -97,6 +97,24 @@ def test_a_config_out_of_bounds_names_the_field_the_rule_and_the_value() -> None
                       "equal to 16 (given 3)")
 
 
+@dg.asset
+def wraps_a_library_error() -> None:
+    try:
+        raise RuntimeError("Error(s) in loading state_dict for CLIP:")
+    except RuntimeError as exc:
+        raise ModelUnavailableError("cannot load CLIP 'x' from /m.pt: size mismatch; set HOTELCAP_CLIP_MODEL") from exc
+
+
+def test_our_error_wins_over_the_library_error_it_wraps() -> None:
+    defs = dg.Definitions(assets=[wraps_a_library_error])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
+                                                                                raise_on_error=False)
+    details, reason = failure_report(result)
+    assert details == []
+    assert reason == "wraps_a_library_error: cannot load CLIP 'x' from /m.pt: size mismatch; set HOTELCAP_CLIP_MODEL"
+
+
 def test_materialize_offline_without_dataset_ends_with_what_to_set(tmp_path: Path) -> None:
     env = {**os.environ, "HOTELCAP_PROFILE": "hotels50k", "HOTELCAP_DATASET": str(tmp_path / "no-dataset.tar.gz"),
            "HOTELCAP_DATA_STORE": str(tmp_path / "store"), "DAGSTER_HOME": str(tmp_path / "home")}

@@ -29,7 +29,9 @@ EXPECTED_ERRORS = frozenset(
 
 
 def _innermost(error: Any) -> Any:
-    while getattr(error, "cause", None) is not None:
+    """The error to report: the first expected one down the cause chain (it says what to set, where the
+    library error it wraps does not), else the innermost (Dagster wraps the step's own error)."""
+    while error.cls_name not in EXPECTED_ERRORS and getattr(error, "cause", None) is not None:
         error = error.cause
     return error
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -167,6 +168,17 @@ class ClipModel:
         return _unit_rows(features)
 
 
+def _load_failure(exc: BaseException) -> str:
+    """One line on why weights did not load: torch's first line, with the first mismatch where it only
+    announces a list of them, and never its advice to load an unreadable file with weights_only=False."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "Weights only load failed" in lines[0]:
+        return "not a checkpoint torch reads with weights_only=True (a damaged file, or one that carries code)"
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
 def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precision: str = "fp32") -> ClipModel:
     """Build an open_clip model and load its weights: a pretrained tag, a local checkpoint file, an open_clip
     folder (``local-dir:`` or a hub snapshot folder holding open_clip_config.json) or an ``hf-hub:`` repo.
@@ -192,10 +204,10 @@ def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precisi
         )
         config = open_clip.get_model_config(source.model_name)
         tokenizer = open_clip.get_tokenizer(source.model_name)
-    except (RuntimeError, OSError, ValueError, KeyError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError) as exc:
         raise ModelUnavailableError(
-            f"cannot load CLIP {source.model_id!r} from {source.pretrained or source.model_name}: {reason}"
+            f"cannot load CLIP {source.model_id!r} from {source.pretrained or source.model_name}: "
+            f"{_load_failure(exc)} (HOTELCAP_CLIP_MODEL names the architecture, HOTELCAP_CLIP_PRETRAINED the weights)"
         ) from exc
     model.eval()
     return ClipModel(

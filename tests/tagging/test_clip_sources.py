@@ -161,3 +161,22 @@ def test_pretrained_tag_offline_is_served_from_the_cache_with_its_settings(
     assert Path(source.pretrained) == weights
     assert source.model_id == "ViT-B-32/laion2b_s34b_b79k"  # the same id as when it was downloaded
     assert dict(source.options)["image_interpolation"] == "bicubic"
+
+
+def test_unloadable_checkpoints_say_why_and_what_to_set(tmp_path: Path, demo_checkpoint: Path) -> None:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelUnavailableError) as caught:
+        load_clip(DEMO_CLIP_MODEL, str(garbage), "cpu")
+    message = str(caught.value)
+    # torch's own text advises weights_only=False, i.e. running whatever the file holds: never pass that on.
+    assert "not a checkpoint torch reads with weights_only=True" in message and "Re-running" not in message
+    assert "HOTELCAP_CLIP_PRETRAINED" in message
+    # Another architecture's weights: the first mismatch, not just "Error(s) in loading state_dict".
+    state = torch.load(demo_checkpoint, weights_only=True)
+    key = next(k for k in state if k.startswith("visual."))
+    state[key] = torch.zeros(*(n + 1 for n in state[key].shape))
+    wrong = tmp_path / "wrong.pt"
+    torch.save(state, wrong)
+    with pytest.raises(ModelUnavailableError, match=rf"size mismatch for {key}.*HOTELCAP_CLIP_MODEL names the"):
+        load_clip(DEMO_CLIP_MODEL, str(wrong), "cpu")
