@@ -50,6 +50,11 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     except StoreBusyError as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 1
+    except OSError as exc:
+        why = "it is a file" if store.root.is_file() else exc.strerror or str(exc)
+        print(safe_text(f"HOTELCAP_DATA_STORE={store.root}: cannot use it as the data store folder ({why}); "
+                        "set HOTELCAP_DATA_STORE to a folder this user can write"), file=sys.stderr)
+        return 1
     with lock, dg.DagsterInstance.get() as instance:
         for run_id in mark_orphaned_runs(instance):
             print(f"marked run {run_id} failed: the process that ran it is gone (killed?)")

@@ -59,6 +59,19 @@ def test_materialize_refuses_while_another_holds_the_store(tmp_path, monkeypatch
     assert err.startswith(f"data store {store.root} is in use by hotelcap materialize") and "\n" not in err
 
 
+def test_materialize_names_a_data_store_it_cannot_use(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+
+    not_a_folder = tmp_path / "store"
+    not_a_folder.write_text("a file")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(not_a_folder))
+    assert cli.main(["materialize", "--select", "chains"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"HOTELCAP_DATA_STORE={not_a_folder}: cannot use it as the data store folder (it is a file); "
+        "set HOTELCAP_DATA_STORE to a folder this user can write")
+
+
 def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
