@@ -225,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_settings()  # a bad HOTELCAP_* value is one line naming it, before anything else loads
+        if args.func in (cmd_materialize, cmd_ui):
+            ensure_dagster_home()
     except ValueError as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 2

@@ -207,12 +207,18 @@ _OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts; its
-    dagster.yaml, when absent, limits the gpu pool to one step at a time."""
+    dagster.yaml, when absent, limits the gpu pool to one step at a time. A folder that cannot be used raises
+    ValueError naming DAGSTER_HOME."""
     home = Path(_env("DAGSTER_HOME", str(default_dagster_home()))).resolve()
-    home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() == _OLD_DAGSTER_YAML:
-        config.write_text(DAGSTER_YAML)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if not config.exists() or config.read_text() == _OLD_DAGSTER_YAML:
+            config.write_text(DAGSTER_YAML)
+    except OSError as exc:
+        why = "it is a file" if home.is_file() else exc.strerror or str(exc)
+        raise ValueError(f"DAGSTER_HOME={home}: cannot use it as Dagster's folder ({why}); set DAGSTER_HOME to a "
+                         "folder this user can write") from None
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -72,6 +72,19 @@ def test_materialize_names_a_data_store_it_cannot_use(tmp_path, monkeypatch, cap
         "set HOTELCAP_DATA_STORE to a folder this user can write")
 
 
+def test_materialize_names_a_dagster_home_it_cannot_use(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("a file")
+    monkeypatch.setenv("DAGSTER_HOME", str(not_a_folder))
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(tmp_path / "store"))
+    assert cli.main(["materialize", "--select", "chains"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"DAGSTER_HOME={not_a_folder}: cannot use it as Dagster's folder (it is a file); "
+        "set DAGSTER_HOME to a folder this user can write")
+
+
 def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
