@@ -64,12 +64,18 @@ def test_a_failed_blocking_check_fails_the_run_with_its_reason_last() -> None:
     assert not any("Traceback" in d for d in details)
 
 
-def test_an_unavailable_model_is_one_line_without_traceback() -> None:
-    defs = dg.Definitions(assets=[needs_a_model])
+def failure_of(*assets: dg.AssetsDefinition, run_config: dict | None = None) -> tuple[list[str], str]:
+    """Run ``assets`` in a test instance and return the failure report of the run (which must fail)."""
+    defs = dg.Definitions(assets=list(assets))
     with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
-                                                                                raise_on_error=False)
-    details, reason = failure_report(result)
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config)
+    assert not result.success
+    return failure_report(result)
+
+
+def test_an_unavailable_model_is_one_line_without_traceback() -> None:
+    details, reason = failure_of(needs_a_model)
     assert details == []
     assert reason == "needs_a_model: HOTELCAP_DIFFUSION_MODEL=/models/sd: no such file or folder; set it to ..."
 
@@ -88,11 +94,7 @@ configured = dg.asset(name="configured")(_configured)
 
 
 def test_a_config_out_of_bounds_names_the_field_the_rule_and_the_value() -> None:
-    defs = dg.Definitions(assets=[configured])
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"ops": {"configured": {"config": {"rooms": 3}}}})
-    _, reason = failure_report(result)
+    _, reason = failure_of(configured, run_config={"ops": {"configured": {"config": {"rooms": 3}}}})
     assert reason == ("configured: 1 validation error for RoomsConfig: rooms: Input should be greater than or "
                       "equal to 16 (given 3)")
 
@@ -106,11 +108,7 @@ def wraps_a_library_error() -> None:
 
 
 def test_our_error_wins_over_the_library_error_it_wraps() -> None:
-    defs = dg.Definitions(assets=[wraps_a_library_error])
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
-                                                                                raise_on_error=False)
-    details, reason = failure_report(result)
+    details, reason = failure_of(wraps_a_library_error)
     assert details == []
     assert reason == "wraps_a_library_error: cannot load CLIP 'x' from /m.pt: size mismatch; set HOTELCAP_CLIP_MODEL"
 
