@@ -35,7 +35,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f"--config-json: not valid JSON ({exc})", file=sys.stderr)
         return 2
-    home = ensure_dagster_home()
+    home = args.dagster_home  # made ready by main()
     import dagster as dg
 
     from hotelcap_pipeline.definitions import defs
@@ -171,7 +171,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from hotelcap_pipeline.report.serve import REPORT_URL_ENV, report_url, serve_report
 
-    ensure_dagster_home()
     store = DataStore.at(load_settings().data_store)
     try:
         server = serve_report(store.report, args.report_port)
@@ -225,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_settings()  # a bad HOTELCAP_* value is one line naming it, before anything else loads
-        if args.func in (cmd_materialize, cmd_ui):
-            ensure_dagster_home()
+        # The commands that run Dagster need its folder: one that cannot be used is one line too.
+        args.dagster_home = ensure_dagster_home() if args.func in (cmd_materialize, cmd_ui) else None
     except ValueError as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 2
