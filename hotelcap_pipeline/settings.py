@@ -187,6 +187,7 @@ telemetry:
   enabled: false
 # Steps in Dagster pool "gpu" (image_embeddings, diffusion_edits, visitor_portrait) run one at a time on
 # this machine, also when a UI backfill launches one run per shard: each loads a model onto the device.
+# So do those in pool "photos" (hotel_images): one shard's download already uses every core.
 concurrency:
   pools:
     default_limit: 1
@@ -207,7 +208,7 @@ _OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts; its
-    dagster.yaml, when absent, limits the gpu pool to one step at a time. A folder that cannot be used raises
+    dagster.yaml, when absent, runs each pool (gpu, photos) one step at a time. A folder that cannot be used raises
     ValueError naming DAGSTER_HOME."""
     home = Path(_env("DAGSTER_HOME", str(default_dagster_home()))).resolve()
     config = home / "dagster.yaml"

@@ -66,6 +66,16 @@ def test_definitions_validate(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+def test_model_stages_share_the_gpu_pool_and_downloads_the_photos_pool():
+    from hotelcap_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    pools = {key.to_user_string(): graph.get(key).assets_def.node_def.pool for key in graph.get_all_asset_keys()}
+    assert {k: v for k, v in pools.items() if v} == {
+        "hotel_images": "photos", "image_embeddings": "gpu", "diffusion_edits": "gpu", "visitor_portrait": "gpu",
+    }
+
+
 def test_hotelcap_and_dagster_cli_materialize_the_metadata_selection(tmp_path):
     env = cli_env(tmp_path)
     selection = ",".join(METADATA_KEYS)

@@ -67,6 +67,9 @@ class PhotosConfig(dg.Config):
     group_name="photos",
     kinds={"aiohttp", "pillow", "parquet"},
     code_version="1",
+    # Caps how many shards fetch at once across runs (a backfill is one run per shard), so the upstream
+    # hosts see a bounded number of connections: `dagster instance concurrency set photos N`.
+    pool="photos",
     deps=["sampled_hotels", "train_images", "test_images"],
     metadata=declared_schema({**MANIFEST_SCHEMA, "shard": pl.Utf8}, "hotel_images"),
 )
