@@ -1,4 +1,5 @@
-"""The `hotelcap` command: `materialize` runs the asset graph, `search` queries the stored tables."""
+"""The `hotelcap` command: `materialize` runs the asset graph, `search` queries the stored tables, `ui` starts
+the web UI with the report served beside it."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 The run goes through the persistent Dagster instance (DAGSTER_HOME), so the web UI shows it like
 any other run. Upstream assets are added when they are missing or stale, the way the UI's
 "Materialize" button with "missing and stale upstream" would, and sharded assets get one run over
-the whole shard range (their backfill policy is single-run; they share one partitions definition),
-so nobody has to spell partitions.
+the whole shard range (they share one partitions definition; a UI backfill instead runs one shard per
+run, their backfill policy), so nobody has to spell partitions.
 
 Staleness is read from the provenance Dagster records on every materialization, through the
 instance's public record API: the tags ``dagster/code_version``, ``dagster/input_data_version/<key>``

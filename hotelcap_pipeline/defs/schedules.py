@@ -48,7 +48,7 @@ refresh_job = dg.define_asset_job(
 observe_inputs_job = dg.define_asset_job(
     "observe_inputs_job", selection=dg.AssetSelection.assets(*INPUT_FILES),
     description="Hash the files under assets/ so edits to them mark dependent assets stale "
-    "(`hotelcap materialize` runs it first; the observe_inputs sensor does the same without a run).",
+    "(the observe_inputs sensor and `hotelcap materialize` record the same observations without a run).",
 )
 
 
