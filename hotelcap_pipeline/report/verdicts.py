@@ -102,11 +102,19 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
             verdicts += [v for v in rule_verdicts(validation, name) if v.status == "did not work"]
             unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
             continue
-        accepted = rows.filter(pl.col("accepted").fill_null(False)).height
+        # A skipped photo (the model unavailable) was never tried; a failed render was, and counts as not accepted.
+        tried = rows.filter(pl.col("status") != "skipped")
+        if tried.is_empty():
+            reasons = "; ".join(sorted({str(e) for e in rows["error"].to_list() if e})) or "no reason recorded"
+            unjudged.append(f"Edits `{name}`: not measured: none of its {rows.height} photos was rendered ({reasons}).")
+            continue
+        accepted = tried.filter((pl.col("status") == "ok") & pl.col("accepted").fill_null(False)).height
+        failed = (tried["status"] == "failed").sum()
+        also = f"; {failed} renders failed" if failed else ""
         verdicts.append(
-            Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / rows.height, rows.height, "photos",
-                    f"{accepted} edits passed the validated rule (the change happened and the room was kept)",
-                    f"only {accepted} edits passed the validated rule")
+            Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / tried.height, tried.height, "photos rendered",
+                    f"{accepted} edits passed the validated rule (the change happened and the room was kept){also}",
+                    f"only {accepted} edits passed the validated rule{also}")
         )
     return verdicts, unjudged
 

@@ -322,6 +322,30 @@ def test_findings_follow_the_numbers(full_store: DataStore) -> None:
     assert "Edits `night`: only 0 edits passed the validated rule" in failed
 
 
+def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> None:
+    from hotelcap_pipeline.report.verdicts import edit_verdicts
+
+    edits = full_store.read_table("diffusion_edits")
+
+    def judged(status: list[str], error: list[str | None]) -> tuple[list[str], list[str]]:
+        write(full_store, "diffusion_edits", edits.with_columns(pl.Series("status", status),
+                                                                pl.Series("error", error, dtype=pl.Utf8)))
+        verdicts, unjudged = edit_verdicts(ReportTables(full_store))
+        return [v.sentence() for v in verdicts], unjudged
+
+    # Every photo skipped (its model was not available): not measured, with the reason; never "did not work".
+    verdicts, unjudged = judged(["skipped", "skipped"], ["model not found: /m", "model not found: /m"])
+    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 2 photos was rendered "
+                                           "(model not found: /m)."]
+    # One accepted, one skipped: judged on the one photo tried.
+    verdicts, _ = judged(["ok", "skipped"], [None, "model not found: /m"])
+    assert "(share of photos with an accepted edit = 1, threshold ≥ 0.5, n = 1 photos rendered)" in verdicts[0]
+    # A failed render was tried and counts against the series, named in the sentence.
+    verdicts, _ = judged(["ok", "failed"], [None, "out of memory"])
+    assert "1 edits passed the validated rule (the change happened and the room was kept); 1 renders failed " \
+        "(share of photos with an accepted edit = 0.5" in verdicts[0]
+
+
 def test_format_and_markdown_helpers() -> None:
     assert format_cell(3.0) == "3" and format_cell(0.123456) == "0.1235" and format_cell(None) == "–"
     html = markdown_html("## Traits\n\n1. **Fast.** Never waits\n   for anything.\n2. Tidy.\n\n> an oath")
