@@ -100,8 +100,14 @@ class ReportContext:
     def from_run(cls, settings: Settings, tables: ReportTables, run_config: Mapping[str, Any] | None = None
                  ) -> ReportContext:
         """What the run did, read from the tables it wrote where they say it (the sample's seed and size),
-        else from the run's settings; the device as resolved on this machine; the run's config overrides."""
-        from hotelcap_pipeline.settings import resolve_device
+        else from the run's settings; the device as resolved on this machine (as set, where this machine lacks
+        it: on a cluster the report's CPU pod shares the GPU pods' settings); the run's config overrides."""
+        from hotelcap_pipeline.settings import DeviceError, resolve_device
+
+        try:
+            device = resolve_device(settings.device)
+        except DeviceError:
+            device = settings.device
 
         sample = tables.get("sampled_hotels")
         seed, n_hotels = settings.seed, settings.n_hotels
@@ -109,7 +115,7 @@ class ReportContext:
             seed, n_hotels = int(sample["seed"][0]), sample.height
         ops = dict((run_config or {}).get("ops") or {})
         return cls.from_settings(
-            settings.with_overrides(seed=seed, n_hotels=n_hotels, device=resolve_device(settings.device)),
+            settings.with_overrides(seed=seed, n_hotels=n_hotels, device=device),
             run_config={"ops": ops} if ops else None,
         )
 

@@ -381,3 +381,15 @@ def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) ->
     for expected in ("HOTELCAP_PRECISION=fp16", "HOTELCAP_IP2P_MODEL=org/ip2p", "HOTELCAP_CONTROLNET_MODEL=org/canny",
                      "HOTELCAP_TEST_PHOTOS=https://example.org/test.tar.lz4"):
         assert expected in command
+
+
+def test_the_report_does_not_need_the_device_the_models_ran_on(tmp_path: Path) -> None:
+    from hotelcap_pipeline.report.context import ReportContext
+    from hotelcap_pipeline.settings import Settings
+
+    store = DataStore.at(str(tmp_path))
+    # This machine has no CUDA device; a report pod sharing a GPU pod's settings still writes its report.
+    ctx = ReportContext.from_run(Settings(device="cuda", data_store=str(tmp_path)), ReportTables(store))
+    assert ctx.device == "cuda"
+    resolved = ReportContext.from_run(Settings(device="auto", data_store=str(tmp_path)), ReportTables(store)).device
+    assert resolved in ("cpu", "cuda", "mps")
