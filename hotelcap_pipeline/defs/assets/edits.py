@@ -191,8 +191,8 @@ def visitor_portrait(
     store = settings.store()
     out = store.figures / "visitor_portrait.png"
     store.pull([out])
-    record = render_portrait(
-        diffusion.get(settings).editor_for("img2img"), PERSONA_FILE.read_text(encoding="utf-8"),
+    record = render_portrait(  # the editors load only when the stored portrait cannot be reused
+        diffusion.get(settings), PERSONA_FILE.read_text(encoding="utf-8"),
         settings.seed_for(config.seed), out, (config.size, config.size), steps=config.steps,
     )
     store.push([out])
