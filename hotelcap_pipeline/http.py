@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import json
 import logging
 import os
 import random
@@ -174,7 +175,10 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
     ``dest`` only ever appears by an atomic rename of a complete file, so an existing ``dest`` is
     complete and is not fetched again (this works offline). A network download streams into
     ``dest.part``; a broken or killed download resumes from there with an HTTP Range request, and the
-    part is renamed only when its size matches the length the server announced. Local sources are
+    part is renamed only when its size matches the length the server announced. The response the part
+    came from is remembered beside it (``dest.part.json``: URL, ETag, Last-Modified, length): a resume
+    sends ``If-Range`` and keeps the new bytes only if they continue that same file, so a file replaced
+    upstream, or another URL for the same ``dest``, starts over instead of splicing two files. Local sources are
     copied, again unless ``dest`` exists with the same size. ``rng`` draws the jittered waits between
     attempts (seed it for reproducible tests). A body over ``max_bytes`` is refused; a server silent
     for ``stall_s`` fails the attempt, and every failed attempt and every ``PROGRESS_EVERY_S`` of
@@ -204,6 +208,46 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
 
 def _part_of(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
+
+
+def _origin_of(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _read_origin(part: Path) -> dict[str, Any] | None:
+    try:
+        origin = json.loads(_origin_of(part).read_text())
+    except (OSError, ValueError):
+        return None
+    return origin if isinstance(origin, dict) else None
+
+
+def _write_origin(part: Path, url: str, resp: aiohttp.ClientResponse, total: int | None) -> None:
+    origin = {"url": url, "etag": resp.headers.get("ETag"), "last_modified": resp.headers.get("Last-Modified"),
+              "total": total}
+    _origin_of(part).write_text(json.dumps(origin))
+
+
+def _discard_part(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _origin_of(part).unlink(missing_ok=True)
+
+
+def _if_range(origin: dict[str, Any]) -> str | None:
+    """The validator a resume sends: a strong ETag, else the date (RFC 9110 forbids weak ETags here)."""
+    etag = origin.get("etag")
+    if isinstance(etag, str) and etag and not etag.startswith("W/"):
+        return etag
+    modified = origin.get("last_modified")
+    return modified if isinstance(modified, str) and modified else None
+
+
+def _continues(origin: dict[str, Any], resp: aiohttp.ClientResponse, total: int | None) -> bool:
+    """Whether a 206 answer is a range of the file the part came from (servers may ignore If-Range)."""
+    for key, header in (("etag", "ETag"), ("last_modified", "Last-Modified")):
+        if origin.get(key) and resp.headers.get(header) and origin[key] != resp.headers[header]:
+            return False
+    return origin.get("total") is None or total is None or origin["total"] == total
 
 
 def _resume_hint(part: Path) -> str:
@@ -292,26 +336,39 @@ async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, retry
             raise DownloadError(f"{url}: failed after {exc.attempts} attempts: {exc.reason}"
                                 f"{_resume_hint(part)}") from None
     os.replace(part, dest)
+    _origin_of(part).unlink(missing_ok=True)
 
 
 async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, url: URL, part: Path,
                          max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
     """One (possibly resumed) attempt; returns when ``part`` holds the whole body, else raises."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {**IDENTITY_ENCODING, **({"Range": f"bytes={have}-"} if have else {})}
+    origin = _read_origin(part) if have else None
+    if have and (origin is None or origin.get("url") != str(url)):
+        _discard_part(part)  # bytes of unknown origin cannot be trusted to continue this file
+        have, origin = 0, None
+    headers = dict(IDENTITY_ENCODING)
+    if have and origin is not None:
+        headers["Range"] = f"bytes={have}-"
+        if validator := _if_range(origin):
+            headers["If-Range"] = validator
     async with follow_redirects(session, policy, url, headers) as resp:
         if resp.status == 416 and have:
-            part.unlink()  # the part is bogus against this resource; start over on the next attempt
+            _discard_part(part)  # the part is bogus against this resource; start over on the next attempt
             raise Retryable("HTTP 416 for the partial download")
         if resp.status >= 400:
             raise status_retry(resp.status, resp.headers.get("Retry-After")) or PermanentFetchError(
                 f"HTTP {resp.status}")
         resumed = resp.status == 206
         if resumed:
-            total = _content_range_total(resp.headers.get("Content-Range", ""))
+            start, total = _content_range(resp.headers.get("Content-Range", ""))
+            if origin is None or start != have or not _continues(origin, resp, total):
+                _discard_part(part)
+                raise Retryable("the server's range does not continue the partial download (changed upstream?)")
         else:
             have = 0
             total = resp.content_length
+            _write_origin(part, str(url), resp, total)
         too_large = PermanentFetchError(f"larger than {max_bytes / 1e6:g} MB")
         if total is not None and total > max_bytes:
             raise too_large
@@ -331,10 +388,11 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
         raise Retryable("body shorter than announced")
 
 
-def _content_range_total(value: str) -> int | None:
-    # "bytes 100-199/200" -> 200; "*" means unknown.
-    _, _, total = value.rpartition("/")
-    return int(total) if total.strip().isdigit() else None
+def _content_range(value: str) -> tuple[int | None, int | None]:
+    # "bytes 100-199/200" -> (100, 200); a total of "*" means unknown.
+    span, _, total = value.removeprefix("bytes ").rpartition("/")
+    first = span.partition("-")[0].strip()
+    return (int(first) if first.isdigit() else None), (int(total) if total.strip().isdigit() else None)
 
 
 class follow_redirects:

@@ -21,7 +21,10 @@ class PhotoServer:
     blobs: dict[str, tuple[bytes, str]]
     hits: collections.Counter = field(default_factory=collections.Counter)
     range_headers: list[str] = field(default_factory=list)
+    if_range_headers: list[str | None] = field(default_factory=list)
     archive: Path | None = None
+    # Set: the next whole-file answer sends only this many bytes, then the connection drops.
+    archive_cut: int | None = None
     accept_encodings: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -78,8 +81,22 @@ def _build_app(server: PhotoServer) -> web.Application:
         server.hits["archive"] += 1
         if "Range" in request.headers:
             server.range_headers.append(request.headers["Range"])
+            server.if_range_headers.append(request.headers.get("If-Range"))
         assert server.archive is not None
-        return web.FileResponse(server.archive)  # FileResponse answers Range requests with 206
+        if server.archive_cut is not None and "Range" not in request.headers:
+            data, cut = server.archive.read_bytes(), server.archive_cut
+            server.archive_cut = None
+            st = server.archive.stat()
+            # The ETag FileResponse gives this file, so a resume against it can be recognised as the same file.
+            resp = web.StreamResponse(headers={"ETag": f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+                                               "Content-Length": str(len(data))})
+            await resp.prepare(request)
+            await resp.write(data[:cut])
+            assert request.transport is not None
+            request.transport.close()
+            return resp
+        # FileResponse answers Range requests with 206 (it honours only date If-Range values, not ETags).
+        return web.FileResponse(server.archive)
 
     async def gzip_bomb(request: web.Request) -> web.Response:
         # ~20 KB on the wire that inflates to 20 MB: a Content-Length well under any body limit.

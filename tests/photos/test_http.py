@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import re
 import socket
 from pathlib import Path
@@ -81,13 +82,40 @@ def test_download_file_streams_then_does_not_download_again(photo_server, archiv
     assert sorted(p.name for p in dest.parent.iterdir()) == ["dataset.tar.gz"]
 
 
+def _broken_download(photo_server, dest: Path) -> Path:
+    """A download whose connection drops after 300,000 bytes; the part it leaves behind."""
+    photo_server.archive_cut = 300_000
+    with pytest.raises(DownloadError, match="partial data kept"):
+        download_file(photo_server.url("/archive.tar.gz"), dest, attempts=1)
+    part = dest.with_name(dest.name + ".part")
+    assert part.stat().st_size == 300_000
+    return part
+
+
 def test_download_file_resumes_a_partial_download(photo_server, archive, tmp_path):
     dest = tmp_path / "dataset.tar.gz"
-    (tmp_path / "dataset.tar.gz.part").write_bytes(archive[:300_000])
+    _broken_download(photo_server, dest)
     download_file(photo_server.url("/archive.tar.gz"), dest)
     assert photo_server.range_headers == ["bytes=300000-"]
+    assert photo_server.if_range_headers[0].startswith('"')  # the ETag of the first answer
     assert dest.read_bytes() == archive
-    assert not (tmp_path / "dataset.tar.gz.part").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset.tar.gz", "served.tar.gz"]
+
+
+def test_a_file_replaced_upstream_is_not_spliced_onto_the_old_part(photo_server, archive, tmp_path):
+    dest = tmp_path / "dataset.tar.gz"
+    _broken_download(photo_server, dest)
+    newer = bytes(reversed(archive))
+    photo_server.archive.write_bytes(newer)
+    download_file(photo_server.url("/archive.tar.gz"), dest, rng=random.Random(0))
+    assert dest.read_bytes() == newer  # the 206 named another file: the part was dropped, then fetched whole
+
+
+def test_a_part_of_unknown_origin_starts_over(photo_server, archive, tmp_path):
+    dest = tmp_path / "dataset.tar.gz"
+    (tmp_path / "dataset.tar.gz.part").write_bytes(b"x" * 300_000)  # no record of what it came from
+    download_file(photo_server.url("/archive.tar.gz"), dest)
+    assert photo_server.range_headers == [] and dest.read_bytes() == archive
 
 
 def test_download_file_error_names_the_url(photo_server, tmp_path):
