@@ -28,7 +28,7 @@ def summarize_counts(counts: np.ndarray) -> dict[str, float]:
     c = np.asarray(counts, dtype=np.float64)
     if c.size == 0:
         return {"n": 0}
-    return {
+    summary = {
         "n": float(c.size),
         "mean": float(c.mean()),
         "std": float(c.std(ddof=1)) if c.size > 1 else 0.0,
@@ -38,8 +38,10 @@ def summarize_counts(counts: np.ndarray) -> dict[str, float]:
         "p75": float(np.percentile(c, 75)),
         "max": float(c.max()),
         "gini": gini(c),
-        "max_over_median": float(c.max() / np.median(c)) if np.median(c) > 0 else float("nan"),
     }
+    if summary["median"] > 0:  # undefined otherwise (most hotels without photos): left out, not NaN
+        summary["max_over_median"] = summary["max"] / summary["median"]
+    return summary
 
 
 def fit_distributions(counts: np.ndarray) -> dict[str, float]:

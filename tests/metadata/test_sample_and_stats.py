@@ -44,6 +44,9 @@ def test_gini_on_hand_made_counts():
     assert gini(np.array([5, 5, 5, 5])) == pytest.approx(0.0)
     assert gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)
     assert summarize_counts(np.array([1, 2, 3]))["median"] == 2.0
+    assert summarize_counts(np.array([1, 2, 6]))["max_over_median"] == 3.0
+    # Most hotels without photos: the ratio is undefined and left out, so no check reads a NaN.
+    assert "max_over_median" not in summarize_counts(np.array([0, 0, 0, 5]))
 
 
 def test_fits_prefer_the_law_that_generated_the_data():
