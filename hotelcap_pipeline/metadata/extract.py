@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from hotelcap_pipeline.store import DIR_MODE
 
@@ -131,13 +132,14 @@ def _extract_tar_lz4(archive: Path, staging: Path, report: ExtractReport, limits
     checks every member as for any tar, a second extracts the planned ones; nothing is held in memory."""
     import lz4.frame
 
-    def stream() -> tarfile.TarFile:
-        return tarfile.open(fileobj=lz4.frame.open(archive, "rb"), mode="r|")
+    def stream(frame: IO[bytes]) -> tarfile.TarFile:
+        return tarfile.open(fileobj=frame, mode="r|")
 
     try:
-        with stream() as tar:
+        # TarFile does not close a file object it was given: each lz4 frame is closed by its own block.
+        with lz4.frame.open(archive, "rb") as frame, stream(frame) as tar:
             kept = {m.name for m in _plan(iter(tar), staging, archive, report, limits)}
-        with stream() as tar:
+        with lz4.frame.open(archive, "rb") as frame, stream(frame) as tar:
             for member in tar:
                 if member.name in kept:
                     tar.extract(member, staging, filter="data")

@@ -20,10 +20,21 @@ LAYOUT = {
 }
 
 
-def test_lz4_test_archive_is_streamed_out_and_indexed_with_occlusion(tmp_path: Path) -> None:
+def test_lz4_test_archive_is_streamed_out_and_indexed_with_occlusion(tmp_path: Path, monkeypatch) -> None:
+    import lz4.frame
+
+    opened: list = []
+    real_open = lz4.frame.open
+
+    def recording_open(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(lz4.frame, "open", recording_open)
     archive = lz4_tar(tmp_path / "test.tar.lz4", LAYOUT)
     report = extract_archive(archive, tmp_path / "out")
     assert len(report.extracted) == 4 and report.skipped_junk == ["__MACOSX/images/._11.jpg"]
+    assert len(opened) == 2 and all(frame.closed for frame in opened)  # one pass to plan, one to extract
     index, odd = index_test_tree(tmp_path / "out")
     assert odd == []
     rows = {r["image_id"]: r for r in index.iter_rows(named=True)}
