@@ -93,6 +93,10 @@ def test_hotelcap_and_dagster_cli_materialize_the_metadata_selection(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         materialized = [r for r in instance.get_runs() if r.job_name != "observe_inputs_job"]
         assert len(materialized) == 2
+        # hotelcap's run names the machine it ran on, so a killed one is recognised only there.
+        from hotelcap_pipeline.defs.orphans import HOST_TAG, this_host
+
+        assert [r.tags.get(HOST_TAG) for r in materialized if r.job_name == "hotelcap_materialize"] == [this_host()]
 
 
 def test_unknown_key_is_a_clear_error(tmp_path):

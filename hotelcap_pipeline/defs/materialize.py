@@ -23,6 +23,8 @@ from typing import Any
 
 import dagster as dg
 
+from hotelcap_pipeline.defs.orphans import HOST_TAG, this_host
+
 log = logging.getLogger("hotelcap")
 
 MATERIALIZE_JOB = "hotelcap_materialize"
@@ -180,7 +182,7 @@ def run_plan(
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(MATERIALIZE_JOB)
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
-    tags = {SELECTION_TAG: ",".join(k.to_user_string() for k in plan.selected)[:4000]}
+    tags = {SELECTION_TAG: ",".join(k.to_user_string() for k in plan.selected)[:4000], HOST_TAG: this_host()}
     partitioned = [p for k in plan.keys if (p := specs[k].partitions_def) is not None]
     if partitioned:
         shard_keys = partitioned[0].get_partition_keys()

@@ -3,15 +3,30 @@
 Runs executed in process (``hotelcap materialize``) and run workers of ``dagster dev`` both record the pid
 of the process that started the run in its RUN_START event. A run still STARTED whose process no longer
 exists on this machine cannot finish any more: it is reported failed, with the reason, so the UI and the
-next plan do not take it for one in progress.
+next plan do not take it for one in progress. A pid says something only on the machine that started the
+run: runs of `hotelcap materialize` carry their host (``HOST_TAG``); untagged runs are judged only in an
+instance whose runs live in SQLite under DAGSTER_HOME, which is one machine's (a shared Postgres instance
+has runs of other machines, whose pids mean nothing here).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 
 import dagster as dg
+
+HOST_TAG = "hotelcap/host"
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def runs_are_local(instance: dg.DagsterInstance) -> bool:
+    """Whether every run of ``instance`` started on this machine: SQLite run storage (DAGSTER_HOME's files)."""
+    return type(instance.run_storage).__name__.startswith("Sqlite")
 
 
 def pid_alive(pid: int) -> bool:
@@ -37,7 +52,11 @@ def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
 def mark_orphaned_runs(instance: dg.DagsterInstance, alive: Callable[[int], bool] = pid_alive) -> list[str]:
     """Report every STARTED run whose process is gone as failed; returns their run ids."""
     marked = []
+    here, local = this_host(), runs_are_local(instance)
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        host = run.tags.get(HOST_TAG)
+        if host != here and not (host is None and local):
+            continue  # started on another machine: its pid cannot be checked from here
         pid = run_pid(instance, run.run_id)
         if pid is None or pid == os.getpid() or alive(pid):
             continue

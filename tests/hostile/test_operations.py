@@ -12,7 +12,7 @@ import textwrap
 import dagster as dg
 import pytest
 
-from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
+from hotelcap_pipeline.defs.orphans import HOST_TAG, mark_orphaned_runs, this_host
 from hotelcap_pipeline.store import FILE_MODE, DataStore, StoreBusyError, atomic_write_bytes, store_lock
 
 
@@ -111,6 +111,10 @@ def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
         [run] = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.STARTED
         assert mark_orphaned_runs(instance, alive=lambda pid: True) == []
+        # Started on another machine (a shared instance): its pid cannot be checked here, so it stays.
+        instance.add_run_tags(run.run_id, {HOST_TAG: "another-machine"})
+        assert mark_orphaned_runs(instance) == []
+        instance.add_run_tags(run.run_id, {HOST_TAG: this_host()})
         assert mark_orphaned_runs(instance) == [run.run_id]
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
         assert mark_orphaned_runs(instance) == []
