@@ -35,9 +35,14 @@ def cut(text: str, max_width: int | None) -> str:
 
 
 def markdown_table(
-    df: pl.DataFrame, *, max_rows: int | None = None, max_width: int | None = None, caption: str = ""
+    df: pl.DataFrame, *, max_rows: int | None = None, max_width: int | None = None, caption: str = "",
+    max_chars: int | None = None,
 ) -> str:
-    """A Markdown table, numbers right-aligned; cells escaped (no HTML, no control characters, no pipes)."""
+    """A Markdown table, numbers right-aligned; cells escaped (no HTML, no control characters, no pipes).
+
+    At most ``max_rows`` rows, and only as many as fit in ``max_chars`` characters (a Dagster event's
+    budget); a last line says how many rows were left out.
+    """
     head = df if max_rows is None else df.head(max_rows)
 
     def cell(value: object) -> str:
@@ -46,9 +51,15 @@ def markdown_table(
     lines = [f"*{markdown_text(caption)}*", ""] if caption else []
     lines.append("| " + " | ".join(head.columns) + " |")
     lines.append("|" + "".join("---:|" if t.is_numeric() else "---|" for t in head.dtypes))
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
-    if head.height < df.height:
-        lines.append(f"\n… {df.height - head.height} more rows")
+    used, shown = sum(len(line) + 1 for line in lines), 0
+    for row in head.iter_rows():
+        line = "| " + " | ".join(cell(v) for v in row) + " |"
+        if max_chars is not None and used + len(line) + 1 > max_chars:
+            break
+        lines.append(line)
+        used, shown = used + len(line) + 1, shown + 1
+    if shown < df.height:
+        lines.append(f"\n… {df.height - shown} more rows")
     return "\n".join(lines)
 
 

@@ -22,31 +22,16 @@ import polars as pl
 from hotelcap_pipeline.defs.columns import column_description
 from hotelcap_pipeline.report.serve import report_url
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
+from hotelcap_pipeline.table_format import markdown_table
 
 # A Markdown table in one event stays below this many characters (rows are dropped to fit).
 MARKDOWN_MAX_CHARS = 1_500
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
-def markdown_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48,
-                   max_chars: int = MARKDOWN_MAX_CHARS) -> str:
-    """The first rows of ``df`` as a Markdown table: at most ``max_rows`` rows and ``max_chars`` characters."""
-    def cell(v: Any) -> str:
-        text = str(v) if not isinstance(v, list) else ", ".join(map(str, v[:6])) + (" …" if len(v) > 6 else "")
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
-
-    head = df.head(max_rows)
-    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
-    used = sum(len(line) + 1 for line in lines)
-    for shown, row in enumerate(head.iter_rows()):
-        line = "| " + " | ".join(cell(v) for v in row) + " |"
-        if used + len(line) + 1 > max_chars:
-            lines.append(f"\n({df.height - shown} more rows)")
-            break
-        lines.append(line)
-        used += len(line) + 1
-    return "\n".join(lines)
+def ui_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
+    """The first rows of ``df`` as Markdown for an asset page, within one event's character budget."""
+    return markdown_table(df, max_rows=max_rows, max_width=max_width, max_chars=MARKDOWN_MAX_CHARS)
 
 
 def column_schema(columns: Mapping[str, Any], asset: str) -> dg.TableSchema:
@@ -79,7 +64,8 @@ def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None, *, sch
         meta[COLUMN_SCHEMA] = table_schema(df, asset)
     if preview_rows > 0:
         shown = df.select([c for c in df.columns if c != "embedding"])
-        meta["preview"] = dg.MetadataValue.md(markdown_table(shown, max_rows=preview_rows, max_chars=preview_chars))
+        meta["preview"] = dg.MetadataValue.md(
+            markdown_table(shown, max_rows=preview_rows, max_width=48, max_chars=preview_chars))
     if path is not None:
         meta["path"] = dg.MetadataValue.path(str(path))
     return meta

@@ -99,11 +99,11 @@ def test_a_rerun_that_changes_nothing_writes_small_events(tmp_path):
 
 
 def test_markdown_previews_stay_within_their_bound():
-    from hotelcap_pipeline.defs.ui_metadata import markdown_table
+    from hotelcap_pipeline.table_format import markdown_table
 
     wide = pl.DataFrame({f"column_{i}": [f"value {i} of row {r}" for r in range(50)] for i in range(12)})
     text = markdown_table(wide, max_rows=50, max_chars=1_500)
     assert len(text) <= 1_500 + 40  # the bound, and the line saying how many rows are left out
     shown = [line for line in text.splitlines() if line.startswith("| value")]
-    assert shown and text.endswith(f"({50 - len(shown)} more rows)")
+    assert shown and text.endswith(f"… {50 - len(shown)} more rows")
     assert markdown_table(wide.head(2), max_chars=10_000).count("\n") == 3  # header, rule, two rows

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, markdown_table, served_figures
+from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, served_figures, ui_table
 from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, PORTRAIT_COLUMNS, SELECTION_COLUMNS, VALIDATION_COLUMNS
 from hotelcap_pipeline.ratelimit import Interval
 from hotelcap_pipeline.sharding import SHARD_KEYS, with_shard
@@ -87,8 +87,8 @@ def edit_validation(
         {
             "clip_model": model.model_id,
             "validated_series": ", ".join(summary.filter(pl.col("validated"))["series"].to_list()) or "none",
-            "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20, max_width=80)),
-            "score_auc": dg.MetadataValue.md(markdown_table(aucs, max_rows=80)),
+            "summary": dg.MetadataValue.md(ui_table(summary, max_rows=20, max_width=80)),
+            "score_auc": dg.MetadataValue.md(ui_table(aucs, max_rows=80)),
         }
     )
     return dg.Output(table)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
-from hotelcap_pipeline.defs.ui_metadata import declared_schema, markdown_table, save_figures
+from hotelcap_pipeline.defs.ui_metadata import declared_schema, save_figures, ui_table
 from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.models import clip_code_version
 from hotelcap_pipeline.settings import load_settings
@@ -155,7 +155,7 @@ def image_tags(
                 {m: round(float(v), 3) for m, v in per_method.sort("method").iter_rows()}
             ),
             "captions": dg.MetadataValue.md(
-                markdown_table(table.filter(pl.col("method") == "seed").select("image_id", "tags", "caption"),
+                ui_table(table.filter(pl.col("method") == "seed").select("image_id", "tags", "caption"),
                                max_rows=10, max_width=90)
             ),
         }
@@ -205,7 +205,7 @@ def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings
             "labelled_photos": int(number(table["photos"].max(), default=0)),
             "split": f"labelled: per-tag thresholds fitted on one half of the labelled photos (seed {s.seed}), "
             "measured on the other half",
-            "summary": dg.MetadataValue.md(markdown_table(summary, max_rows=20)),
+            "summary": dg.MetadataValue.md(ui_table(summary, max_rows=20)),
             **save_figures(figures, settings.store()),
         }
     )
@@ -277,7 +277,7 @@ def tag_clusters(context: dg.AssetExecutionContext, settings: HotelcapSettings, 
             "method": config.method,
             "elbow_k": summaries[config.method]["elbow_k"],
             "answer": dg.MetadataValue.md(answer),
-            "agreement": dg.MetadataValue.md(markdown_table(agreements, max_rows=60)),
+            "agreement": dg.MetadataValue.md(ui_table(agreements, max_rows=60)),
             **figures,
         }
     )
