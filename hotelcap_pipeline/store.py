@@ -58,11 +58,12 @@ def parquet_problem(path: Path) -> str | None:
     try:
         pl.read_parquet_schema(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        return f"damaged ({_first_line(exc)})"
+        return f"damaged ({first_line(exc)})"
     return None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (its type's name when it has none), for one-line errors."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -73,7 +74,7 @@ def read_parquet_checked(path: Path, key: str) -> pl.DataFrame:
     except FileNotFoundError:
         raise
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DamagedFileError(path, _first_line(exc), key) from None
+        raise DamagedFileError(path, first_line(exc), key) from None
 
 
 def _current_umask() -> int:
@@ -337,7 +338,7 @@ def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] 
         try:
             table = pl.read_parquet(f, columns=[column, "status"] if asset_name == "hotel_images" else [column])
         except (pl.exceptions.PolarsError, OSError) as exc:
-            return f"{f} is damaged ({_first_line(exc)})"
+            return f"{f} is damaged ({first_line(exc)})"
         if "status" in table.columns:
             table = table.filter(pl.col("status") == "ok")
         for rel in table.get_column(column).drop_nulls().to_list():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import zlib
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
+
+from hotelcap_pipeline.figures import image_png
 
 PNG_KEY = "hotelcap"
 # Joins the models of a mode that uses two (ControlNet: base|controlnet), as EditorSource.model_for does.
@@ -64,12 +64,8 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 
 def png_bytes(image: Image.Image, meta: dict[str, Any] | None = None) -> bytes:
-    info = PngInfo()
-    if meta is not None:
-        info.add_text(PNG_KEY, json.dumps(meta, sort_keys=True))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", pnginfo=info)
-    return buf.getvalue()
+    """PNG bytes carrying ``meta`` (the settings the image was made with), read back by ``read_png_meta``."""
+    return image_png(image, None if meta is None else {PNG_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def image_problem(path: Path, size: tuple[int, int] | None = None) -> str | None:

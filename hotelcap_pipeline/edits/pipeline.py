@@ -37,6 +37,7 @@ from hotelcap_pipeline.settings import (
     DIFFUSION_PRECISIONS,
     resolve_device,
 )
+from hotelcap_pipeline.store import first_line
 
 EditMode = Literal["img2img", "instruct-pix2pix", "controlnet"]
 MODES: tuple[EditMode, ...] = get_args(EditMode)
@@ -351,7 +352,7 @@ class DiffusionEditor:
                 net = _from_pretrained(ControlNetModel.from_pretrained, source, dtype_kwargs(self.dtype))
         except Exception as exc:  # any failure to build it means this ControlNet is unavailable here
             raise ModelUnavailableError(
-                f"cannot load ControlNet {controlnet!r} ({source.kind}): {_first_line(exc)}; "
+                f"cannot load ControlNet {controlnet!r} ({source.kind}): {first_line(exc)}; "
                 "set HOTELCAP_CONTROLNET_MODEL to a diffusers ControlNet folder, checkpoint file or hub id"
             ) from exc
         pipe = AutoPipelineForImage2Image.from_pipe(self.pipe, controlnet=net).to(self.device)
@@ -367,11 +368,6 @@ class DiffusionEditor:
             attention_slicing=self.attention_slicing,
             vae_dtype=self.vae_dtype,
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _variant_kwargs(source: DiffusionSource) -> dict[str, str]:
@@ -460,7 +456,7 @@ def load_diffusion(
     except Exception as exc:  # any failure to build the pipeline means this model is unavailable here
         raise ModelUnavailableError(
             f"cannot load diffusion model {model!r} ({source.kind}"
-            f"{', variant ' + source.variant if source.variant else ''}): {_first_line(exc)}; set {VARIABLES[mode]} "
+            f"{', variant ' + source.variant if source.variant else ''}): {first_line(exc)}; set {VARIABLES[mode]} "
             "to a diffusers folder, a single-file checkpoint (.safetensors, .ckpt) or a hub id"
         ) from exc
     pipe = pipe.to(resolved)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from hotelcap_pipeline.metadata.extract import LZ4_SUFFIXES, ExtractLimits, archive_stamp, extract_archive
 from hotelcap_pipeline.metadata.occlusion import TestTree, index_test_folder, install_test_tree
@@ -21,12 +21,12 @@ TEST_PHOTOS_DOWNLOAD_TIMEOUT_S = 6 * 3600.0
 
 
 def _local_path(source: str) -> Path | None:
-    parsed = urlparse(source)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme in ("", "c", "d") or len(parsed.scheme) == 1:  # plain paths, Windows drives
-        return Path(source).expanduser()
-    return None
+    from hotelcap_pipeline.http import local_path_of  # aiohttp is imported only when a source needs it
+
+    try:
+        return local_path_of(source)
+    except ValueError:  # not a URL we fetch: the download reports it, naming the variable
+        return None
 
 
 def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str] = (),

@@ -195,3 +195,12 @@ def test_an_unreachable_dataset_says_which_variable_to_set(tmp_path):
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     with pytest.raises(DownloadError, match="set HOTELCAP_DATASET to a local copy"):
         resolve_dataset("http://127.0.0.1:9/dataset.tar.gz", tmp_path / "raw")
+
+
+def test_a_file_url_naming_another_host_is_refused_not_read_locally(tmp_path):
+    from hotelcap_pipeline.http import DownloadError
+
+    archive = tmp_path / "dataset.tar.gz"
+    archive.write_bytes(b"not read")
+    with pytest.raises(DownloadError, match="file URLs must name a local path"):
+        resolve_dataset(f"file://fileserver{archive}", tmp_path / "raw")

@@ -4,11 +4,9 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 """
 
 import contextlib
-import io
 
 import dagster as dg
 import polars as pl
-from PIL import Image
 from pydantic import Field
 
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
@@ -16,6 +14,7 @@ from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, served_figures, write_figure
 from hotelcap_pipeline.demo.dataset import DEMO_URL_PREFIX
 from hotelcap_pipeline.demo.server import serve_directory
+from hotelcap_pipeline.figures import image_png
 from hotelcap_pipeline.http import SessionPolicy
 from hotelcap_pipeline.photos import (
     MANIFEST_SCHEMA,
@@ -117,7 +116,7 @@ def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dic
     summary = summarize_manifest(manifest)
     sheet = (
         dg.MetadataValue.md(served_figures(store, [
-            write_figure(_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}")]))
+            write_figure(image_png(contact_sheet(manifest, store.root)), store, f"contact_sheet_{shard}")]))
         if summary["ok"] else dg.MetadataValue.text("no stored photo in this shard")
     )
     # "requested" is the shard's row count, which the IO manager records as dagster/row_count.
@@ -129,7 +128,3 @@ def _shard_metadata(manifest: pl.DataFrame, shard: str, store: DataStore) -> dic
     }
 
 
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

@@ -6,8 +6,9 @@ import polars as pl
 
 from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE
 from hotelcap_pipeline.edits.summary import edit_summary
+from hotelcap_pipeline.figures import image_png
 from hotelcap_pipeline.report.document import Figure, MarkdownText, Missing, Paragraph, Section, Table
-from hotelcap_pipeline.report.sections.common import pct, png_bytes, slug, without_title
+from hotelcap_pipeline.report.sections.common import pct, slug, without_title
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
 from hotelcap_pipeline.settings import ASSETS_DIR
 
@@ -53,7 +54,7 @@ def edits_section(tables: ReportTables) -> Section:
         s.add(
             Figure(
                 f"{REPORT_FIGURE_PREFIX}edits_{slug(name)}.png",
-                png_bytes(grid),
+                image_png(grid),
                 f"{name}: original (left) and chosen edit (right), with strength and scores",
             )
         )
