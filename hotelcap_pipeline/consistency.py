@@ -99,13 +99,11 @@ def tag_clusters_problems(clusters: pl.DataFrame, tags: pl.DataFrame) -> list[st
     return problems
 
 
-def edit_selection_problems(selection: pl.DataFrame, manifest: pl.DataFrame, k: int | None = None) -> list[str]:
+def edit_selection_problems(selection: pl.DataFrame, manifest: pl.DataFrame) -> list[str]:
     """Distinct stored photos, ranks 1..n, distances within a cosine distance's range [0, 2]."""
     problems = []
     if selection.is_empty():
         return ["edit_selection is empty: no photo to edit"]
-    if k is not None and selection.height > k:
-        problems.append(f"edit_selection has {selection.height} photos, more than k = {k}")
     if selection["image_id"].n_unique() != selection.height:
         problems.append("edit_selection picks a photo twice")
     ok = manifest.filter(pl.col("status") == "ok").select("image_id")

@@ -269,12 +269,6 @@ def clip_code_version(settings: Settings) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
-def load_clip_from_settings(settings: Settings, precision: str = "fp32") -> ClipModel:
-    from hotelcap_pipeline.tagging.clip_model import load_clip
-
-    return load_clip(settings.clip_model, clip_weights(settings), settings.device, precision=precision)
-
-
 def load_clip_by_id(model_id: str, settings: Settings, precision: str = "fp32") -> ClipModel:
     """The CLIP that made embeddings recorded as ``model_id``, found without the network.
 
