@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 # First match wins: the objects that say most clearly which part of a hotel a photo shows.
 ROOM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bathroom", ("bathtub", "toilet", "shower", "sink")),
@@ -42,6 +44,12 @@ def make_caption(tags: Sequence[str]) -> str:
         return f"{start}."
     listed = objects[0] if len(objects) == 1 else ", ".join(objects[:-1]) + " and " + objects[-1]
     return f"{start} with {listed}."
+
+
+def captions_for(given: np.ndarray, scores: np.ndarray, labels: Sequence[str]) -> list[str]:
+    """One caption per photo (row) from its given tags (a boolean matrix over ``labels``), best-scored first."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return [make_caption([labels[k] for k in o if row[k]]) for row, o in zip(given, order, strict=True)]
 
 
 def caption_tags(caption: str, labels: Sequence[str]) -> list[str]:

@@ -21,7 +21,7 @@ import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from hotelcap_pipeline.figures import figure_png, new_figure
-from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags
+from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags, captions_for
 from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.tags import decide_tags
 from hotelcap_pipeline.tagging.vocabulary import score_column
@@ -172,12 +172,9 @@ def evaluate_tags(
 def _labelled_rows(
     frame: pl.DataFrame, truth: np.ndarray, scores: np.ndarray, held: np.ndarray, labels_order: Sequence[str]
 ) -> list[dict]:
-    from hotelcap_pipeline.tagging.captions import make_caption
-
     thresholds = np.array([fit_f1_threshold(truth[~held, k], scores[~held, k]) for k in range(truth.shape[1])])
     given = decide_tags(scores[held], thresholds)
-    order = np.argsort(-scores[held], axis=1, kind="stable")
-    captions = [make_caption([labels_order[k] for k in o if row[k]]) for row, o in zip(given, order, strict=True)]
+    captions = captions_for(given, scores[held], labels_order)
     return [
         *_tag_rows(LABELLED, HELD_OUT, labels_order, truth[held], scores[held], given, thresholds),
         _caption_row(

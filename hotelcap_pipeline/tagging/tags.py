@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from hotelcap_pipeline.tagging.captions import make_caption
+from hotelcap_pipeline.tagging.captions import captions_for
 from hotelcap_pipeline.tagging.embed import embedding_matrix
 from hotelcap_pipeline.tagging.methods import DEFAULT_THRESHOLDS, METHODS, TaggingMethod
 from hotelcap_pipeline.tagging.text_cache import TextEncoder as ClipModel
@@ -100,8 +100,7 @@ def tags_table(
     """The ``image_tags`` rows of one method from its scores."""
     chosen = decide_tags(scores, threshold)
     labels = np.array([t.label for t in vocabulary], dtype=object)
-    by_score = np.argsort(-scores, axis=1, kind="stable")
-    captions = [make_caption([labels[k] for k in order if row[k]]) for row, order in zip(chosen, by_score, strict=True)]
+    captions = captions_for(chosen, scores, list(labels))
     return ids.select(ID_COLUMNS).hstack(
         pl.DataFrame(
             {
