@@ -3,10 +3,11 @@
 Runs executed in process (``hotelcap materialize``) and run workers of ``dagster dev`` both record the pid
 of the process that started the run in its RUN_START event. A run still STARTED whose process no longer
 exists on this machine cannot finish any more: it is reported failed, with the reason, so the UI and the
-next plan do not take it for one in progress. A pid says something only on the machine that started the
-run: runs of `hotelcap materialize` carry their host (``HOST_TAG``); untagged runs are judged only in an
-instance whose runs live in SQLite under DAGSTER_HOME, which is one machine's (a shared Postgres instance
-has runs of other machines, whose pids mean nothing here).
+next plan do not take it for one in progress, and the pool slots its steps held are given back. A pid
+says something only on the machine that started the run: runs of `hotelcap materialize` carry their host
+(``HOST_TAG``); untagged runs are judged only in an instance whose runs live in SQLite under DAGSTER_HOME,
+which is one machine's (a shared Postgres instance has runs of other machines, whose pids mean nothing
+here).
 """
 
 from __future__ import annotations
@@ -63,5 +64,9 @@ def mark_orphaned_runs(instance: dg.DagsterInstance, alive: Callable[[int], bool
         instance.report_run_failed(
             run, f"the process that ran it (pid {pid}) ended without finishing it (killed?); marked failed "
                  "by hotelcap on the next start")
+        # A step killed inside a pool (photos, gpu) still holds its slot; with no daemon to free it, the
+        # next run would wait for that slot forever.
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         marked.append(run.run_id)
     return marked

@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from hotelcap_pipeline.defs.orphans import HOST_TAG, mark_orphaned_runs, this_host
+from hotelcap_pipeline.settings import DAGSTER_YAML
 from hotelcap_pipeline.store import FILE_MODE, DataStore, StoreBusyError, atomic_write_bytes, store_lock
 
 
@@ -88,12 +89,12 @@ def test_materialize_names_a_dagster_home_it_cannot_use(tmp_path, monkeypatch, c
 def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)  # hotelcap's: every pool limited to one step at a time
     code = textwrap.dedent("""
         import os, signal
         import dagster as dg
 
-        @dg.op
+        @dg.op(pool="photos")
         def die():
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -115,8 +116,11 @@ def test_a_run_whose_process_was_killed_is_marked_failed(tmp_path):
         instance.add_run_tags(run.run_id, {HOST_TAG: "another-machine"})
         assert mark_orphaned_runs(instance) == []
         instance.add_run_tags(run.run_id, {HOST_TAG: this_host()})
+        storage = instance.event_log_storage
+        assert storage.get_concurrency_info("photos").claimed_slots  # the killed step still holds the slot
         assert mark_orphaned_runs(instance) == [run.run_id]
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not storage.get_concurrency_info("photos").claimed_slots  # so the next run is not kept waiting
         assert mark_orphaned_runs(instance) == []
 
 
