@@ -347,6 +347,8 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
     if have and (origin is None or origin.get("url") != str(url)):
         _discard_part(part)  # bytes of unknown origin cannot be trusted to continue this file
         have, origin = 0, None
+    if origin is not None and origin.get("total") == have:
+        return  # complete already (killed before the rename): a range request would only get a 416
     headers = dict(IDENTITY_ENCODING)
     if have and origin is not None:
         headers["Range"] = f"bytes={have}-"
@@ -359,22 +361,27 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
         if resp.status >= 400:
             raise status_retry(resp.status, resp.headers.get("Retry-After")) or PermanentFetchError(
                 f"HTTP {resp.status}")
-        resumed = resp.status == 206
+        resumed = resp.status == 206 and have > 0
         if resumed:
             start, total = _content_range(resp.headers.get("Content-Range", ""))
             if origin is None or start != have or not _continues(origin, resp, total):
                 _discard_part(part)
                 raise Retryable("the server's range does not continue the partial download (changed upstream?)")
+        elif resp.status == 206:  # a range nobody asked for: usable only if it is the whole file from byte 0
+            start, total = _content_range(resp.headers.get("Content-Range", ""))
+            if start != 0:
+                raise Retryable("the server answered a plain request with a part of the file")
         else:
             have = 0
             total = resp.content_length
-            _write_origin(part, str(url), resp, total)
         too_large = PermanentFetchError(f"larger than {max_bytes / 1e6:g} MB")
         if total is not None and total > max_bytes:
             raise too_large
         clock = asyncio.get_running_loop().time
         last_log = clock()
         with open(part, "ab" if resumed else "wb") as fh:
+            if not resumed:  # recorded after the old bytes are gone, so the record never describes them
+                _write_origin(part, str(url), resp, total)
             async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
                 have += len(chunk)
                 if have > max_bytes:

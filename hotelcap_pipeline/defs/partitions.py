@@ -12,9 +12,9 @@ from hotelcap_pipeline.sharding import SHARD_KEYS
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
 
 shards = dg.StaticPartitionsDefinition(SHARD_KEYS)
-# A backfill launches one run per shard, so shards run in parallel (multiprocess executor locally,
-# dagster-k8s or dagster-celery across machines); `hotelcap materialize` still covers every shard
-# in one run through a partition range, which the assets handle.
+# A backfill launches one run per shard, so shards run side by side as far as their pools allow (dagster-k8s
+# or dagster-celery across machines); `hotelcap materialize` still covers every shard in one run through a
+# partition range, which the assets handle.
 per_shard_runs = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
