@@ -124,7 +124,9 @@ def main() -> None:
                 f"[{name}] stage {stage:8.1f} photos/s (whole call, {stats['seconds']:.2f} s) | "
                 f"forward-only {forward:8.1f} photos/s | stage/forward = {stage / forward:.0%} (target >= 90%)"
             )
-            if not args.no_bf16:
+            if device == "mps" and not args.no_bf16:
+                print(f"[{name}] bf16 autocast: not measured (on mps only fp16 autocast is supported)")
+            elif not args.no_bf16:
                 bf16 = load_clip(arch, str(checkpoint), device=device, precision="bf16")
                 fast = forward_only(bf16, args.photos, args.batch_size)
                 print(f"[{name}] forward-only bf16 autocast {fast:8.1f} photos/s | bf16/fp32 = {fast / forward:.2f}x")

@@ -21,7 +21,7 @@ TEST_PHOTOS_DOWNLOAD_TIMEOUT_S = 6 * 3600.0
 
 
 def _local_path(source: str) -> Path | None:
-    from hotelcap_pipeline.http import local_path_of  # aiohttp is imported only when a source needs it
+    from hotelcap_pipeline.http import local_path_of  # here, not at module load: importing this module needs no aiohttp
 
     try:
         return local_path_of(source)

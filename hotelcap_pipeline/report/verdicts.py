@@ -95,7 +95,7 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
         if validation is None or validation.filter(pl.col("series") == name).is_empty():
             unjudged.append(
                 f"Edits `{name}`: not judged: the synthetic world cannot show this change, so no acceptance "
-                f"rule was validated for it ({rows.height} photos rendered)."
+                f"rule was validated for it ({rows.height} photos)."
             )
             continue
         if not rule_validated(validation, name):
@@ -112,7 +112,7 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
         failed = (tried["status"] == "failed").sum()
         also = f"; {failed} renders failed" if failed else ""
         verdicts.append(
-            Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / tried.height, tried.height, "photos rendered",
+            Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / tried.height, tried.height, "photos tried",
                     f"{accepted} edits passed the validated rule (the change happened and the room was kept){also}",
                     f"only {accepted} edits passed the validated rule{also}")
         )

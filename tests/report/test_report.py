@@ -339,7 +339,7 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
                                            "(model not found: /m)."]
     # One accepted, one skipped: judged on the one photo tried.
     verdicts, _ = judged(["ok", "skipped"], [None, "model not found: /m"])
-    assert "(share of photos with an accepted edit = 1, threshold ≥ 0.5, n = 1 photos rendered)" in verdicts[0]
+    assert "(share of photos with an accepted edit = 1, threshold ≥ 0.5, n = 1 photos tried)" in verdicts[0]
     # A failed render was tried and counts against the series, named in the sentence.
     verdicts, _ = judged(["ok", "failed"], [None, "out of memory"])
     assert "1 edits passed the validated rule (the change happened and the room was kept); 1 renders failed " \
