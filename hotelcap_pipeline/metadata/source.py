@@ -20,13 +20,14 @@ TEST_PHOTOS_MAX_DOWNLOAD_BYTES = 20_000_000_000
 TEST_PHOTOS_DOWNLOAD_TIMEOUT_S = 6 * 3600.0
 
 
-def _local_path(source: str) -> Path | None:
+def _local_path(source: str, variable: str) -> Path | None:
+    """The local file or folder ``source`` names; None for an http(s) URL; DatasetError for other URLs."""
     from hotelcap_pipeline.http import local_path_of  # here, not at module load: importing this module needs no aiohttp
 
     try:
         return local_path_of(source)
-    except ValueError:  # not a URL we fetch: the download reports it, naming the variable
-        return None
+    except ValueError as exc:  # file://otherhost/..., s3://...: neither a local path nor a URL we fetch
+        raise DatasetError(f"{variable}={exc}; set it to an http(s) URL or a path on this machine") from None
 
 
 def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str] = (),
@@ -36,7 +37,7 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
     A URL is downloaded into ``raw_dir`` (streamed, atomic, not again when already there); an
     archive is extracted safely, within ``limits``, into ``raw_dir/extracted`` once per archive version.
     """
-    local = _local_path(source)
+    local = _local_path(source, "HOTELCAP_DATASET")
     if local is not None and local.is_dir():
         return find_csv_folder(local)
     archive = _archive_of(
@@ -57,7 +58,7 @@ def resolve_test_photos(source: str, store_root: Path, raw_dir: Path, *, insecur
     archive is extracted safely, within ``limits``, into the store's ``images/test/<occlusion>/`` once per
     archive version; a folder already holding the tree is indexed where it is.
     """
-    local = _local_path(source)
+    local = _local_path(source, "HOTELCAP_TEST_PHOTOS")
     if local is not None and local.is_dir():
         return index_test_folder(local, store_root)
     archive = _archive_of(

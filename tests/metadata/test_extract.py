@@ -198,9 +198,10 @@ def test_an_unreachable_dataset_says_which_variable_to_set(tmp_path):
 
 
 def test_a_file_url_naming_another_host_is_refused_not_read_locally(tmp_path):
-    from hotelcap_pipeline.http import DownloadError
+    from hotelcap_pipeline.metadata.parse import DatasetError
 
     archive = tmp_path / "dataset.tar.gz"
     archive.write_bytes(b"not read")
-    with pytest.raises(DownloadError, match="file URLs must name a local path"):
+    with pytest.raises(DatasetError, match=f"^HOTELCAP_DATASET=file://fileserver{archive}: file URLs must name a "
+                                           "local path; set it to an http"):
         resolve_dataset(f"file://fileserver{archive}", tmp_path / "raw")
