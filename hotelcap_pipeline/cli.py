@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from hotelcap_pipeline.settings import ensure_dagster_home, load_settings
+from hotelcap_pipeline.settings import ensure_dagster_home, load_settings, unusable_folder
 from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock
 from hotelcap_pipeline.table_format import text_table
 from hotelcap_pipeline.terminal import safe_text
@@ -52,9 +52,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         print(safe_text(str(exc)), file=sys.stderr)
         return 1
     except OSError as exc:
-        why = "it is a file" if store.root.is_file() else exc.strerror or str(exc)
-        print(safe_text(f"HOTELCAP_DATA_STORE={store.root}: cannot use it as the data store folder ({why}); "
-                        "set HOTELCAP_DATA_STORE to a folder this user can write"), file=sys.stderr)
+        print(safe_text(unusable_folder("HOTELCAP_DATA_STORE", store.root, exc, "the data store folder")),
+              file=sys.stderr)
         return 1
     with lock, dg.DagsterInstance.get() as instance:
         for run_id in mark_orphaned_runs(instance):

@@ -361,19 +361,16 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
         if resp.status >= 400:
             raise status_retry(resp.status, resp.headers.get("Retry-After")) or PermanentFetchError(
                 f"HTTP {resp.status}")
-        resumed = resp.status == 206 and have > 0
-        if resumed:
+        if resp.status == 206:
             start, total = _content_range(resp.headers.get("Content-Range", ""))
-            if origin is None or start != have or not _continues(origin, resp, total):
+            if have and (origin is None or start != have or not _continues(origin, resp, total)):
                 _discard_part(part)
                 raise Retryable("the server's range does not continue the partial download (changed upstream?)")
-        elif resp.status == 206:  # a range nobody asked for: usable only if it is the whole file from byte 0
-            start, total = _content_range(resp.headers.get("Content-Range", ""))
-            if start != 0:
+            if not have and start != 0:  # a range nobody asked for: usable only if it starts at byte 0
                 raise Retryable("the server answered a plain request with a part of the file")
         else:
-            have = 0
-            total = resp.content_length
+            have, total = 0, resp.content_length
+        resumed = have > 0
         too_large = PermanentFetchError(f"larger than {max_bytes / 1e6:g} MB")
         if total is not None and total > max_bytes:
             raise too_large

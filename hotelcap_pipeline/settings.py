@@ -206,6 +206,12 @@ retention:
 _OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
+def unusable_folder(variable: str, folder: Path, exc: OSError, role: str) -> str:
+    """The one line for a folder a variable names that cannot be created or written."""
+    why = "it is a file" if folder.is_file() else exc.strerror or str(exc)
+    return f"{variable}={folder}: cannot use it as {role} ({why}); set {variable} to a folder this user can write"
+
+
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME defaults to .dagster_home in the checkout so run history survives restarts; its
     dagster.yaml, when absent, runs each pool (gpu, photos) one step at a time. A folder that cannot be used raises
@@ -217,9 +223,7 @@ def ensure_dagster_home() -> Path:
         if not config.exists() or config.read_text() == _OLD_DAGSTER_YAML:
             config.write_text(DAGSTER_YAML)
     except OSError as exc:
-        why = "it is a file" if home.is_file() else exc.strerror or str(exc)
-        raise ValueError(f"DAGSTER_HOME={home}: cannot use it as Dagster's folder ({why}); set DAGSTER_HOME to a "
-                         "folder this user can write") from None
+        raise ValueError(unusable_folder("DAGSTER_HOME", home, exc, "Dagster's folder")) from None
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -29,9 +29,9 @@ MARKDOWN_MAX_CHARS = 1_500
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
-def ui_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48) -> str:
+def ui_table(df: pl.DataFrame, max_rows: int = 8, max_width: int = 48, max_chars: int = MARKDOWN_MAX_CHARS) -> str:
     """The first rows of ``df`` as Markdown for an asset page, within one event's character budget."""
-    return markdown_table(df, max_rows=max_rows, max_width=max_width, max_chars=MARKDOWN_MAX_CHARS)
+    return markdown_table(df, max_rows=max_rows, max_width=max_width, max_chars=max_chars)
 
 
 def column_schema(columns: Mapping[str, Any], asset: str) -> dg.TableSchema:
@@ -64,8 +64,7 @@ def table_metadata(df: pl.DataFrame, asset: str, path: str | None = None, *, sch
         meta[COLUMN_SCHEMA] = table_schema(df, asset)
     if preview_rows > 0:
         shown = df.select([c for c in df.columns if c != "embedding"])
-        meta["preview"] = dg.MetadataValue.md(
-            markdown_table(shown, max_rows=preview_rows, max_width=48, max_chars=preview_chars))
+        meta["preview"] = dg.MetadataValue.md(ui_table(shown, max_rows=preview_rows, max_chars=preview_chars))
     if path is not None:
         meta["path"] = dg.MetadataValue.path(str(path))
     return meta
