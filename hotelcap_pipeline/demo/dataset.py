@@ -12,9 +12,11 @@ URLs use a placeholder host that the demo maps to a loopback server (``hotelcap_
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -200,6 +202,12 @@ def build_demo(root: Path = DEMO_DIR, seed: int = 0) -> list[DemoPhoto]:
     return photos
 
 
-if __name__ == "__main__":
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)  # no options; --help explains, rather than regenerating the files
     made = build_demo()
     print(f"wrote {len(made)} photos, 4 CSVs and {DEMO_LABELS.name} under {DEMO_DIR}")
+
+
+if __name__ == "__main__":
+    main()
