@@ -19,6 +19,7 @@ from hotelcap_pipeline.world.styles import RGB, HotelStyle
 WHITE: RGB = (246, 246, 242)
 SHEET: RGB = (244, 243, 238)
 LINE_GREY: RGB = (196, 196, 192)
+SWAN_LINE: RGB = (150, 150, 146)  # folds of the towel
 SCREEN: RGB = (16, 18, 24)
 TERRACOTTA: RGB = (172, 92, 58)
 LEAF_GREENS: tuple[RGB, ...] = ((46, 118, 52), (66, 146, 62), (36, 98, 46), (84, 160, 72))
@@ -140,37 +141,38 @@ def _bezier(p0: Point, p1: Point, p2: Point, p3: Point, n: int = 10) -> list[Poi
     return pts
 
 
-def draw_towel_swans(c: Canvas, bed: Placed) -> None:
-    """Two swans folded from white towels, facing each other in the middle of the bed (their necks make a heart)."""
+def draw_towel_swans(c: Canvas, bed: Placed, st: HotelStyle) -> None:
+    """Two swans folded from white towels on the blanket at the foot of the bed, facing each other (their
+    necks make a heart). On the blanket rather than the white sheet, as hotels lay them, so they stand out."""
     x0, _, x1, _, w, h = _split(bed.box)
-    cx, cy = (x0 + x1) / 2, bed_surface(bed.box, 0.6)[2]
-    c.ellipse((cx - 0.27 * w, cy - 0.01 * h, cx + 0.27 * w, cy + 0.09 * h), (196, 196, 192))  # shadow
+    cx, cy = (x0 + x1) / 2, bed_surface(bed.box, 0.8)[2]
+    c.ellipse((cx - 0.28 * w, cy - 0.01 * h, cx + 0.28 * w, cy + 0.07 * h), shade(st.fabric, 0.62))  # shadow
     neck_w = max(0.01, 0.03 * w)
     for side in (-1, 1):
-        inner, outer = cx + side * 0.035 * w, cx + side * 0.25 * w
+        inner, outer = cx + side * 0.035 * w, cx + side * 0.26 * w
         c.polygon(
             [(outer - side * 0.03 * w, cy - 0.02 * h), (outer + side * 0.02 * w, cy - 0.1 * h), (outer, cy + 0.02 * h)],
             WHITE,
-            outline=LINE_GREY,
+            outline=SWAN_LINE,
         )  # tail
         c.ellipse(
-            (min(inner, outer), cy - 0.06 * h, max(inner, outer), cy + 0.06 * h), WHITE, outline=LINE_GREY, width=0.002
+            (min(inner, outer), cy - 0.055 * h, max(inner, outer), cy + 0.05 * h), WHITE, outline=SWAN_LINE, width=0.003
         )
         neck = _bezier(
             (cx + side * 0.08 * w, cy - 0.02 * h),
-            (cx + side * 0.15 * w, cy - 0.16 * h),
-            (cx + side * 0.09 * w, cy - 0.3 * h),
-            (cx + side * 0.04 * w, cy - 0.26 * h),
+            (cx + side * 0.15 * w, cy - 0.15 * h),
+            (cx + side * 0.09 * w, cy - 0.27 * h),
+            (cx + side * 0.04 * w, cy - 0.24 * h),
         )
-        c.line(neck, LINE_GREY, neck_w * 1.25)
+        c.line(neck, SWAN_LINE, neck_w * 1.35)
         c.line(neck, WHITE, neck_w)
-        hx, hy = cx + side * 0.045 * w, cy - 0.265 * h
-        c.dot(hx, hy, neck_w * 0.75, WHITE)
+        hx, hy = cx + side * 0.045 * w, cy - 0.245 * h
+        c.dot(hx, hy, neck_w * 0.8, WHITE)
         c.polygon(
             [
                 (hx - side * 0.01 * w, hy - 0.012 * h),
-                (hx - side * 0.04 * w, hy + 0.01 * h),
-                (hx - side * 0.008 * w, hy + 0.014 * h),
+                (hx - side * 0.045 * w, hy + 0.012 * h),
+                (hx - side * 0.008 * w, hy + 0.016 * h),
             ],
             (232, 136, 40),
         )  # beak

@@ -125,7 +125,7 @@ def _draw_scene(spec: RoomSpec, lay: Layout, style: HotelStyle, frame: Frame) ->
         if "rose_petals" in spec.conditions:
             draw_rose_petals(canvas, bed, spec.layout_seed)
         if "towel_swan" in spec.conditions:
-            draw_towel_swans(canvas, bed)
+            draw_towel_swans(canvas, bed, style)
     return img
 
 
