@@ -53,7 +53,8 @@ def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
                 unknown = [t for t in tags if t not in known]
                 if unknown:
                     raise InputFileError(
-                        f"{path}, line {line}: {', '.join(unknown)} not in the vocabulary ({', '.join(labels)})"
+                        f"{path}, line {line}: {', '.join(unknown)} not in the vocabulary ({', '.join(labels)}); "
+                        "label with those words, or add the word to assets/vocabulary.yaml"
                     )
                 rows.append(
                     {
