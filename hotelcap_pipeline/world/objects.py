@@ -143,7 +143,7 @@ def _bezier(p0: Point, p1: Point, p2: Point, p3: Point, n: int = 10) -> list[Poi
 
 def draw_towel_swans(c: Canvas, bed: Placed, st: HotelStyle) -> None:
     """Two swans folded from white towels on the blanket at the foot of the bed, facing each other (their
-    necks make a heart). On the blanket rather than the white sheet, as hotels lay them, so they stand out."""
+    necks make a heart): where hotels lay them, and where a viewer sees them, unlike white on the sheet."""
     x0, _, x1, _, w, h = _split(bed.box)
     cx, cy = (x0 + x1) / 2, bed_surface(bed.box, 0.8)[2]
     c.ellipse((cx - 0.28 * w, cy - 0.01 * h, cx + 0.28 * w, cy + 0.07 * h), shade(st.fabric, 0.62))  # shadow
