@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from hotelcap_pipeline.settings import ensure_dagster_home, load_settings, unusable_folder
+from hotelcap_pipeline.settings import ensure_dagster_home, load_settings, unknown_variables, unusable_folder
 from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock
 from hotelcap_pipeline.table_format import text_table
 from hotelcap_pipeline.terminal import safe_text
@@ -224,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_settings()  # a bad HOTELCAP_* value is one line naming it, before anything else loads
+        for warning in unknown_variables():
+            print(safe_text(warning), file=sys.stderr)
         # The commands that run Dagster need its folder: one that cannot be used is one line too.
         args.dagster_home = ensure_dagster_home() if args.func in (cmd_materialize, cmd_ui) else None
     except ValueError as exc:

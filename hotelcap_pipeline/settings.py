@@ -6,6 +6,7 @@ Environment variables give the defaults; Dagster run config overrides them per r
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,26 @@ ENV_VARS = {
     "precision": "HOTELCAP_PRECISION",
     "test_photos": "HOTELCAP_TEST_PHOTOS",
 }
+
+
+# Read where they are used, not by load_settings: the local cache, the Celery executor, the report link.
+OTHER_VARIABLES = ("HOTELCAP_ALLOW_LOCAL_FILES", "HOTELCAP_CACHE_DIR", "HOTELCAP_CELERY_BROKER",
+                   "HOTELCAP_CELERY_BACKEND", "HOTELCAP_REPORT_URL")
+_PREFIX = "HOTELCAP_"
+KNOWN_VARIABLES = frozenset((*ENV_VARS.values(), *OTHER_VARIABLES))
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per HOTELCAP_* variable that nothing reads: a misspelt name would be ignored silently."""
+    env = os.environ if environ is None else environ
+    warnings = []
+    for name in sorted(n for n in env if n.startswith(_PREFIX) and n not in KNOWN_VARIABLES):
+        # Compared without the common prefix, which would make every name look close.
+        known = [k.removeprefix(_PREFIX) for k in sorted(KNOWN_VARIABLES)]
+        close = difflib.get_close_matches(name.removeprefix(_PREFIX), known, n=1)
+        hint = f" (did you mean {_PREFIX}{close[0]}?)" if close else ""
+        warnings.append(f"warning: {name} is not a hotelcap setting and is ignored{hint}")
+    return warnings
 
 
 def settings_with(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

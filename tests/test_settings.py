@@ -9,9 +9,12 @@ from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, Ho
 from hotelcap_pipeline.settings import (
     DEFAULT_CLIP_MODEL,
     DEMO_CLIP_MODEL,
+    KNOWN_VARIABLES,
+    PROJECT_ROOT,
     DeviceError,
     resolve_device,
     settings_with,
+    unknown_variables,
 )
 
 
@@ -75,3 +78,21 @@ def test_device_names_the_setting_when_unusable() -> None:
     with pytest.raises(DeviceError, match=rf"HOTELCAP_DEVICE='cuda:{count}', but torch sees {count} CUDA device"):
         resolve_device(f"cuda:{count}")
     assert "DeviceError" in EXPECTED_ERRORS  # one line for the user, no traceback
+
+
+def test_a_misspelt_variable_gets_a_warning_naming_the_setting_it_resembles() -> None:
+    env = {"HOTELCAP_N_HOTEL": "5", "HOTELCAP_SEED": "1", "HOTELCAP_COLOUR": "red", "PATH": "/bin"}
+    assert unknown_variables(env) == [
+        "warning: HOTELCAP_COLOUR is not a hotelcap setting and is ignored",
+        "warning: HOTELCAP_N_HOTEL is not a hotelcap setting and is ignored (did you mean HOTELCAP_N_HOTELS?)",
+    ]
+
+
+def test_every_variable_the_package_reads_is_a_known_setting() -> None:
+    # A variable read somewhere but missing from the list would be warned about while it works.
+    import re
+
+    read = {m for path in (PROJECT_ROOT / "hotelcap_pipeline").rglob("*.py")
+            for m in re.findall(r"HOTELCAP_[A-Z0-9_]+\b(?!\*)", path.read_text(encoding="utf-8"))}
+    assert read - KNOWN_VARIABLES == set()
+    assert unknown_variables({name: "x" for name in KNOWN_VARIABLES}) == []
