@@ -363,15 +363,21 @@ def resolve_diffusion(model: str, variable: str, *, prefer_half: bool = False) -
 
 
 def diffusion_sources(settings: Settings, ip2p_model: str, controlnet_model: str) -> tuple[str, str, str]:
-    """(img2img, InstructPix2Pix, ControlNet) model ids or folders; the demo's tiny ones are built on first use."""
+    """(img2img, InstructPix2Pix, ControlNet) model ids or folders; a demo model's name (the demo profile's
+    defaults) is its folder under the store's models/, built on first use."""
     from hotelcap_pipeline.demo.tiny_diffusion import (
+        TINY_CONTROLNET,
+        TINY_IP2P,
         TINY_SD,
         ensure_tiny_controlnet,
         ensure_tiny_ip2p,
         ensure_tiny_sd,
     )
 
-    if settings.diffusion_model != TINY_SD:
-        return settings.diffusion_model, ip2p_model, controlnet_model
-    models = DataStore.at(settings.data_store).models
-    return str(ensure_tiny_sd(models)), str(ensure_tiny_ip2p(models)), str(ensure_tiny_controlnet(models))
+    builders = {TINY_SD: ensure_tiny_sd, TINY_IP2P: ensure_tiny_ip2p, TINY_CONTROLNET: ensure_tiny_controlnet}
+
+    def source(model: str) -> str:
+        build = builders.get(model)
+        return model if build is None else str(build(DataStore.at(settings.data_store).models))
+
+    return source(settings.diffusion_model), source(ip2p_model), source(controlnet_model)

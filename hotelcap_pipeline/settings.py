@@ -31,6 +31,8 @@ DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_canny"
 DEMO_CLIP_MODEL = "hotelcap-world-clip"
 DEMO_CLIP_CHECKPOINT = DEMO_DIR / "models" / f"{DEMO_CLIP_MODEL}.pt"
 DEMO_DIFFUSION_MODEL = "hotelcap-tiny-sd"
+DEMO_IP2P_MODEL = "hotelcap-tiny-ip2p"
+DEMO_CONTROLNET_MODEL = "hotelcap-tiny-controlnet"
 
 
 def _env(name: str, default: str, environ: Mapping[str, str] | None = None) -> str:
@@ -121,8 +123,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             h.strip().lower() for h in get("HOTELCAP_INSECURE_HOSTS", "").split(",") if h.strip()
         ),
         labels=get("HOTELCAP_LABELS", str(DEMO_DIR / "labels.csv") if demo else ""),
-        ip2p_model=get("HOTELCAP_IP2P_MODEL", DEFAULT_IP2P_MODEL),
-        controlnet_model=get("HOTELCAP_CONTROLNET_MODEL", DEFAULT_CONTROLNET_MODEL),
+        ip2p_model=get("HOTELCAP_IP2P_MODEL", DEMO_IP2P_MODEL if demo else DEFAULT_IP2P_MODEL),
+        controlnet_model=get("HOTELCAP_CONTROLNET_MODEL", DEMO_CONTROLNET_MODEL if demo else DEFAULT_CONTROLNET_MODEL),
         precision=_precision(get("HOTELCAP_PRECISION", "auto")),
         allow_local_files=parse_allow_local_files(get("HOTELCAP_ALLOW_LOCAL_FILES", "")),
         test_photos=get("HOTELCAP_TEST_PHOTOS", ""),

@@ -96,3 +96,20 @@ def test_every_variable_the_package_reads_is_a_known_setting() -> None:
             for m in re.findall(r"HOTELCAP_[A-Z0-9_]+\b(?!\*)", path.read_text(encoding="utf-8"))}
     assert read - KNOWN_VARIABLES == set()
     assert unknown_variables({name: "x" for name in KNOWN_VARIABLES}) == []
+
+
+def test_the_demo_names_its_own_edit_models_and_a_named_model_is_used_as_given(tmp_path) -> None:
+    from hotelcap_pipeline.models import diffusion_sources
+    from hotelcap_pipeline.settings import load_settings
+
+    demo = load_settings({"HOTELCAP_PROFILE": "demo", "HOTELCAP_DATA_STORE": str(tmp_path)})
+    assert (demo.diffusion_model, demo.ip2p_model, demo.controlnet_model) == (
+        "hotelcap-tiny-sd", "hotelcap-tiny-ip2p", "hotelcap-tiny-controlnet")
+    # A demo run given a real InstructPix2Pix keeps it; only the demo's names become built folders.
+    mixed = load_settings({"HOTELCAP_PROFILE": "demo", "HOTELCAP_DATA_STORE": str(tmp_path),
+                           "HOTELCAP_DIFFUSION_MODEL": "/models/sd", "HOTELCAP_IP2P_MODEL": "/models/ip2p"})
+    sd, ip2p, controlnet = diffusion_sources(mixed, mixed.ip2p_model, mixed.controlnet_model)
+    assert (sd, ip2p) == ("/models/sd", "/models/ip2p")
+    assert controlnet == str(tmp_path / "models" / "hotelcap-tiny-controlnet")
+    assert (tmp_path / "models" / "hotelcap-tiny-controlnet").is_dir()
+    assert not (tmp_path / "models" / "hotelcap-tiny-sd").exists()

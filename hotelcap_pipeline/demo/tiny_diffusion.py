@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 
-from hotelcap_pipeline.settings import DEMO_DIFFUSION_MODEL
+from hotelcap_pipeline.settings import DEMO_CONTROLNET_MODEL, DEMO_DIFFUSION_MODEL, DEMO_IP2P_MODEL
 
-TINY_SD = DEMO_DIFFUSION_MODEL  # the folder name under data_store/models/
-TINY_IP2P = "hotelcap-tiny-ip2p"
-TINY_CONTROLNET = "hotelcap-tiny-controlnet"
+# The demo's model names are also their folder names under data_store/models/.
+TINY_SD = DEMO_DIFFUSION_MODEL
+TINY_IP2P = DEMO_IP2P_MODEL
+TINY_CONTROLNET = DEMO_CONTROLNET_MODEL
 
 # CLIP's BPE table: 256 byte symbols, their end-of-word variants, 48894 merges, then the two special tokens.
 CLIP_MERGES = 49152 - 256 - 2

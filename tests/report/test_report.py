@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from hotelcap_pipeline.report import ReportContext, build_report
+from hotelcap_pipeline.report.document import Bullets
 from hotelcap_pipeline.report.render import markdown_html
 from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.store import DataStore, write_parquet_atomic
@@ -381,6 +382,21 @@ def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) ->
     for expected in ("HOTELCAP_PRECISION=fp16", "HOTELCAP_IP2P_MODEL=org/ip2p", "HOTELCAP_CONTROLNET_MODEL=org/canny",
                      "HOTELCAP_TEST_PHOTOS=https://example.org/test.tar.lz4"):
         assert expected in command
+
+
+def test_models_recorded_in_the_tables_show_no_path_of_the_machine_that_ran_them(tmp_path: Path) -> None:
+    from hotelcap_pipeline.report.sections.about import reproduce_section
+    from hotelcap_pipeline.settings import load_settings
+
+    store = DataStore(tmp_path)
+    store.tables.mkdir(parents=True, exist_ok=True)
+    elsewhere = "/srv/run/store/models"
+    pl.DataFrame({"model": [f"{elsewhere}/tiny-sd|{elsewhere}/tiny-controlnet"], "clip_model": ["ViT-B-32/sha256:ab"]}
+                 ).write_parquet(store.tables / "diffusion_edits.parquet")
+    section = reproduce_section(ReportContext.from_settings(load_settings({})), ReportTables(store))
+    bullets = next(b for b in section.blocks if isinstance(b, Bullets)).items
+    assert bullets == ("`diffusion_edits.model`: /path/to/tiny-sd|/path/to/tiny-controlnet",
+                       "`diffusion_edits.clip_model`: ViT-B-32/sha256:ab")
 
 
 def test_the_report_does_not_need_the_device_the_models_ran_on(tmp_path: Path) -> None:

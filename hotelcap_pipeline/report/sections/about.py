@@ -7,7 +7,7 @@ import shlex
 
 import polars as pl
 
-from hotelcap_pipeline.report.context import ReportContext
+from hotelcap_pipeline.report.context import ReportContext, portable_path
 from hotelcap_pipeline.report.document import Bullets, Paragraph, Section, Table
 from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.settings import ENV_VARS
@@ -75,8 +75,10 @@ def _recorded_models(tables: ReportTables) -> list[str]:
         frame = tables.get(key)
         for column in columns:
             if frame is not None and column in frame.columns:
+                # A ControlNet edit records "base|controlnet"; each part is shown as the settings are.
                 found += [
-                    f"`{key}.{column}`: {m}" for m in sorted(frame[column].drop_nulls().unique().to_list())
+                    f"`{key}.{column}`: {'|'.join(portable_path(part) for part in m.split('|'))}"
+                    for m in sorted(frame[column].drop_nulls().unique().to_list())
                 ]
     return found
 
