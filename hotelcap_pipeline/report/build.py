@@ -43,7 +43,7 @@ def report_sections(store: DataStore, context: ReportContext, tables: ReportTabl
         clusters_section(tables),
         edits_section(tables),
         portrait_section(tables),
-        findings_section(tables),
+        findings_section(tables, demo=context.is_demo),
         reproduce_section(context, tables),
     ]
 

@@ -11,6 +11,7 @@ import polars as pl
 
 from hotelcap_pipeline.criteria import (
     CAPTION_F1,
+    CAPTION_ROOM,
     EDIT_ACCEPTED,
     LABELLED_GAIN,
     PHOTOS_OK,
@@ -54,6 +55,11 @@ def tagging_verdicts(tables: ReportTables) -> list[Verdict]:
             Verdict(f"Captions `{row['method']}`", CAPTION_F1, row["caption_f1"], row["photos"], "captions",
                     "captions name what the photo shows", "captions miss or invent objects"),
         ]
+        if row["caption_room_accuracy"] is not None:  # labels without room kinds: nothing to compare
+            verdicts.append(
+                Verdict(f"Captions `{row['method']}`", CAPTION_ROOM, row["caption_room_accuracy"], row["photos"],
+                        "captions", "captions call the room what it is", "captions too often name the wrong room")
+            )
     held = summary.filter(pl.col("split") == HELD_OUT)
     labelled = held.filter(pl.col("method") == LABELLED)
     zero_shot = held.filter(pl.col("method") != LABELLED).drop_nulls("macro_f1")
@@ -75,9 +81,10 @@ def cluster_verdict_list(tables: ReportTables) -> list[Verdict]:
     clusters = tables.get("tag_clusters")
     if clusters is None or clusters.is_empty():
         return []
-    methods = clusters["method"].unique().to_list() if "method" in clusters.columns else []
-    method = "seed" if "seed" in methods else (methods[0] if methods else None)
-    return cluster_verdicts(agreement_table(clusters), method) if method else []
+    methods = clusters["method"].unique(maintain_order=True).to_list() if "method" in clusters.columns else []
+    table = agreement_table(clusters)
+    # The study's method first, the others after it.
+    return [v for m in sorted(methods, key=lambda m: m != "seed") for v in cluster_verdicts(table, m)]
 
 
 def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
@@ -113,8 +120,10 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
         also = f"; {failed} renders failed" if failed else ""
         verdicts.append(
             Verdict(f"Edits `{name}`", EDIT_ACCEPTED, accepted / tried.height, tried.height, "photos tried",
-                    f"{accepted} edits passed the validated rule (the change happened and the room was kept){also}",
-                    f"only {accepted} edits passed the validated rule{also}")
+                    f"{accepted} edit{'' if accepted == 1 else 's'} passed the validated rule (the change "
+                    f"happened and the room was kept){also}",
+                    (f"only {accepted} of {tried.height} edits passed" if accepted else "no edit passed")
+                    + f" the validated rule{also}")
         )
     return verdicts, unjudged
 
@@ -135,8 +144,10 @@ def findings(tables: ReportTables) -> tuple[list[str], list[str], list[str]]:
     return worked, failed, unmeasured
 
 
-def findings_section(tables: ReportTables) -> Section:
+def findings_section(tables: ReportTables, demo: bool = False) -> Section:
     s = Section("What worked and what did not", "findings")
+    if demo:  # the UI shows this section on its own, away from the report's opening caveat
+        s.add(Paragraph("*Demo profile: measured on the synthetic world, not on real hotels.*"))
     worked, failed, unmeasured = findings(tables)
     s.add(Paragraph("**Worked:**"), Bullets(tuple(worked)) if worked else Paragraph("Nothing measured worked."))
     s.add(Paragraph("**Did not work:**"), Bullets(tuple(failed)) if failed else Paragraph("Nothing measured failed."))

@@ -294,7 +294,7 @@ def test_report_states_profile_and_demo_caveat(full_store: DataStore) -> None:
     demo = build_report(full_store, context("demo")).markdown.read_text()
     assert "profile `demo`" in demo and "every number below comes from a synthetic world" in demo
     real = build_report(full_store, context("hotels50k")).markdown.read_text()
-    assert "profile `hotels50k`" in real and "synthetic world" not in real
+    assert "profile `hotels50k`" in real and "comes from a synthetic world" not in real
     assert "CLIP `ViT-B-32 (laion2b_s34b_b79k)`" in real
 
 
@@ -312,7 +312,7 @@ def test_findings_follow_the_numbers(full_store: DataStore) -> None:
         "n = 6 photos requested)" in failed
     assert "Tagging `seed`: photos that show an object score above those that do not (median per-tag ROC AUC = 1, " \
         "threshold ≥ 0.75, n = 20 labelled photos)" in worked
-    assert "Edits `night`: 1 edits passed the validated rule" in worked
+    assert "Edits `night`: 1 edit passed the validated rule" in worked
     assert "Clusters of the `seed` tags vs hotels (k = 3, 3 hotels): too few to judge" in unmeasured  # 6 < 8 photos
     images = full_store.read_table("hotel_images").with_columns(pl.lit("ok").alias("status"))
     write(full_store, "hotel_images", images)
@@ -320,7 +320,7 @@ def test_findings_follow_the_numbers(full_store: DataStore) -> None:
     write(full_store, "diffusion_edits", edits)
     worked, failed, unmeasured = verdicts()
     assert "Photo download: 6 photos fetched and resized" in worked
-    assert "Edits `night`: only 0 edits passed the validated rule" in failed
+    assert "Edits `night`: no edit passed the validated rule" in failed
 
 
 def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> None:
@@ -343,7 +343,7 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
     assert "(share of photos with an accepted edit = 1, threshold ≥ 0.5, n = 1 photos tried)" in verdicts[0]
     # A failed render was tried and counts against the series, named in the sentence.
     verdicts, _ = judged(["ok", "failed"], [None, "out of memory"])
-    assert "1 edits passed the validated rule (the change happened and the room was kept); 1 renders failed " \
+    assert "1 edit passed the validated rule (the change happened and the room was kept); 1 renders failed " \
         "(share of photos with an accepted edit = 0.5" in verdicts[0]
 
 

@@ -136,6 +136,10 @@ def test_captions_in_basic_words_and_read_back() -> None:
         "A desk corner with a desk, a coffee machine and curtains."
     )
     assert make_caption([]) == "A room."
+    # The best-scored object that marks a room names it, wherever that room comes in ROOM_WORDS.
+    assert make_caption(["bed", "sink", "lamp"]).startswith("A bedroom with")
+    assert make_caption(["sink", "bed", "lamp"]).startswith("A bathroom with")
+    assert make_caption(["lamp", "towel"]) == "A room with a lamp and a towel."
     labels = ["bed", "desk", "coffee machine", "curtains", "lamp"]
     caption = make_caption(["desk", "coffee machine", "lamp"])
     assert caption_tags(caption, labels) == ["desk", "coffee machine", "lamp"]

@@ -120,11 +120,13 @@ def clusters_section(tables: ReportTables) -> Section:
     s.add(
         Paragraph(
             f"k-modes on the photo x tag matrix of each tagging method; the answer below is about the `{method}` "
-            f"tags (the study's method), the others are side by side in the table. The cost elbow gives "
-            f"k = {elbow['k'][0] if elbow.height else 'n/a'} for {groups}. Each clustering is also run with k "
-            "equal to the number of hotels, chains and (where labels exist) room kinds."
+            f"tags (the study's method), the others follow it and are side by side in the table. The cost "
+            f"elbow of the `{method}` tags is at k = {elbow['k'][0] if elbow.height else 'n/a'} (the sample has "
+            f"{groups}). Each clustering is also run with k equal to the number of hotels, chains and (where "
+            "labels exist) room kinds."
         ),
-        Bullets(tuple(v.sentence() for v in cluster_verdicts(table, method))),
+        Bullets(tuple(v.sentence() for m in (method, *(x for x in methods if x != method))
+                      for v in cluster_verdicts(table, m))),
         Table(table, "Agreement of clusters with each grouping, per method and choice of k (ARI 0: chance)"),
         *tables.figures_of("tag_clusters"),
     )
