@@ -13,7 +13,8 @@ import numpy as np
 import polars as pl
 
 
-def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, seed: int) -> pl.DataFrame:
+def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, seed: int,
+                   tags_method: str = "") -> pl.DataFrame:
     """``k`` photos by farthest-point sampling; deterministic for ``seed`` whatever the input row order.
 
     ``embeddings``: image_id, hotel_id, chain_id, embedding (list of float) and any other columns, which
@@ -76,13 +77,15 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         )
     )
     reasons = [
-        _reason(row["tags"], row["min_distance"], row["new_hotel"], seed) for row in chosen.iter_rows(named=True)
+        _reason(row["tags"], row["min_distance"], row["new_hotel"], seed, tags_method)
+        for row in chosen.iter_rows(named=True)
     ]
     return chosen.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8))
 
 
-def _reason(tags: list[str] | None, distance: float | None, new_hotel: bool, seed: int) -> str:
-    what = f"tags: {', '.join(tags)}" if tags else "no tags"
+def _reason(tags: list[str] | None, distance: float | None, new_hotel: bool, seed: int, method: str = "") -> str:
+    named = f" ({method})" if method else ""  # which tagging method's tags: they differ a lot between methods
+    what = f"tags{named}: {', '.join(tags)}" if tags else f"no tags{named}"
     if distance is None:
         return f"{what}; first pick (drawn with seed {seed})"
     where = "a hotel not yet picked" if new_hotel else "every hotel already picked"

@@ -66,6 +66,9 @@ def test_reasons_carry_tags_and_extra_columns_pass_through():
     by_id = {r["image_id"]: r for r in got.iter_rows(named=True)}
     assert by_id[0]["reason"].startswith("tags: bed, lamp") and by_id[0]["tags"] == ["bed", "lamp"]
     assert by_id[2]["reason"].startswith("no tags")
+    with_method = select_diverse(frame, tags, 5, seed=1, tags_method="seed")
+    named = {r["image_id"]: r["reason"] for r in with_method.iter_rows(named=True)}
+    assert named[0].startswith("tags (seed): bed, lamp") and named[2].startswith("no tags (seed)")
 
 
 def test_bad_input_is_refused():

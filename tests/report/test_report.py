@@ -409,3 +409,18 @@ def test_the_report_does_not_need_the_device_the_models_ran_on(tmp_path: Path) -
     assert ctx.device == "cuda"
     resolved = ReportContext.from_run(Settings(device="auto", data_store=str(tmp_path)), ReportTables(store)).device
     assert resolved in ("cpu", "cuda", "mps")
+
+
+def test_a_word_no_labelled_photo_shows_is_named_with_how_often_it_is_given_wrongly() -> None:
+    from hotelcap_pipeline.report.sections.tagging import _unmeasured_tags
+    from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW
+
+    evaluation = pl.DataFrame({"split": [ALL, ALL, ALL], "tag": ["bed", "balcony", CAPTION_ROW],
+                               "n_present": [5, 0, 10]})
+    tags = pl.DataFrame({"method": ["seed", "seed", "calibrated"],
+                         "tags": [["bed", "balcony"], ["bed"], ["balcony"]]})
+    (note,) = _unmeasured_tags(evaluation, tags)
+    assert note.text == ("Not measured: balcony: no labelled photo shows it, so there is no ROC AUC, AP or recall to "
+                         "compute, and the medians and macro averages above leave it out. The methods give it "
+                         "anyway, always wrongly: `seed` on 1 photo, `calibrated` on 1 photo.")
+    assert _unmeasured_tags(evaluation.filter(pl.col("tag") != "balcony"), tags) == []

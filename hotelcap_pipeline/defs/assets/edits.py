@@ -29,7 +29,7 @@ class SelectionConfig(dg.Config):
     method: TaggingMethod = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
 
 
-@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1",
+@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="2",
           deps=["image_embeddings", "image_tags", "hotel_images"],
           metadata=declared_schema(SELECTION_COLUMNS, "edit_selection"))
 def edit_selection(context: dg.AssetExecutionContext, config: SelectionConfig, settings: HotelcapSettings) -> dg.Output:
@@ -41,7 +41,7 @@ def edit_selection(context: dg.AssetExecutionContext, config: SelectionConfig, s
     files = store.read_shards("hotel_images", SHARD_KEYS).select("image_id", "path")
     embeddings = store.read_shards("image_embeddings", SHARD_KEYS).join(files, on="image_id", how="inner")
     tags = store.read_table("image_tags").filter(pl.col("method") == config.method).select("image_id", "tags")
-    picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed))
+    picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed), tags_method=config.method)
     picked = with_shard(picked).select(list(SELECTION_COLUMNS))  # the declared columns, in their order
     # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
     context.add_asset_metadata(

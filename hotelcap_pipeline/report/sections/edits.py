@@ -55,7 +55,8 @@ def edits_section(tables: ReportTables) -> Section:
             Figure(
                 f"{REPORT_FIGURE_PREFIX}edits_{slug(name)}.png",
                 image_png(grid),
-                f"{name}: original (left) and chosen edit (right), with strength and scores",
+                f"{name}: original (left) and the strength the sweep chose (right), with its scores, marked accepted, "
+                "REJECTED by the series' rule, or not validated (no rule)",
             )
         )
     failed = edits.filter(pl.col("status") != "ok")
@@ -124,7 +125,14 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
     ]
     if aucs:
         wide = pl.concat(aucs).pivot(on="score", index=["series", "negative_class"], values="auc")
-        blocks.append(Table(wide, "ROC AUC of each score, true edits vs each kind of wrong edit"))
+        blocks += [
+            Table(wide, "ROC AUC of each score, true edits vs each kind of wrong edit"),
+            Paragraph(
+                "ROC AUC 1: every true edit scores higher than every wrong one of that kind; 0.5: the score "
+                "cannot tell them apart; 0: every true edit scores lower, which separates just as well for a "
+                "score used as an upper bound (an unchanged photo has a higher SSIM than any true edit)."
+            ),
+        ]
     return blocks
 
 

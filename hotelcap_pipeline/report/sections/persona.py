@@ -69,7 +69,12 @@ def persona_section(ctx: ReportContext, tables: ReportTables) -> Section:
     tags = tables.get("image_tags")
     if tags is not None and tags.height:
         method, rows = _first_method(tags)
-        shares = [f"{need.split(' (')[0]}: {pct(_tag_shares(rows, words))}" for need, words in PRIORITIES]
+        # A need met by the tag's absence ("no television") is reported as what the tag finds: photos to filter.
+        shares = [
+            f"{'photos to filter out (' + words[0] + ')' if need.startswith('no ') else need.split(' (')[0]}: "
+            f"{pct(_tag_shares(rows, words))}"
+            for need, words in PRIORITIES
+        ]
         s.add(
             Paragraph(
                 f"Share of this run's {rows.height} photos with a tag for each need (method `{method}`): "

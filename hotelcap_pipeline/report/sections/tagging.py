@@ -64,6 +64,28 @@ def tagging_section(tables: ReportTables) -> Section:
     return s
 
 
+def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) -> list[Paragraph]:
+    """Vocabulary words no labelled photo shows: left out of the averages, and every time one is given it is
+    wrong, which the averages cannot show."""
+    from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW
+
+    absent = sorted(set(evaluation.filter(
+        (pl.col("split") == ALL) & (pl.col("tag") != CAPTION_ROW) & (pl.col("n_present") == 0))["tag"].to_list()))
+    if not absent:
+        return []
+    them = "it" if len(absent) == 1 else "them"
+    given = ""
+    if image_tags is not None and {"method", "tags"} <= set(image_tags.columns):
+        counts = (image_tags.group_by("method", maintain_order=True)
+                  .agg(pl.col("tags").list.eval(pl.element().is_in(absent)).list.any().sum().alias("n")))
+        given = f" The methods give {them} anyway, always wrongly: " + ", ".join(
+            f"`{m}` on {n} photo{'' if n == 1 else 's'}" for m, n in counts.iter_rows()) + "."
+    return [Paragraph(
+        f"Not measured: {', '.join(absent)}: no labelled photo shows {them}, so there is no ROC AUC, AP or "
+        f"recall to compute, and the medians and macro averages above leave {them} out.{given}"
+    )]
+
+
 def evaluation_blocks(tables: ReportTables) -> list:
     """Tags and captions against known truth: the summary per method, per-tag AUC, caption examples."""
     from hotelcap_pipeline.tagging.evaluation import CAPTION_ROW, HELD_OUT, LABELLED, evaluation_summary
@@ -86,6 +108,7 @@ def evaluation_blocks(tables: ReportTables) -> list:
             "also measured on that half so the rows compare like with like."
         ),
         Table(summary, "tag_evaluation per method and split"),
+        *_unmeasured_tags(table, tables.get("image_tags")),
     ]
     if held.height:
         blocks.append(
