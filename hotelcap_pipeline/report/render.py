@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 
 import jinja2
@@ -33,6 +34,15 @@ def _md_table(table: Table) -> str:
     return markdown_table(table.frame, caption=table.caption)
 
 
+def _demoted(markdown: str) -> str:
+    """Headings one level down, as in the HTML: the report's own sections are the "##" headings."""
+    lines, fenced = [], False
+    for line in markdown.split("\n"):
+        fenced ^= line.lstrip().startswith("```")
+        lines.append(line if fenced else re.sub(r"^(#{1,5}) ", r"#\1 ", line))
+    return "\n".join(lines)
+
+
 def _md_block(block: object) -> str:
     if isinstance(block, Paragraph):
         return block.text
@@ -43,7 +53,7 @@ def _md_block(block: object) -> str:
     if isinstance(block, Figure):
         return f"![{block.caption}]({FIGURES_DIR}/{block.filename})\n\n*{block.caption}*"
     if isinstance(block, MarkdownText):
-        return block.text.strip()
+        return _demoted(block.text.strip())
     if isinstance(block, Missing):
         return f"> **Not materialized yet.** {block.text}"
     raise TypeError(f"unknown report block {type(block).__name__}")

@@ -354,6 +354,11 @@ def test_format_and_markdown_helpers() -> None:
     assert "<h3>Traits</h3>" in flat
     assert "<ol><li><strong>Fast.</strong> Never waits for anything.</li><li>Tidy.</li></ol>" in flat
     assert "<blockquote><p>an oath</p></blockquote>" in flat
+    from hotelcap_pipeline.report.render import _demoted
+
+    # In report.md as in the HTML, a people-written file's headings sit under the report's "##" sections.
+    assert _demoted("## Traits\n# Oath\n```\n# a comment in code\n```") == (
+        "### Traits\n## Oath\n```\n# a comment in code\n```")
 
 
 def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):

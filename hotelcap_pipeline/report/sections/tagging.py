@@ -88,7 +88,13 @@ def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) 
 
 def evaluation_blocks(tables: ReportTables) -> list:
     """Tags and captions against known truth: the summary per method, per-tag AUC, caption examples."""
-    from hotelcap_pipeline.tagging.evaluation import CAPTION_ROW, HELD_OUT, LABELLED, evaluation_summary
+    from hotelcap_pipeline.tagging.evaluation import (
+        CAPTION_ROW,
+        HELD_OUT,
+        LABELLED,
+        LABELLED_SCORES,
+        evaluation_summary,
+    )
 
     table = tables.get("tag_evaluation")
     if table is None:
@@ -104,8 +110,9 @@ def evaluation_blocks(tables: ReportTables) -> list:
             "tag's score separates photos that show the object from photos that do not (0.5: chance, the "
             "original study's complaint that present and absent tags score almost alike; 1: always apart); "
             "mAP is the mean average precision over tags. The `labelled` method fits one threshold per tag on "
-            f"one half of the labelled photos and is measured on the other half ({HELD_OUT}); every method is "
-            "also measured on that half so the rows compare like with like."
+            f"the `{LABELLED_SCORES}` scores of one half of the labelled photos and is measured on the other half "
+            f"({HELD_OUT}); every method is also measured on that half so the rows compare like with like (so "
+            f"`labelled` has the AUC and mAP of `{LABELLED_SCORES}` there: only its thresholds differ)."
         ),
         Table(summary, "tag_evaluation per method and split"),
         *_unmeasured_tags(table, tables.get("image_tags")),
