@@ -61,7 +61,8 @@ def about_section(ctx: ReportContext, tables: ReportTables) -> Section:
         rows.append(
             {"table": key, "materialized": present, "rows": frame.height if frame is not None else None}
         )
-    s.add(Table(pl.DataFrame(rows), "Tables read by this report"))
+    s.add(Table(pl.DataFrame(rows), "Tables read by this report (rows –: a big metadata table, counted in the "
+                                     "dataset review instead of read)"))
     return s
 
 

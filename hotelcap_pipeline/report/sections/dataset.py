@@ -62,7 +62,8 @@ def dataset_section(tables: ReportTables) -> Section:
                     f"{counts.get('chains', 0):.0f} chains (classes), {counts.get('hotels', 0):.0f} hotels, "
                     f"{counts.get('train_images', 0):.0f} train and {counts.get('test_images', 0):.0f} test "
                     f"photos; {pct(counts.get('share_train_images_chain_unknown', 0.0))} of the train photos "
-                    "belong to hotels of the unknown chain (-1)."
+                    "belong to hotels of the unknown chain (-1). (`hotels_of_unknown_chains` below counts "
+                    "something else: hotels whose chain id the chains table lacks.)"
                 )
             )
         for label, section in (
@@ -82,6 +83,8 @@ def dataset_section(tables: ReportTables) -> Section:
         )
         for section in stats.get_column("section").unique(maintain_order=True).to_list():
             part = stats.filter(pl.col("section") == section).select("metric", "value")
+            if part["metric"].to_list() == ["n"]:
+                continue  # a fit that was not made (too few values): the sentence above says so
             s.add(Table(part, section.replace("_", " ")))
         s.add(*tables.figures_of("dataset_stats"))
     s.add(*photos_blocks(tables))
@@ -100,7 +103,8 @@ def photos_blocks(tables: ReportTables) -> list:
         Paragraph(
             f"Photos of the sampled hotels: {ok.height} of {images.height} downloaded and resized "
             f"({failed} failed), from {images['hotel_id'].n_unique()} hotels; {sizes.height} distinct sizes "
-            "after resizing to a longer side of 640 px (the study found 46 sizes among 406 photos)."
+            "after resizing to a longer side of 640 px (the original study counted 46 sizes among its 406 "
+            "photos)."
         )
     )
     if sizes.height:
