@@ -184,7 +184,8 @@ def render_edits(
     ``rules`` holds each series' acceptance rule fitted on known edits (``edits.validation``); a series without one
     falls back to its preserve_threshold and its rows carry ``accepted`` = null.
     ``progress(done, total, what)`` is called after each row. A series whose model is unavailable gives
-    ``skipped`` rows with the reason; a base model that cannot load raises ``ModelUnavailableError`` (the
+    ``skipped`` rows with the reason, and so does a photo whose tags do not show what the series changes
+    (``_missing_subject``); a base model that cannot load raises ``ModelUnavailableError`` (the
     stage fails with that one line rather than recording a failed row per photo).
     """
     missing = {"image_id", "hotel_id", "path", "sha256"} - set(selection.columns)
@@ -217,8 +218,11 @@ def render_edits(
                 "guidance": s.guidance,
                 "reused": False,
             }
+            unshown = _missing_subject(s, photo_row.get("tags"))
             if s.name in skipped:
                 result = {**base, "status": "skipped", "error": skipped[s.name]}
+            elif unshown is not None:
+                result = {**base, "status": "skipped", "error": unshown}
             else:
                 try:
                     done_row = renderer.render(photo_row, prev.get((image_id, s.name)))
@@ -236,6 +240,18 @@ def render_edits(
                 progress(done, total, f"{s.name}/{image_id}: {result['status']}")
     ordered = [row for s in series for row in by_series.get(s.name, [])]
     return pl.DataFrame(ordered, schema=EDIT_SCHEMA, strict=False)
+
+
+def _missing_subject(s: EditSeries, tags: Sequence[str] | None) -> str | None:
+    """Why a photo is not edited by ``s``: the series changes something its tags do not show (petals need a
+    bed, the view through a window needs a window), so the edit could not be what the series asks and its
+    rule was validated only on rooms that show one. None: edit it (also when the photo has no tags)."""
+    from hotelcap_pipeline.world import APPLICABILITY
+
+    needs = APPLICABILITY.get(s.world_condition) if s.world_condition else None
+    if not needs or tags is None or set(needs) & set(tags):
+        return None
+    return f"the photo's tags show no {' or '.join(needs)}, which this series changes"
 
 
 def _unavailable_series(series: Sequence[EditSeries], diffusion: EditorSource) -> dict[str, str]:

@@ -123,6 +123,19 @@ def test_a_bad_photo_fails_alone(photo_store, editors, fake_clip):
     assert selection["path"][1] in failed["error"] and failed["path"] is None
 
 
+def test_a_photo_whose_tags_lack_what_the_series_changes_is_skipped_with_the_reason(photo_store, editors, fake_clip):
+    root, selection = photo_store
+    tagged = selection.with_columns(pl.Series("tags", [["bed", "lamp"], ["sink"], None]))
+    petals = series("petals", world_condition="rose_petals")
+    rows = render_edits(tagged, root, [petals, series("lights", world_condition="lights_off")], editors, fake_clip,
+                        None, max_side=64)
+    # The bathroom photo gets no petals; a photo without tags, and a condition every room shows, are edited.
+    assert rows.filter(pl.col("edit") == "petals")["status"].to_list() == ["ok", "skipped", "ok"]
+    assert rows.filter(pl.col("edit") == "petals")["error"][1] == (
+        "the photo's tags show no bed, which this series changes")
+    assert rows.filter(pl.col("edit") == "lights")["status"].to_list() == ["ok"] * 3
+
+
 def test_sweep_candidates_live_in_the_cache_folder(photo_store, editors, fake_clip):
     root, selection = photo_store
     render_edits(selection[:1], root, [series("night")], editors, fake_clip, None, max_side=64)

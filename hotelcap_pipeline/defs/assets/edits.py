@@ -161,14 +161,18 @@ def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: Da
             atomic_write_bytes(path, buf.getvalue())
             grids.append(path)
     store.push(grids)
-    failed = rows.filter(pl.col("status") != "ok")
+    failed = rows.filter(pl.col("status") == "failed")
+    skipped = rows.filter(pl.col("status") == "skipped")
     return {
         "edits": rows.height,
         "rendered": rows.filter(~pl.col("reused") & (pl.col("status") == "ok")).height,
         "reused": rows.filter(pl.col("reused")).height,
         "failed": failed.height,
+        # Not tried: the series' model is unavailable, or the photo does not show what the series changes.
+        "skipped": skipped.height,
         "accepted": rows.filter(pl.col("accepted").fill_null(False)).height,
         "errors": "\n".join(failed.get_column("error").drop_nulls().to_list()) or "none",
+        "skip_reasons": "\n".join(sorted(set(skipped.get_column("error").drop_nulls().to_list()))) or "none",
         "grids": dg.MetadataValue.md(served_figures(store, grids) or "no edit in this shard"),
     }
 

@@ -7,7 +7,7 @@ import polars as pl
 from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE
 from hotelcap_pipeline.edits.summary import edit_summary
 from hotelcap_pipeline.figures import image_png
-from hotelcap_pipeline.report.document import Figure, MarkdownText, Missing, Paragraph, Section, Table
+from hotelcap_pipeline.report.document import Bullets, Figure, MarkdownText, Missing, Paragraph, Section, Table
 from hotelcap_pipeline.report.sections.common import pct, slug, without_title
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
 from hotelcap_pipeline.settings import ASSETS_DIR
@@ -64,9 +64,10 @@ def edits_section(tables: ReportTables) -> Section:
         s.add(Table(failed.select("edit", "image_id", "error").head(10), "Edits that failed"))
     s.add(
         Paragraph(
-            "Would an edited photo mislead the visitors? "
-            + " ".join(_mislead_sentence(r, _validated(tables)) for r in summary.iter_rows(named=True))
-        )
+            "Would an edited photo mislead the visitors? Only an edit that its series' validated rule accepts "
+            "(the asked change happened, the room was kept, nothing else changed) should be shown:"
+        ),
+        Bullets(tuple(_mislead_sentence(r, _validated(tables)) for r in summary.iter_rows(named=True))),
     )
     modes = set(edits["mode"].drop_nulls().to_list()) if "mode" in edits.columns else set()
     s.add(Paragraph(f"Modes used here: {', '.join(sorted(modes))}."))
@@ -77,15 +78,15 @@ def edits_section(tables: ReportTables) -> Section:
 
 
 def _mislead_sentence(row: dict, validated: set[str]) -> str:
+    name = f"`{row['edit']}`"
     if row["ok"] == 0:
-        return f"`{row['edit']}`: nothing rendered."
+        return f"{name}: nothing rendered."
     if row["accepted"] is None:
-        return f"`{row['edit']}`: unknown, no rule can judge this change."
-    trust = "validated" if row["edit"] in validated else "not validated, so this says little"
-    return (
-        f"`{row['edit']}`: {pct(row['accepted'])} of the photos have an edit that the series' rule ({trust}) "
-        "accepts as the asked change with the room kept; the others should not be shown."
-    )
+        return f"{name}: unknown, no rule can judge this change."
+    share = pct(row["accepted"])
+    if row["edit"] not in validated:
+        return f"{name}: its rule failed validation, so its verdict says little ({share} of the photos accepted)."
+    return f"{name}: {share} of the photos have an edit the validated rule accepts."
 
 
 def _validated(tables: ReportTables) -> set[str]:
