@@ -161,10 +161,10 @@ KNOWN_VARIABLES = frozenset((*ENV_VARS.values(), *OTHER_VARIABLES))
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """One warning per HOTELCAP_* variable that nothing reads: a misspelt name would be ignored silently."""
     env = os.environ if environ is None else environ
+    # Compared without the common prefix, which would make every name look close.
+    known = [k.removeprefix(_PREFIX) for k in sorted(KNOWN_VARIABLES)]
     warnings = []
     for name in sorted(n for n in env if n.startswith(_PREFIX) and n not in KNOWN_VARIABLES):
-        # Compared without the common prefix, which would make every name look close.
-        known = [k.removeprefix(_PREFIX) for k in sorted(KNOWN_VARIABLES)]
         close = difflib.get_close_matches(name.removeprefix(_PREFIX), known, n=1)
         hint = f" (did you mean {_PREFIX}{close[0]}?)" if close else ""
         warnings.append(f"warning: {name} is not a hotelcap setting and is ignored{hint}")

@@ -76,15 +76,14 @@ def tagging_verdicts(tables: ReportTables) -> list[Verdict]:
 
 
 def cluster_verdict_list(tables: ReportTables) -> list[Verdict]:
-    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts, study_method_first
 
     clusters = tables.get("tag_clusters")
     if clusters is None or clusters.is_empty():
         return []
     methods = clusters["method"].unique(maintain_order=True).to_list() if "method" in clusters.columns else []
     table = agreement_table(clusters)
-    # The study's method first, the others after it.
-    return [v for m in sorted(methods, key=lambda m: m != "seed") for v in cluster_verdicts(table, m)]
+    return [v for m in study_method_first(methods) for v in cluster_verdicts(table, m)]
 
 
 def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:

@@ -146,6 +146,11 @@ def agreement_table(assignments: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def study_method_first(methods: Sequence[str]) -> list[str]:
+    """The methods with the study's (``seed``), the one the clusters' answer is about, first."""
+    return sorted(methods, key=lambda m: m != "seed")
+
+
 def cluster_verdicts(table: pl.DataFrame, method: str) -> list[Verdict]:
     """For each grouping: do the clusters with k = its number of groups follow it (ARI threshold)?"""
     rows = table.filter(

@@ -59,9 +59,13 @@ def edits_section(tables: ReportTables) -> Section:
                 "REJECTED by the series' rule, or not validated (no rule)",
             )
         )
-    failed = edits.filter(pl.col("status") != "ok")
+    failed = edits.filter(pl.col("status") == "failed")
     if failed.height:
         s.add(Table(failed.select("edit", "image_id", "error").head(10), "Edits that failed"))
+    skipped = edits.filter(pl.col("status") == "skipped")
+    if skipped.height:
+        why = skipped.group_by("edit", "error", maintain_order=True).agg(pl.len().alias("photos"))
+        s.add(Table(why, "Edits not tried, and why"))
     s.add(
         Paragraph(
             "Would an edited photo mislead the visitors? Only an edit that its series' validated rule accepts "

@@ -136,15 +136,15 @@ def evaluation_blocks(tables: ReportTables) -> list:
 
 
 def clusters_section(tables: ReportTables) -> Section:
-    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts
+    from hotelcap_pipeline.tagging.clusters import agreement_table, cluster_verdicts, study_method_first
 
     s = Section("Clusters vs classes", "clusters")
     clusters = tables.get("tag_clusters")
     if clusters is None:
         return s.add(Missing("tag_clusters"))
     table = agreement_table(clusters)
-    methods = clusters["method"].unique(maintain_order=True).to_list()
-    method = "seed" if "seed" in methods else methods[0]
+    methods = study_method_first(clusters["method"].unique(maintain_order=True).to_list())
+    method = methods[0]
     elbow = table.filter((pl.col("method") == method) & (pl.col("k_choice") == "elbow"))
     groups = ", ".join(f"{r['groups']} {r['grouping']}s" for r in elbow.iter_rows(named=True))
     s.add(
@@ -155,8 +155,7 @@ def clusters_section(tables: ReportTables) -> Section:
             f"{groups}). Each clustering is also run with k equal to the number of hotels, chains and (where "
             "labels exist) room kinds."
         ),
-        Bullets(tuple(v.sentence() for m in (method, *(x for x in methods if x != method))
-                      for v in cluster_verdicts(table, m))),
+        Bullets(tuple(v.sentence() for m in methods for v in cluster_verdicts(table, m))),
         Table(table, "Agreement of clusters with each grouping, per method and choice of k (ARI 0: chance)"),
         *tables.figures_of("tag_clusters"),
     )
