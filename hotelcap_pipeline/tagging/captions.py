@@ -2,11 +2,10 @@
 
 "A bedroom with a bed, a pillow and a lamp." The room word comes from the tags themselves: the
 best-scored tag that marks a kind of room (a bathtub, toilet, shower or sink a bathroom, a bed a bedroom,
-a desk a desk corner, a sofa a lobby). A method that tags generously still names the room its strongest
-cue shows, where a fixed order (any bathroom object first) called most of the demo's photos bathrooms.
-The objects are the photo's tags in order of score, at most ``MAX_OBJECTS`` of them so the sentence stays
-short. Captions are
-read back into tags with ``caption_tags`` to measure them against known truth.
+a desk a desk corner, a sofa a lobby), so a method that tags generously still names the room its
+strongest cue shows. The objects are the photo's tags in order of score, at most ``MAX_OBJECTS`` of them
+so the sentence stays short. Captions are read back into tags with ``caption_tags`` to measure them
+against known truth.
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ def _tag_shares(tags: pl.DataFrame, words: tuple[str, ...]) -> float:
     )
 
 
+def _share_label(need: str, words: tuple[str, ...]) -> str:
+    # A need met by the tag's absence ("no television") is reported as what the tag finds: photos to filter.
+    return f"photos to filter out ({', '.join(words)})" if need.startswith("no ") else need.split(" (")[0]
+
+
 def _first_method(tags: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     if "method" not in tags.columns:
         return "-", tags
@@ -69,12 +74,7 @@ def persona_section(ctx: ReportContext, tables: ReportTables) -> Section:
     tags = tables.get("image_tags")
     if tags is not None and tags.height:
         method, rows = _first_method(tags)
-        # A need met by the tag's absence ("no television") is reported as what the tag finds: photos to filter.
-        shares = [
-            f"{'photos to filter out (' + words[0] + ')' if need.startswith('no ') else need.split(' (')[0]}: "
-            f"{pct(_tag_shares(rows, words))}"
-            for need, words in PRIORITIES
-        ]
+        shares = [f"{_share_label(need, words)}: {pct(_tag_shares(rows, words))}" for need, words in PRIORITIES]
         s.add(
             Paragraph(
                 f"Share of this run's {rows.height} photos with a tag for each need (method `{method}`): "
