@@ -24,6 +24,9 @@ class Threshold:
     higher_is_better: bool = True
     # Fewer measured items than this and the value is "too few to judge", neither pass nor fail.
     min_n: int = 1
+    # The value is the share of the n items that did something: its evidence carries the share's 95%
+    # interval, and an interval reaching across the bar is said to be within the sample's uncertainty.
+    share: bool = False
 
     def passes(self, value: float) -> bool:
         return value >= self.bar if self.higher_is_better else value <= self.bar
@@ -34,6 +37,7 @@ class Threshold:
 
 
 # --- Photos ---------------------------------------------------------------------------------------
+# This run's own count, not an estimate from a sample: no interval.
 PHOTOS_OK = Threshold("share of photos stored", 0.9, "the photo stage delivered the sample", min_n=1)
 
 # --- Tags against known truth (tag_evaluation) -----------------------------------------------------
@@ -47,7 +51,7 @@ CAPTION_F1 = Threshold("mean caption tag-set F1", 0.5, "captions name what the p
 # Where labels give room kinds: the caption's room word must be right this often (four kinds; naming the
 # commonest kind for every photo scores about 0.4 on the demo).
 CAPTION_ROOM = Threshold("share of captions naming the photo's room kind", 0.7, "captions name the right room",
-                         min_n=8)
+                         min_n=8, share=True)
 # The labelled method must beat the best zero-shot method on the same held-out photos by this much.
 LABELLED_GAIN = Threshold("macro F1 gain over the best zero-shot method", 0.02, "a few labels help", min_n=8)
 # The demo CLIP must reach this on held-out renders (benchmarks/bench_demo_clip.py).
@@ -60,13 +64,16 @@ CLUSTER_ARI = Threshold("ARI", 0.3, "the clusters follow this grouping", min_n=8
 # --- Edits --------------------------------------------------------------------------------------------
 # The acceptance rule is validated on the synthetic world's known-good and known-bad edits: it must
 # accept at least this share of true one-condition edits...
-EDIT_RULE_TRUE = Threshold("share of true edits accepted", 0.9, "the rule accepts real changes", min_n=8)
+EDIT_RULE_TRUE = Threshold("share of true edits accepted", 0.9, "the rule accepts real changes", min_n=8, share=True)
 # ...and at most this share of every negative class (noise, unchanged, another room, two changes).
 EDIT_RULE_NEGATIVE = Threshold(
-    "share of a negative class accepted", 0.1, "the rule rejects wrong edits", higher_is_better=False, min_n=8
+    "share of a negative class accepted", 0.1, "the rule rejects wrong edits", higher_is_better=False, min_n=8,
+    share=True,
 )
-# A series worked when its rule is validated and at least this share of its photos got an accepted edit.
-EDIT_ACCEPTED = Threshold("share of photos with an accepted edit", 0.5, "the series changed what it asked", min_n=1)
+# A series worked when its rule is validated and at least this share of its photos got an accepted edit;
+# fewer than three photos tried is too few to say (edit_selection gives each series' subject its share).
+EDIT_ACCEPTED = Threshold("share of photos with an accepted edit", 0.5, "the series changed what it asked", min_n=3,
+                          share=True)
 # Series that the world cannot validate fall back to "keep CLIP image similarity >= the series'
 # preserve_threshold" (from the edit series file) and are never counted as worked.
 
@@ -99,6 +106,16 @@ def fmt(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
 
 
+def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval (95% for z = 1.96) of a share measured on n items; it stays inside [0, 1]
+    and is not empty at 0 or 1, where the normal approximation's is."""
+    if n < 1 or math.isnan(share):
+        return math.nan, math.nan
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One measured value against one threshold, with the sentence that states it and its evidence."""
@@ -118,9 +135,22 @@ class Verdict:
         return "worked" if self.threshold.passes(self.value) else "did not work"
 
     @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% interval of a share; None for other metrics."""
+        return wilson_interval(self.value, self.n) if self.threshold.share else None
+
+    @property
+    def close_call(self) -> bool:
+        """The share's interval reaches across the bar: another sample of the same size may well turn it."""
+        lo_hi = self.interval
+        return lo_hi is not None and lo_hi[0] < self.threshold.bar < lo_hi[1]
+
+    @property
     def evidence(self) -> str:
         t = self.threshold
-        return f"{t.metric} = {fmt(self.value)}, threshold {t.symbol} {t.bar:g}, n = {self.n} {self.unit}"
+        lo_hi = self.interval
+        band = f" (95% interval {lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi and not math.isnan(lo_hi[0]) else ""
+        return f"{t.metric} = {fmt(self.value)}{band}, threshold {t.symbol} {t.bar:g}, n = {self.n} {self.unit}"
 
     def sentence(self) -> str:
         if self.status == "not measured":
@@ -129,4 +159,5 @@ class Verdict:
                 f"{self.unit} needed)."
             )
         text = self.passed_text if self.status == "worked" else self.failed_text
-        return f"{self.subject}: {text} ({self.evidence})."
+        close = "; a close call: the interval reaches across the threshold" if self.close_call else ""
+        return f"{self.subject}: {text} ({self.evidence}{close})."

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, TAG_AUC, Verdict
+import math
+
+import pytest
+
+from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, TAG_AUC, Verdict, wilson_interval
 
 
 def _verdict(value: float, n: int = 40, threshold=TAG_AUC) -> Verdict:
@@ -26,3 +30,19 @@ def test_too_few_items_or_no_value_is_not_a_result() -> None:
     few = _verdict(0.99, n=3)
     assert few.status == "not measured" and "too few to judge" in few.sentence()
     assert _verdict(float("nan")).status == "not measured"
+
+
+def test_wilson_interval_on_hand_computed_cases() -> None:
+    lo, hi = wilson_interval(0.8, 10)  # 8 of 10: the textbook case
+    assert round(lo, 3) == 0.490 and round(hi, 3) == 0.943
+    lo, hi = wilson_interval(0.0, 48)  # none of 48: not the empty interval the normal approximation gives
+    assert lo == pytest.approx(0.0, abs=1e-12) and round(hi, 3) == 0.074
+    assert all(math.isnan(x) for x in wilson_interval(0.5, 0))
+
+
+def test_a_share_names_its_interval_and_a_close_call_says_so() -> None:
+    clear = _verdict(1.0, n=48, threshold=EDIT_RULE_TRUE)  # 48 of 48: interval 0.93-1.00, all above 0.9
+    assert "(95% interval 0.93-1.00)" in clear.sentence() and not clear.close_call
+    close = _verdict(46 / 48, n=48, threshold=EDIT_RULE_TRUE)  # 0.96, interval 0.86-0.99 straddles 0.9
+    assert close.status == "worked" and close.close_call and "a close call" in close.sentence()
+    assert "interval" not in _verdict(0.8).sentence()  # an AUC is no share: no interval claimed

@@ -246,9 +246,7 @@ def _missing_subject(s: EditSeries, tags: Sequence[str] | None) -> str | None:
     """Why a photo is not edited by ``s``: the series changes something its tags do not show (petals need a
     bed, the view through a window needs a window), so the edit could not be what the series asks and its
     rule was validated only on rooms that show one. None: edit it (also when the photo has no tags)."""
-    from hotelcap_pipeline.world import APPLICABILITY
-
-    needs = APPLICABILITY.get(s.world_condition) if s.world_condition else None
+    needs = s.subject
     if not needs or tags is None or set(needs) & set(tags):
         return None
     return f"the photo's tags show no {' or '.join(needs)}, which this series changes"

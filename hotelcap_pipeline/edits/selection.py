@@ -5,28 +5,42 @@ seed, then repeatedly add the photo farthest from everything picked so far, take
 represented while one is left. This is the classic greedy for max-min dispersion, i.e. the "as different
 as possible" the study asked for; the hotel rule keeps one hotel's many near-identical rooms from
 filling the set.
+
+Some edit series change one object (petals and a towel swan go on a bed, night and snow show in a
+window) and are not tried on a photo whose tags lack it. So that each such series is judged on more than
+one or two photos, each of these subjects gets a quota (a share of the picks, where enough photos show
+it): while a quota is open, the picks come from the photos that show an open subject.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 
+Subject = tuple[str, ...]  # tags of which a photo must show one, e.g. ("bed",)
+
 
 def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, seed: int,
-                   tags_method: str = "") -> pl.DataFrame:
+                   tags_method: str = "", subjects: Sequence[Subject] = (),
+                   subject_share: float = 0.5) -> pl.DataFrame:
     """``k`` photos by farthest-point sampling; deterministic for ``seed`` whatever the input row order.
 
     ``embeddings``: image_id, hotel_id, chain_id, embedding (list of float) and any other columns, which
-    are passed through. ``tags``: image_id, tags (list of str), or None. Returns the picks in pick order
-    with ``rank`` (1 = first), ``min_distance`` (cosine distance to the nearest earlier pick; null for the
-    first), ``new_hotel``, ``tags`` and a short ``reason``.
+    are passed through. ``tags``: image_id, tags (list of str), or None. ``subjects``: what the edit series
+    need a photo to show; each gets ``ceil(subject_share * k)`` picks, or as many photos as show it.
+    Returns the picks in pick order with ``rank`` (1 = first), ``min_distance`` (cosine distance to the
+    nearest earlier pick; null for the first), ``new_hotel``, ``tags`` and a short ``reason``.
     """
     required = {"image_id", "hotel_id", "chain_id", "embedding"}
     if missing := required - set(embeddings.columns):
         raise ValueError(f"embeddings lack columns {sorted(missing)}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if not 0.0 <= subject_share <= 1.0:
+        raise ValueError(f"subject_share must be in [0, 1], got {subject_share}")
     frame = embeddings.sort("image_id")
     if frame["image_id"].is_duplicated().any():
         dupes = frame.filter(pl.col("image_id").is_duplicated())["image_id"].unique().sort().to_list()
@@ -47,24 +61,30 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
     vectors = np.asarray(frame["embedding"].to_list(), dtype=np.float64)
     vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
     hotels = frame["hotel_id"].to_numpy()
+    quotas = _SubjectQuotas(frame["tags"].to_list(), subjects, math.ceil(subject_share * min(k, n)))
 
-    first = int(np.random.default_rng(seed).integers(n))
-    picks, new_hotel = [first], [True]
+    available = np.ones(n, dtype=bool)
+    wanted = quotas.wanted(available)
+    first = int(np.flatnonzero(wanted)[np.random.default_rng(seed).integers(int(wanted.sum()))])
+    picks, new_hotel, why = [first], [True], [quotas.why(first)]
     distances: list[float | None] = [None]  # the first pick has no earlier pick to be far from
     seen_hotels = {hotels[first]}
     nearest = 1.0 - vectors @ vectors[first]  # distance of every photo to its nearest pick
-    available = np.ones(n, dtype=bool)
     available[first] = False
+    quotas.take(first)
     while len(picks) < min(k, n):
-        fresh = available & ~np.isin(hotels, list(seen_hotels))
-        pool = fresh if fresh.any() else available
+        wanted = quotas.wanted(available)
+        fresh = wanted & ~np.isin(hotels, list(seen_hotels))
+        pool = fresh if fresh.any() else wanted
         # argmax takes the first maximum: ties go to the lower image_id.
         pick = int(np.argmax(np.where(pool, nearest, -np.inf)))
         picks.append(pick)
         distances.append(float(nearest[pick]))
         new_hotel.append(bool(fresh.any()))
+        why.append(quotas.why(pick))
         seen_hotels.add(hotels[pick])
         available[pick] = False
+        quotas.take(pick)
         nearest = np.minimum(nearest, 1.0 - vectors @ vectors[pick])
 
     chosen = (
@@ -77,10 +97,37 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         )
     )
     reasons = [
-        _reason(row["tags"], row["min_distance"], row["new_hotel"], seed, tags_method)
-        for row in chosen.iter_rows(named=True)
+        _reason(row["tags"], row["min_distance"], row["new_hotel"], seed, tags_method) + subject_note
+        for row, subject_note in zip(chosen.iter_rows(named=True), why, strict=True)
     ]
     return chosen.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8))
+
+
+class _SubjectQuotas:
+    """How many picks each subject still wants, and which photos show an open one."""
+
+    def __init__(self, tags: list[list[str] | None], subjects: Sequence[Subject], per_subject: int) -> None:
+        shown = [set(t or ()) for t in tags]
+        self.subjects = list(dict.fromkeys(tuple(s) for s in subjects if s))
+        # shows[i, j]: photo i shows subject j
+        self.shows = np.array([[bool(t & set(s)) for s in self.subjects] for t in shown], dtype=bool).reshape(
+            len(shown), len(self.subjects)
+        )
+        self.open = np.minimum(per_subject, self.shows.sum(axis=0))
+
+    def wanted(self, available: np.ndarray) -> np.ndarray:
+        """The available photos that show a subject whose quota is open; all available ones if none is."""
+        showing = available & (self.shows[:, self.open > 0].any(axis=1))
+        return showing if showing.any() else available.copy()
+
+    def take(self, pick: int) -> None:
+        self.open = np.maximum(self.open - self.shows[pick], 0)
+
+    def why(self, pick: int) -> str:
+        """The open subjects ``pick`` shows, said before ``take``; empty when it fills no quota."""
+        row = zip(self.subjects, self.shows[pick], self.open, strict=True)
+        names = [" or ".join(s) for s, shows, still_open in row if shows and still_open]
+        return f"; among the photos showing a {' and a '.join(names)}, which an edit series changes" if names else ""
 
 
 def _reason(tags: list[str] | None, distance: float | None, new_hotel: bool, seed: int, method: str = "") -> str:

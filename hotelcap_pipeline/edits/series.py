@@ -106,6 +106,14 @@ class EditSeries:
         """Strengths to try, lowest first (the fallback is the lowest)."""
         return tuple(sorted(set(self.strengths))) if self.strengths else (self.strength,)
 
+    @property
+    def subject(self) -> tuple[str, ...]:
+        """Tags of which a photo must show one for this series to apply (petals need a bed, night a window);
+        empty: any photo. The synthetic world's rule for the series' condition, on which it was validated."""
+        from hotelcap_pipeline.world import APPLICABILITY
+
+        return (APPLICABILITY.get(self.world_condition) or ()) if self.world_condition else ()
+
     def settings(self) -> dict[str, Any]:
         """Everything that changes the rendered pixels, for cache keys."""
         return {

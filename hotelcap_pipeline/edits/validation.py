@@ -310,7 +310,8 @@ def rule_validated(validation: pl.DataFrame, series_name: str) -> bool:
 
 
 def validation_summary(validation: pl.DataFrame, series: Sequence[str]) -> pl.DataFrame:
-    """Per series: the rule, held-out acceptance per class, and whether the rule is validated."""
+    """Per series: the rule, held-out acceptance per class, whether the rule is validated, and the classes
+    whose share's 95% interval reaches across its bar (another draw of rooms may well turn the verdict)."""
     rows = []
     for name in series:
         rule = rule_of(validation, name)
@@ -318,6 +319,9 @@ def validation_summary(validation: pl.DataFrame, series: Sequence[str]) -> pl.Da
             continue
         held = validation.filter((pl.col("series") == name) & (pl.col("split") == HELD_OUT))
         shares = {f"accepted_{k}": float(number(held.filter(pl.col("class") == k)["accepted"].mean())) for k in CLASSES}
-        rows.append({"series": name, "rule": rule.describe(), **shares,
-                     "held_out_rooms": held["room"].n_unique(), "validated": rule_validated(validation, name)})
+        verdicts = rule_verdicts(validation, name)
+        close = [k for k, v in zip(CLASSES, verdicts, strict=True) if v.close_call]
+        validated = all(v.status == "worked" for v in verdicts)
+        rows.append({"series": name, "rule": rule.describe(), **shares, "held_out_rooms": held["room"].n_unique(),
+                     "validated": validated, "close_calls": ", ".join(close) or "none"})
     return pl.DataFrame(rows)

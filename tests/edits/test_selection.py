@@ -80,3 +80,39 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="lack columns"):
         select_diverse(pl.DataFrame({"image_id": [1]}), None, 1, seed=0)
     assert select_diverse(table(angles([0]), [1]).clear(), None, 3, seed=0).height == 0
+    with pytest.raises(ValueError, match="subject_share"):
+        select_diverse(table(angles([0]), [1]), None, 1, seed=0, subject_share=1.5)
+
+
+def test_each_subject_gets_its_share_of_the_picks():
+    # Ten photos around a circle; only two show a bed, both close to photos without one, so diversity alone
+    # would take at most one of them.
+    degrees = [0, 36, 72, 108, 144, 180, 216, 252, 288, 324]
+    frame = table(angles(degrees), list(range(10)))
+    tag_lists = [["lamp"]] * 10
+    tag_lists[1], tag_lists[2] = ["bed", "lamp"], ["bed"]
+    tags = pl.DataFrame({"image_id": list(range(10)), "tags": tag_lists})
+    plain = select_diverse(frame, tags, 4, seed=0)
+    covered = select_diverse(frame, tags, 4, seed=0, subjects=[("bed",)])
+    assert sum("bed" in t for t in plain["tags"]) < 2
+    assert sum("bed" in t for t in covered["tags"]) == 2  # ceil(0.5 * 4) = 2 wanted, two exist
+    reasons = dict(zip(covered["image_id"], covered["reason"], strict=True))
+    assert "among the photos showing a bed" in reasons[1] and "among the photos showing a bed" in reasons[2]
+    assert not any("among" in r for i, r in reasons.items() if i not in (1, 2))
+    # A share of 0 is diversity alone; a subject no photo shows changes nothing.
+    assert select_diverse(frame, tags, 4, seed=0, subjects=[("bed",)], subject_share=0).equals(plain)
+    assert select_diverse(frame, tags, 4, seed=0, subjects=[("swan",)]).equals(plain)
+
+
+def test_one_photo_can_fill_two_subjects_and_alternatives_count():
+    frame = table(angles([0, 60, 120, 180, 240, 300]), [1, 2, 3, 4, 5, 6])
+    tags = pl.DataFrame({
+        "image_id": list(range(6)),
+        "tags": [["bed", "window"], ["sofa"], ["lamp"], ["window"], ["bed"], ["desk"]],
+    })
+    got = select_diverse(frame, tags, 2, seed=5, subjects=[("bed",), ("window",)], subject_share=0.5)
+    shown = [set(t) for t in got["tags"]]
+    assert any("bed" in t for t in shown) and any("window" in t for t in shown)
+    # ("bed", "sofa"): a photo with a sofa fills it as well as one with a bed.
+    either = select_diverse(frame, tags, 3, seed=0, subjects=[("bed", "sofa")], subject_share=1.0)
+    assert all({"bed", "sofa"} & set(t) for t in either["tags"])

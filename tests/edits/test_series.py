@@ -73,6 +73,8 @@ def test_the_world_fields_are_read_and_replace_validates_again():
     data = {"series": [{"name": "a", **BASE, "world_condition": "snow", "world_on": False, "steps": 10}]}
     (s,) = parse_series(data)
     assert (s.world_condition, s.world_on) == ("snow", False)
+    assert s.subject == ("window",)  # snow shows in a window: a photo without one is not edited
+    assert EditSeries(name="c", **BASE).subject == ()
     assert dataclasses.replace(s, seed=s.seed + 7).seed == 7  # as the diffusion_edits asset offsets seeds
     with pytest.raises(ValueError, match="steps"):
         dataclasses.replace(s, steps=0)

@@ -126,7 +126,7 @@ def full_store(tmp_path: Path) -> DataStore:
         ),
     )
     write(store, "edit_validation", edit_validation())
-    for i in (0, 1):
+    for i in (0, 1, 2):
         (store.root / f"images/{i}.jpg").parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (64, 48), (200, 10 * i, 0)).save(store.root / f"images/{i}.jpg")
         (store.edits / "night").mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,8 @@ def full_store(tmp_path: Path) -> DataStore:
         store,
         "edit_selection",
         pl.DataFrame(
-            {"rank": [1, 2], "image_id": [0, 1], "hotel_id": [10, 10], "reason": ["seed pick", "farthest"]}
+            {"rank": [1, 2, 3], "image_id": [0, 1, 2], "hotel_id": [10, 10, 11],
+             "reason": ["seed pick", "farthest", "farthest"]}
         ),
     )
     write(
@@ -143,22 +144,22 @@ def full_store(tmp_path: Path) -> DataStore:
         "diffusion_edits",
         pl.DataFrame(
             {
-                "image_id": [0, 1],
-                "hotel_id": [10, 10],
-                "edit": ["night", "night"],
-                "status": ["ok", "ok"],
-                "error": [None, None],
-                "path": ["edits/night/0.png", "edits/night/1.png"],
-                "source_path": ["images/0.jpg", "images/1.jpg"],
-                "mode": ["img2img"] * 2,
-                "model": ["sd-test"] * 2,
-                "strength": [0.3, 0.45],
-                "clip_image_sim": [0.91, 0.62],
-                "directional": [0.12, 0.2],
-                "ssim": [0.8, 0.5],
-                "preserve_threshold": [0.8, 0.8],
-                "nan_or_black": [False, False],
-                "accepted": [True, False],
+                "image_id": [0, 1, 2],
+                "hotel_id": [10, 10, 11],
+                "edit": ["night"] * 3,
+                "status": ["ok"] * 3,
+                "error": [None] * 3,
+                "path": ["edits/night/0.png", "edits/night/1.png", "edits/night/2.png"],
+                "source_path": ["images/0.jpg", "images/1.jpg", "images/2.jpg"],
+                "mode": ["img2img"] * 3,
+                "model": ["sd-test"] * 3,
+                "strength": [0.3, 0.45, 0.3],
+                "clip_image_sim": [0.91, 0.88, 0.62],
+                "directional": [0.12, 0.15, 0.2],
+                "ssim": [0.8, 0.75, 0.5],
+                "preserve_threshold": [0.8] * 3,
+                "nan_or_black": [False] * 3,
+                "accepted": [True, True, False],
             }
         ),
     )
@@ -246,7 +247,7 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     assert "10.46" in md and "0.266" in md
     assert "are z units, not cosines" in md  # calibrated scores are not compared with cosines
     assert "| seed | hotels | 3 | hotel | 3 | 6 | 1 | 1 | 1 |" in md  # k = hotels recovers them exactly
-    assert "- `night`: 50% of the photos have an edit the validated rule accepts." in md
+    assert "- `night`: 67% of the photos have an edit the validated rule accepts." in md
     assert "Edit rule per series" in md and "directional ≥ 0.100" in md
     assert "tag_evaluation per method and split" in md and "A bedroom with a bed and a desk." in md
     assert "an alien founder at a desk" in md
@@ -312,7 +313,7 @@ def test_findings_follow_the_numbers(full_store: DataStore) -> None:
         "n = 6 photos requested)" in failed
     assert "Tagging `seed`: photos that show an object score above those that do not (median per-tag ROC AUC = 1, " \
         "threshold ≥ 0.75, n = 20 labelled photos)" in worked
-    assert "Edits `night`: 1 edit passed the validated rule" in worked
+    assert "Edits `night`: 2 edits passed the validated rule" in worked
     assert "Clusters of the `seed` tags vs hotels (k = 3, 3 hotels): too few to judge" in unmeasured  # 6 < 8 photos
     images = full_store.read_table("hotel_images").with_columns(pl.lit("ok").alias("status"))
     write(full_store, "hotel_images", images)
@@ -335,16 +336,17 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
         return [v.sentence() for v in verdicts], unjudged
 
     # Every photo skipped (its model was not available): not measured, with the reason; never "did not work".
-    verdicts, unjudged = judged(["skipped", "skipped"], ["model not found: /m", "model not found: /m"])
-    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 2 photos was rendered "
+    verdicts, unjudged = judged(["skipped"] * 3, ["model not found: /m"] * 3)
+    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 3 photos was rendered "
                                            "(model not found: /m)."]
-    # One accepted, one skipped: judged on the one photo tried.
-    verdicts, _ = judged(["ok", "skipped"], [None, "model not found: /m"])
-    assert "(share of photos with an accepted edit = 1, threshold ≥ 0.5, n = 1 photos tried)" in verdicts[0]
+    # Two accepted, one skipped: judged on the two photos tried, which are too few to say.
+    verdicts, _ = judged(["ok", "ok", "skipped"], [None, None, "model not found: /m"])
+    assert verdicts[0].startswith("Edits `night`: too few to judge (share of photos with an accepted edit = 1 "
+                                  "(95% interval 0.34-1.00), threshold ≥ 0.5, n = 2 photos tried; at least 3")
     # A failed render was tried and counts against the series, named in the sentence.
-    verdicts, _ = judged(["ok", "failed"], [None, "out of memory"])
-    assert "1 edit passed the validated rule (the change happened and the room was kept); 1 renders failed " \
-        "(share of photos with an accepted edit = 0.5" in verdicts[0]
+    verdicts, _ = judged(["ok", "failed", "ok"], [None, "out of memory", None])
+    assert "only 1 of 3 edits passed the validated rule; 1 renders failed " \
+        "(share of photos with an accepted edit = 0.333" in verdicts[0]
 
 
 def test_format_and_markdown_helpers() -> None:

@@ -27,21 +27,30 @@ class SelectionConfig(dg.Config):
     k: int = Field(default=6, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
     seed: int | None = seed_field("the first pick")
     method: TaggingMethod = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
+    subject_share: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of the picks that show each object an edit series changes (a bed, a window), where "
+        "enough photos show it; 0: diversity alone.",
+    )
 
 
-@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="2",
-          deps=["image_embeddings", "image_tags", "hotel_images"],
+@dg.asset(group_name=GROUP, kinds={"numpy", "parquet"}, code_version="3",
+          deps=["image_embeddings", "image_tags", "hotel_images", "edit_series"],
           metadata=declared_schema(SELECTION_COLUMNS, "edit_selection"))
 def edit_selection(context: dg.AssetExecutionContext, config: SelectionConfig, settings: HotelcapSettings) -> dg.Output:
     """The k most different photos: farthest-point sampling on the CLIP embeddings, a new hotel while one
-    is left, each with its tags as the reason."""
+    is left, and a share of the picks showing each object a series changes; each with its tags as the
+    reason."""
     from hotelcap_pipeline.edits.selection import select_diverse
+    from hotelcap_pipeline.edits.series import load_series
 
     store = settings.store()
     files = store.read_shards("hotel_images", SHARD_KEYS).select("image_id", "path")
     embeddings = store.read_shards("image_embeddings", SHARD_KEYS).join(files, on="image_id", how="inner")
     tags = store.read_table("image_tags").filter(pl.col("method") == config.method).select("image_id", "tags")
-    picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed), tags_method=config.method)
+    subjects = [s.subject for s in load_series() if s.subject]
+    picked = select_diverse(embeddings, tags, config.k, settings.seed_for(config.seed), tags_method=config.method,
+                            subjects=subjects, subject_share=config.subject_share)
     picked = with_shard(picked).select(list(SELECTION_COLUMNS))  # the declared columns, in their order
     # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
     context.add_asset_metadata(

@@ -124,7 +124,9 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
             "a bar) and that nothing else changed (off_direction, the CLIP image change the text change does not "
             "explain, at most a bar); a bar can be left unset. Thresholds are fitted on half of the rooms; the "
             "shares below are measured on the other half. A rule is validated when it accepts at least "
-            f"{EDIT_RULE_TRUE.bar:.0%} of true edits and at most {EDIT_RULE_NEGATIVE.bar:.0%} of every wrong kind."
+            f"{EDIT_RULE_TRUE.bar:.0%} of true edits and at most {EDIT_RULE_NEGATIVE.bar:.0%} of every wrong kind. "
+            "`close_calls` names the kinds whose share's 95% interval (Wilson's, from the held-out rooms) reaches "
+            "across its bar: for them another draw of rooms may well turn the verdict."
         ),
         Table(summary, "Edit rule per series: held-out share accepted per kind of candidate"),
     ]
