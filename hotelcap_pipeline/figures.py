@@ -1,4 +1,8 @@
-"""PNG figures without pyplot's global state (safe in threads and without a display), and PNG images."""
+"""PNG figures without pyplot's global state (safe in threads and without a display), and PNG images.
+
+A figure's caption travels inside its PNG (the standard ``Description`` text chunk), so whoever shows the
+file (the report, an image viewer) can say what it shows and how to read it, not just its file name.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,25 @@ def new_figure(width: float = 6, height: float = 3.5, ncols: int = 1) -> tuple[F
     return fig, fig.subplots(ncols=ncols)
 
 
-def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+CAPTION_KEY = "Description"
+
+
+def figure_png(fig: Figure, caption: str, dpi: int = 110) -> bytes:
+    """``fig`` as PNG bytes carrying ``caption``: what the figure shows and how to read it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={CAPTION_KEY: caption})
     return buffer.getvalue()
+
+
+def png_caption(data: bytes) -> str | None:
+    """The caption stored in a PNG by ``figure_png`` or ``image_png``; None if it has none."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            text = getattr(image, "text", {})
+    except (OSError, SyntaxError, ValueError):
+        return None
+    caption = text.get(CAPTION_KEY)
+    return caption if isinstance(caption, str) and caption.strip() else None
 
 
 def image_png(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:

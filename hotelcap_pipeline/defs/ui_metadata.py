@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 
 from hotelcap_pipeline.defs.columns import column_description
+from hotelcap_pipeline.figures import png_caption
 from hotelcap_pipeline.report.serve import report_url
 from hotelcap_pipeline.store import DataStore, atomic_write_bytes
 from hotelcap_pipeline.table_format import markdown_table
@@ -85,11 +86,16 @@ def served_figures(store: DataStore, paths: Iterable[Path], images: int | None =
     """Markdown showing figures where `hotelcap ui` serves the report (its ``figures/`` folder): the first ``images``
     (all by default) as full-size images, each a link to the file, the rest as links. A thumbnail small
     enough for the event log would be illegible (a chart squeezed into 1.5 kB is ~80 px wide); a URL costs
-    ~150 bytes. Without the report server the images show their names, and the files are in the store."""
+    ~150 bytes. Without the report server the images show their names, and the files are in the store. A
+    caption the PNG carries is shown under its image."""
     lines = []
     for i, path in enumerate(paths):
         url = urljoin(report_url(), Path(path).relative_to(store.report).as_posix())
-        lines.append(f"[![{path.stem}]({url})]({url})" if images is None or i < images else f"- [{path.stem}]({url})")
+        if images is None or i < images:
+            caption = png_caption(Path(path).read_bytes()) if Path(path).is_file() else None
+            lines.append(f"[![{path.stem}]({url})]({url})" + (f"\n\n*{caption}*" if caption else ""))
+        else:
+            lines.append(f"- [{path.stem}]({url})")
     return "\n\n".join(lines) if images is None else "\n".join(lines)
 
 

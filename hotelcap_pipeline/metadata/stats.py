@@ -155,7 +155,10 @@ def _figures(images_per_hotel: np.ndarray, hotels_per_chain: np.ndarray, fit: di
     top = max(int(images_per_hotel.max()) if images_per_hotel.size else 1, 1)
     ax.hist(images_per_hotel, bins=min(60, top + 1), color="#4c72b0")
     ax.set(xlabel="train photos per hotel", ylabel="hotels", title="Photos per hotel")
-    figures["images_per_hotel"] = figure_png(fig)
+    figures["images_per_hotel"] = figure_png(
+        fig, "Train photos per hotel: how evenly the hotels are covered (a long right tail: a few hotels have "
+        "many photos, most have few)."
+    )
 
     fig, ax = new_figure()
     x = np.sort(hotels_per_chain)
@@ -170,5 +173,11 @@ def _figures(images_per_hotel: np.ndarray, hotels_per_chain: np.ndarray, fit: di
         ax.set_xscale("log")
     ax.set(xlabel="hotels per chain", ylabel="share of chains", title="Hotels per chain: ECDF and fits")
     ax.legend(loc="lower right")
-    figures["hotels_per_chain_fit"] = figure_png(fig)
+    fits = (
+        "and the exponential and log-normal fits the dataset review's tests compare; the closer a curve follows "
+        "the steps, the better that fit" if "expon_scale" in fit else "too few chains to fit a distribution"
+    )
+    figures["hotels_per_chain_fit"] = figure_png(
+        fig, f"Hotels per chain, chains known only (log scale): the share of chains with at most x hotels, {fits}."
+    )
     return figures

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from hotelcap_pipeline.figures import png_caption
 from hotelcap_pipeline.report.document import Figure
 from hotelcap_pipeline.store import DataStore
 
@@ -44,5 +45,6 @@ class ReportTables:
         for relative in self.figure_files.get(asset, ()):
             path = self.resolve(relative)
             if path.is_file():
-                found.append(Figure(path.name, path.read_bytes(), path.stem.replace("_", " ")))
+                data = path.read_bytes()
+                found.append(Figure(path.name, data, png_caption(data) or path.stem.replace("_", " ")))
         return found

@@ -98,7 +98,7 @@ def agreement(classes: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
     }
 
 
-def elbow_figure(ks: Sequence[int], costs: Sequence[float], chosen: int) -> bytes:
+def elbow_figure(ks: Sequence[int], costs: Sequence[float], chosen: int, method: str = "") -> bytes:
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     ax.plot(list(ks), list(costs), marker="o")
@@ -107,7 +107,11 @@ def elbow_figure(ks: Sequence[int], costs: Sequence[float], chosen: int) -> byte
     ax.set_ylabel("k-modes cost (mismatches)")
     ax.set_title("k-modes cost by number of clusters")
     ax.legend()
-    return figure_png(fig)
+    whose = f"the `{method}` tags" if method else "the tags"
+    return figure_png(
+        fig, f"k-modes cost of {whose} (tags that differ from their cluster's mode, summed) by number of "
+        f"clusters; the dashed line marks k = {chosen}, where adding clusters stops paying (the elbow)."
+    )
 
 
 # Groupings the clusters are compared with: column of the assignments table -> what it is called.
@@ -229,4 +233,6 @@ def cluster_tags(
     assignments = assignments.with_columns(pl.Series(c, v, dtype=pl.Int32) for c, v in columns.items())
     summary = {"photos": tags_df.height, "distinct_tag_sets": distinct, "k_range": ks, "costs": costs,
                "elbow_k": chosen}
-    return ClusterAnalysis(assignments=assignments, summary=summary, elbow_png=elbow_figure(ks, costs, chosen))
+    method = str(tags_df["method"][0]) if "method" in tags_df.columns else ""
+    return ClusterAnalysis(assignments=assignments, summary=summary,
+                           elbow_png=elbow_figure(ks, costs, chosen, method))

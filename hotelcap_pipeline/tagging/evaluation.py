@@ -230,7 +230,11 @@ def auc_figure(table: pl.DataFrame) -> bytes:
     ax.set_ylabel("ROC AUC, present vs absent")
     ax.set_title("How well each tag's score separates photos that show it (dashed: chance)")
     ax.legend(fontsize=8)
-    return figure_png(fig)
+    return figure_png(
+        fig, "Per-tag ROC AUC of each method's score: photos that show the object against photos that do not "
+        "(every labelled photo; `labelled`: its held-out half). 0.5 (dashed) is chance, 1 perfectly apart; a "
+        "tag shown on every labelled photo or on none has no bar."
+    )
 
 
 def score_distribution_figure(
@@ -251,4 +255,8 @@ def score_distribution_figure(
         ax.set_xlabel(f"{method} score")
     np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.suptitle(f"Scores of photos that show the object and photos that do not ({method})")
-    return figure_png(fig)
+    return figure_png(
+        fig, f"The `{method}` method's score for photos that show each of {', '.join(tags)} and for photos "
+        "that do not: the less the two histograms overlap, the better one threshold tells them apart (the "
+        "original study found them almost alike)."
+    )

@@ -114,7 +114,10 @@ def tag_frequency_figure(tags_df: pl.DataFrame, labels: list[str] | None = None)
     ax.set_ylabel("share of photos with the tag")
     ax.set_title("Tag frequency per method")
     ax.legend()
-    return figure_png(fig)
+    return figure_png(
+        fig, "Share of photos carrying each tag, per method: a tag on nearly every photo tells a visitor "
+        "nothing about that photo, one on none is never found by search."
+    )
 
 
 def cooccurrence(matrix: np.ndarray) -> np.ndarray:
@@ -138,7 +141,10 @@ def cooccurrence_figure(tags_df: pl.DataFrame, method: str | None = None, labels
     ax.set_ylabel("tag i")
     ax.set_title(f"Co-occurrence P(j | i), method {method}")
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return figure_png(fig)
+    return figure_png(
+        fig, f"Co-occurrence of the `{method}` tags: row i, column j is the share of photos tagged i that are "
+        "also tagged j (bright: they come together; the diagonal is 1 for every tag given at least once)."
+    )
 
 
 def with_original_study(stats: pl.DataFrame) -> pl.DataFrame:
@@ -147,6 +153,9 @@ def with_original_study(stats: pl.DataFrame) -> pl.DataFrame:
         return stats
     row = {k: [v] for k, v in ORIGINAL_STUDY.items()} | {"score_kind": ["cosine"]}
     return pl.concat([stats, pl.DataFrame(row)], how="diagonal_relaxed")
+
+
+TAGGING_COMPARISON_CAPTION = "Each method's tagging numbers divided by the original study's (dashed line: the same)"
 
 
 def tagging_comparison_figure(stats: pl.DataFrame) -> bytes:
@@ -169,4 +178,4 @@ def tagging_comparison_figure(stats: pl.DataFrame) -> bytes:
     ax.set_ylabel("this run / original study")
     ax.set_title("Tagging numbers relative to the original study")
     ax.legend()
-    return figure_png(fig)
+    return figure_png(fig, TAGGING_COMPARISON_CAPTION)

@@ -3,6 +3,7 @@ import polars as pl
 import pytest
 
 from hotelcap_pipeline.demo.dataset import CHAINS, HOTELS, plan_photos
+from hotelcap_pipeline.figures import png_caption
 from hotelcap_pipeline.metadata.parse import read_table
 from hotelcap_pipeline.metadata.sample import SamplingError, sample_hotels
 from hotelcap_pipeline.metadata.stats import fit_distributions, gini, review_dataset, summarize_counts
@@ -66,6 +67,8 @@ def test_review_counts_and_figures(tables):
     assert counts["train_images"] == sum(p.split == "train" for p in photos)
     assert review.headline["test_images"] == sum(p.split == "test" for p in photos)
     assert all(png.startswith(b"\x89PNG") for png in review.figures.values())
+    # The demo world's three known chains are too few to fit a law to: the figure's caption says so.
+    assert "too few chains to fit" in (png_caption(review.figures["hotels_per_chain_fit"]) or "")
 
 
 def test_shards_are_stable_and_spread():

@@ -431,3 +431,17 @@ def test_a_word_no_labelled_photo_shows_is_named_with_how_often_it_is_given_wron
                          "compute, and the medians and macro averages above leave it out. The methods give it "
                          "anyway, always wrongly: `seed` on 1 photo, `calibrated` on 1 photo.")
     assert _unmeasured_tags(evaluation.filter(pl.col("tag") != "balcony"), tags) == []
+
+
+def test_a_figure_is_shown_with_the_caption_its_png_carries(full_store: DataStore) -> None:
+    from hotelcap_pipeline.figures import figure_png, new_figure, png_caption
+
+    fig, ax = new_figure()
+    ax.plot([1, 2], [3, 4])
+    drawn = figure_png(fig, "Photos per hotel: read it *so*.")
+    assert png_caption(drawn) == "Photos per hotel: read it *so*." and png_caption(png((1, 2, 3))) is None
+    (full_store.figures / "tag_stats_tag_frequency.png").write_bytes(drawn)
+    figures = {**DECLARED, "tag_stats": ["report/figures/tag_stats_tag_frequency.png"]}
+    tables = ReportTables(full_store, figures)
+    assert [f.caption for f in tables.figures_of("tag_stats")] == ["Photos per hotel: read it *so*."]
+    assert [f.caption for f in tables.figures_of("dataset_stats")] == ["dataset images per hotel"]  # none stored

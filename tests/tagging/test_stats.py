@@ -63,6 +63,10 @@ def test_cooccurrence_is_conditional_share() -> None:
     assert conditional[2].tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
-def test_figures_are_png() -> None:
+def test_figures_are_png_and_carry_their_caption() -> None:
+    from hotelcap_pipeline.figures import png_caption
+
     assert tag_frequency_figure(_tags()).startswith(b"\x89PNG")
-    assert cooccurrence_figure(_tags(), "seed").startswith(b"\x89PNG")
+    heatmap = cooccurrence_figure(_tags(), "seed")
+    assert heatmap.startswith(b"\x89PNG")
+    assert (png_caption(heatmap) or "").startswith("Co-occurrence of the `seed` tags: row i, column j")

@@ -108,3 +108,9 @@ def test_figures_are_files_in_the_store_shown_by_url_not_inlined(tmp_path, monke
     assert meta[FIGURE_FILES].value == {"auc": "report/figures/tags_auc.png",
                                         "scores": "report/figures/tags_scores.png"}
     assert save_figures({}, store) == {}
+    # A figure that carries its caption shows it under the image.
+    from hotelcap_pipeline.figures import figure_png, new_figure
+
+    fig, _ = new_figure()
+    captioned = save_figures({"elbow": figure_png(fig, "k-modes cost by k")}, store)["figures"].value
+    assert captioned.endswith("(http://127.0.0.1:4321/figures/elbow.png)\n\n*k-modes cost by k*")

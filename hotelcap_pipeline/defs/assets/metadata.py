@@ -145,7 +145,7 @@ def _test_photo_metadata(test_images: pl.DataFrame, tree: TestTree | None, sourc
     }
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "scipy"}, code_version="1",
+@dg.asset(group_name=GROUP, kinds={"polars", "scipy"}, code_version="2",
           deps=["chains", "hotels", "train_images", "test_images"],
           metadata=declared_schema(STATS_COLUMNS, "dataset_stats"))
 def dataset_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:

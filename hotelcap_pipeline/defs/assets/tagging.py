@@ -163,7 +163,7 @@ def image_tags(
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1", deps=["image_tags"],
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="2", deps=["image_tags"],
           metadata=declared_schema(EVALUATION_COLUMNS, "tag_evaluation"))
 def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """Tags and captions measured against known truth (the labels CSV, HOTELCAP_LABELS): per method
@@ -212,7 +212,7 @@ def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings
     return dg.Output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="1", deps=["image_tags"],
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="2", deps=["image_tags"],
           metadata=declared_schema(STATS_COLUMNS, "tag_stats"))
 def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """The original review's numbers per method (mean tags per photo, mean top-1 score, 1st-10th gap,
@@ -241,7 +241,7 @@ class ClusterConfig(dg.Config):
     seed: int | None = seed_field("k-modes' initialisation")
 
 
-@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="2", deps=["image_tags"],
+@dg.asset(group_name=GROUP, kinds={"kmodes", "parquet"}, code_version="3", deps=["image_tags"],
           metadata=declared_schema(cluster_columns(bool(load_settings().labels)), "tag_clusters"))
 def tag_clusters(context: dg.AssetExecutionContext, settings: HotelcapSettings, config: ClusterConfig) -> dg.Output:
     """k-modes clusters of the binary tag vectors of every tagging method (one block of rows per method):

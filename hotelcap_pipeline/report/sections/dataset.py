@@ -11,6 +11,18 @@ from hotelcap_pipeline.report.tables import ReportTables
 
 TEST_NAMES = {"ks": "Kolmogorov-Smirnov", "ad": "Anderson-Darling", "shapiro": "Shapiro-Wilk on logs"}
 
+# dataset_stats sections as the report names their tables.
+TABLE_CAPTIONS = {
+    "counts": "Counts from the four metadata tables",
+    "images_per_hotel": "Train photos per hotel",
+    "hotels_per_chain_known": "Hotels per chain, chains known only",
+    "hotels_per_chain_fit": "Exponential and log-normal fits of hotels per chain: parameters, goodness-of-fit tests "
+    "(statistic, p-value) and log-likelihoods",
+    "image_source_share_train": "Where the train photos come from (share)",
+    "image_source_share_test": "Where the test photos come from (share)",
+    "train_uploads_per_year": "Train photos uploaded per year",
+}
+
 
 def _balance_word(gini: float) -> str:
     if gini >= 0.4:
@@ -85,7 +97,7 @@ def dataset_section(tables: ReportTables) -> Section:
             part = stats.filter(pl.col("section") == section).select("metric", "value")
             if part["metric"].to_list() == ["n"]:
                 continue  # a fit that was not made (too few values): the sentence above says so
-            s.add(Table(part, section.replace("_", " ")))
+            s.add(Table(part, TABLE_CAPTIONS.get(section, section.replace("_", " "))))
         s.add(*tables.figures_of("dataset_stats"))
     s.add(*photos_blocks(tables))
     return s

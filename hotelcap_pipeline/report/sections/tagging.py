@@ -9,7 +9,7 @@ from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.report.document import Bullets, Figure, Missing, Paragraph, Section, Table
 from hotelcap_pipeline.report.sections.common import num, pct
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
-from hotelcap_pipeline.tagging.stats import tagging_comparison_figure, with_original_study
+from hotelcap_pipeline.tagging.stats import TAGGING_COMPARISON_CAPTION, tagging_comparison_figure, with_original_study
 
 
 def tagging_section(tables: ReportTables) -> Section:
@@ -56,7 +56,7 @@ def tagging_section(tables: ReportTables) -> Section:
         Figure(
             f"{REPORT_FIGURE_PREFIX}tagging_vs_study.png",
             tagging_comparison_figure(stats),
-            "Each method's tagging numbers divided by the original study's (dashed line: the same)",
+            TAGGING_COMPARISON_CAPTION,
         )
     )
     s.add(*tables.figures_of("tag_stats"))
