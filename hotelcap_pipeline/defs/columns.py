@@ -96,6 +96,8 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "f1": "Harmonic mean of precision and recall.",
         "average_precision": "Average precision of the tag's score ranking.",
         "auc": "ROC AUC of the score, photos showing the object vs not.",
+        "auc_low": "Lower end of the AUC's 95% interval (Newcombe's score interval).",
+        "auc_high": "Upper end of the AUC's 95% interval (Newcombe's score interval).",
         "n_present": "Labelled photos showing the object.",
         "n_absent": "Labelled photos not showing it.",
         "threshold": "Score threshold the tags were given at.",

@@ -26,6 +26,8 @@ EVALUATION_SCHEMA = pl.Schema(
         "f1": pl.Float64,
         "average_precision": pl.Float64,
         "auc": pl.Float64,
+        "auc_low": pl.Float64,
+        "auc_high": pl.Float64,
         "n_present": pl.Int64,
         "n_absent": pl.Int64,
         "threshold": pl.Float64,

@@ -120,7 +120,8 @@ def evaluation_blocks(tables: ReportTables) -> list:
     if held.height:
         blocks.append(
             Table(
-                held.select("tag", "threshold", "precision", "recall", "f1", "auc", "n_present", "n_absent"),
+                held.select("tag", "threshold", "precision", "recall", "f1", "auc", "auc_low", "auc_high",
+                            "n_present", "n_absent"),
                 "labelled: per-tag thresholds fitted on the other half, measured on the held-out half",
             )
         )
