@@ -247,7 +247,7 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     assert "10.46" in md and "0.266" in md
     assert "are z units, not cosines" in md  # calibrated scores are not compared with cosines
     assert "| seed | hotels | 3 | hotel | 3 | 6 | 1 | 1 | 1 |" in md  # k = hotels recovers them exactly
-    assert "- `night`: 67% of the photos have an edit the validated rule accepts." in md
+    assert "- `night`: 67% of 3 photos have an edit the validated rule accepts." in md
     assert "Edit rule per series" in md and "directional ≥ 0.100" in md
     assert "tag_evaluation per method and split" in md and "A bedroom with a bed and a desk." in md
     assert "an alien founder at a desk" in md

@@ -87,10 +87,10 @@ def _mislead_sentence(row: dict, validated: set[str]) -> str:
         return f"{name}: nothing rendered."
     if row["accepted"] is None:
         return f"{name}: unknown, no rule can judge this change."
-    share = pct(row["accepted"])
+    share = f"{pct(row['accepted'])} of {row['ok']} photo{'' if row['ok'] == 1 else 's'}"
     if row["edit"] not in validated:
-        return f"{name}: its rule failed validation, so its verdict says little ({share} of the photos accepted)."
-    return f"{name}: {share} of the photos have an edit the validated rule accepts."
+        return f"{name}: its rule failed validation, so its verdict says little ({share} accepted)."
+    return f"{name}: {share} have an edit the validated rule accepts."
 
 
 def _validated(tables: ReportTables) -> set[str]:
