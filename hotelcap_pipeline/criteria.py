@@ -25,7 +25,7 @@ class Threshold:
     # Fewer measured items than this and the value is "too few to judge", neither pass nor fail.
     min_n: int = 1
     # The value is the share of the n items that did something: its evidence carries the share's 95%
-    # interval, and an interval reaching across the bar is said to be within the sample's uncertainty.
+    # interval, and an interval reaching across the bar is said to be a close call.
     share: bool = False
 
     def passes(self, value: float) -> bool:
@@ -70,9 +70,10 @@ EDIT_RULE_NEGATIVE = Threshold(
     "share of a negative class accepted", 0.1, "the rule rejects wrong edits", higher_is_better=False, min_n=8,
     share=True,
 )
-# A series worked when its rule is validated and at least this share of its photos got an accepted edit;
-# fewer than three photos tried is too few to say (edit_selection gives each series' subject its share).
-EDIT_ACCEPTED = Threshold("share of photos with an accepted edit", 0.5, "the series changed what it asked", min_n=3,
+# A series worked when its rule is validated and at least this share of its photos got an accepted edit.
+# Fewer than 4 photos tried is too few to say: at 3, even none or all of them leaves the 95% interval
+# across the bar (edit_selection gives each series' subject its share of the picks).
+EDIT_ACCEPTED = Threshold("share of photos with an accepted edit", 0.5, "the series changed what it asked", min_n=4,
                           share=True)
 # Series that the world cannot validate fall back to "keep CLIP image similarity >= the series'
 # preserve_threshold" (from the edit series file) and are never counted as worked.
@@ -106,10 +107,10 @@ def fmt(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
 
 
-def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(share: float | None, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson's score interval (95% for z = 1.96) of a share measured on n items; it stays inside [0, 1]
     and is not empty at 0 or 1, where the normal approximation's is."""
-    if n < 1 or math.isnan(share):
+    if n < 1 or share is None or math.isnan(share):
         return math.nan, math.nan
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))

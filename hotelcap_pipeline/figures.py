@@ -7,7 +7,9 @@ file (the report, an image viewer) can say what it shows and how to read it, not
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -30,15 +32,22 @@ def figure_png(fig: Figure, caption: str, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def png_caption(data: bytes) -> str | None:
-    """The caption stored in a PNG by ``figure_png`` or ``image_png``; None if it has none."""
+def png_text(source: Path | bytes, key: str) -> str | None:
+    """The PNG text chunk ``key`` of a file or of PNG bytes; None when it is missing or the PNG does not
+    decode whole (a truncated or overwritten file, a decompression bomb)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            text = getattr(image, "text", {})
-    except (OSError, SyntaxError, ValueError):
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            image.load()
+            text = getattr(image, "text", {}).get(key)
+    except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError):
         return None
-    caption = text.get(CAPTION_KEY)
-    return caption if isinstance(caption, str) and caption.strip() else None
+    return text if isinstance(text, str) else None
+
+
+def png_caption(source: Path | bytes) -> str | None:
+    """The caption ``figure_png`` stored in a PNG; None if it has none."""
+    caption = png_text(source, CAPTION_KEY)
+    return caption if caption and caption.strip() else None
 
 
 def image_png(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:

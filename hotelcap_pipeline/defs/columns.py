@@ -101,7 +101,8 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "n_present": "Labelled photos showing the object.",
         "n_absent": "Labelled photos not showing it.",
         "threshold": "Score threshold the tags were given at.",
-        "accuracy": "Share of photos where tag given = object present.",
+        "accuracy": "Caption row: share of captions whose room word is the photo's labelled room kind.",
+        "room_photos": "Caption row: labelled photos with a room kind (the accuracy's n).",
         "photos": "Labelled photos measured.",
     },
     "tag_stats": {

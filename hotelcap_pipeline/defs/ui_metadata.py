@@ -92,7 +92,7 @@ def served_figures(store: DataStore, paths: Iterable[Path], images: int | None =
     for i, path in enumerate(paths):
         url = urljoin(report_url(), Path(path).relative_to(store.report).as_posix())
         if images is None or i < images:
-            caption = png_caption(Path(path).read_bytes()) if Path(path).is_file() else None
+            caption = png_caption(Path(path))
             lines.append(f"[![{path.stem}]({url})]({url})" + (f"\n\n*{caption}*" if caption else ""))
         else:
             lines.append(f"- [{path.stem}]({url})")

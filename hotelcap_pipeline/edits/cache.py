@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from hotelcap_pipeline.figures import image_png
+from hotelcap_pipeline.figures import image_png, png_text
 
 PNG_KEY = "hotelcap"
 # Joins the models of a mode that uses two (ControlNet: base|controlnet), as EditorSource.model_for does.
@@ -84,12 +84,7 @@ def image_problem(path: Path, size: tuple[int, int] | None = None) -> str | None
 
 def read_png_meta(path: Path) -> dict[str, Any] | None:
     """The metadata ``png_bytes`` stored, or None when the file is missing, does not decode whole, or has none."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            text = getattr(im, "text", {}).get(PNG_KEY)
-    except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError):
-        return None
+    text = png_text(path, PNG_KEY)
     try:
         meta = json.loads(text) if text else None
     except json.JSONDecodeError:

@@ -9,7 +9,9 @@ filling the set.
 Some edit series change one object (petals and a towel swan go on a bed, night and snow show in a
 window) and are not tried on a photo whose tags lack it. So that each such series is judged on more than
 one or two photos, each of these subjects gets a quota (a share of the picks, where enough photos show
-it): while a quota is open, the picks come from the photos that show an open subject.
+it): while a quota is open, the picks come from the photos that show an open subject, of a new hotel if
+one of them is. The quotas come first, so with two subjects and a share of one half they may fill every
+pick; the reason of each pick says which rule chose it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
 
     ``embeddings``: image_id, hotel_id, chain_id, embedding (list of float) and any other columns, which
     are passed through. ``tags``: image_id, tags (list of str), or None. ``subjects``: what the edit series
-    need a photo to show; each gets ``ceil(subject_share * k)`` picks, or as many photos as show it.
+    need a photo to show; each gets ``ceil(subject_share * min(k, photos))`` picks, or as many photos as
+    show it.
     Returns the picks in pick order with ``rank`` (1 = first), ``min_distance`` (cosine distance to the
     nearest earlier pick; null for the first), ``new_hotel``, ``tags`` and a short ``reason``.
     """
@@ -67,6 +70,7 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
     wanted = quotas.wanted(available)
     first = int(np.flatnonzero(wanted)[np.random.default_rng(seed).integers(int(wanted.sum()))])
     picks, new_hotel, why = [first], [True], [quotas.why(first)]
+    wheres: list[str | None] = [None]
     distances: list[float | None] = [None]  # the first pick has no earlier pick to be far from
     seen_hotels = {hotels[first]}
     nearest = 1.0 - vectors @ vectors[first]  # distance of every photo to its nearest pick
@@ -74,7 +78,8 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
     quotas.take(first)
     while len(picks) < min(k, n):
         wanted = quotas.wanted(available)
-        fresh = wanted & ~np.isin(hotels, list(seen_hotels))
+        new_hotels = available & ~np.isin(hotels, list(seen_hotels))
+        fresh = wanted & new_hotels
         pool = fresh if fresh.any() else wanted
         # argmax takes the first maximum: ties go to the lower image_id.
         pick = int(np.argmax(np.where(pool, nearest, -np.inf)))
@@ -82,6 +87,12 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         distances.append(float(nearest[pick]))
         new_hotel.append(bool(fresh.any()))
         why.append(quotas.why(pick))
+        wheres.append(
+            "a hotel not yet picked" if fresh.any()
+            # Only a quota narrows the pool this way: its subject shows in picked hotels only.
+            else "a hotel already picked, as no photo of another hotel shows the object wanted" if new_hotels.any()
+            else "every hotel already picked"
+        )
         seen_hotels.add(hotels[pick])
         available[pick] = False
         quotas.take(pick)
@@ -97,8 +108,8 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         )
     )
     reasons = [
-        _reason(row["tags"], row["min_distance"], row["new_hotel"], seed, tags_method) + subject_note
-        for row, subject_note in zip(chosen.iter_rows(named=True), why, strict=True)
+        _reason(row["tags"], row["min_distance"], where, seed, tags_method) + subject_note
+        for row, where, subject_note in zip(chosen.iter_rows(named=True), wheres, why, strict=True)
     ]
     return chosen.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8))
 
@@ -130,10 +141,9 @@ class _SubjectQuotas:
         return f"; among the photos showing a {' and a '.join(names)}, which an edit series changes" if names else ""
 
 
-def _reason(tags: list[str] | None, distance: float | None, new_hotel: bool, seed: int, method: str = "") -> str:
+def _reason(tags: list[str] | None, distance: float | None, where: str | None, seed: int, method: str = "") -> str:
     named = f" ({method})" if method else ""  # which tagging method's tags: they differ a lot between methods
     what = f"tags{named}: {', '.join(tags)}" if tags else f"no tags{named}"
     if distance is None:
         return f"{what}; first pick (drawn with seed {seed})"
-    where = "a hotel not yet picked" if new_hotel else "every hotel already picked"
     return f"{what}; {distance:.3f} from the nearest earlier pick, from {where}"

@@ -304,8 +304,9 @@ def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:
     return verdicts
 
 
-def rule_validated(validation: pl.DataFrame, series_name: str) -> bool:
-    verdicts = rule_verdicts(validation, series_name)
+def rule_validated(validation: pl.DataFrame, series_name: str, verdicts: Sequence[Verdict] | None = None) -> bool:
+    """Every held-out class within its bar (``verdicts``: the series' ``rule_verdicts``, if already made)."""
+    verdicts = rule_verdicts(validation, series_name) if verdicts is None else verdicts
     return all(v.status == "worked" for v in verdicts)
 
 
@@ -321,7 +322,7 @@ def validation_summary(validation: pl.DataFrame, series: Sequence[str]) -> pl.Da
         shares = {f"accepted_{k}": float(number(held.filter(pl.col("class") == k)["accepted"].mean())) for k in CLASSES}
         verdicts = rule_verdicts(validation, name)
         close = [k for k, v in zip(CLASSES, verdicts, strict=True) if v.close_call]
-        validated = all(v.status == "worked" for v in verdicts)
+        validated = rule_validated(validation, name, verdicts)
         rows.append({"series": name, "rule": rule.describe(), **shares, "held_out_rooms": held["room"].n_unique(),
                      "validated": validated, "close_calls": ", ".join(close) or "none"})
     return pl.DataFrame(rows)

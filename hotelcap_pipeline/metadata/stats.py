@@ -156,8 +156,8 @@ def _figures(images_per_hotel: np.ndarray, hotels_per_chain: np.ndarray, fit: di
     ax.hist(images_per_hotel, bins=min(60, top + 1), color="#4c72b0")
     ax.set(xlabel="train photos per hotel", ylabel="hotels", title="Photos per hotel")
     figures["images_per_hotel"] = figure_png(
-        fig, "Train photos per hotel: how evenly the hotels are covered (a long right tail: a few hotels have "
-        "many photos, most have few)."
+        fig, "Train photos per hotel: how evenly the hotels are covered (a long right tail would mean a few "
+        "hotels have many photos and most have few)."
     )
 
     fig, ax = new_figure()

@@ -57,8 +57,10 @@ def tagging_verdicts(tables: ReportTables) -> list[Verdict]:
         ]
         if row["caption_room_accuracy"] is not None:  # labels without room kinds: nothing to compare
             verdicts.append(
-                Verdict(f"Captions `{row['method']}`", CAPTION_ROOM, row["caption_room_accuracy"], row["photos"],
-                        "captions", "captions call the room what it is", "captions too often name the wrong room")
+                # n: the captions of photos whose room kind is known (tables from before it was kept: all)
+                Verdict(f"Captions `{row['method']}`", CAPTION_ROOM, row["caption_room_accuracy"],
+                        row.get("caption_room_photos") or row["photos"], "captions of photos with a known room kind",
+                        "captions call the room what it is", "captions too often name the wrong room")
             )
     held = summary.filter(pl.col("split") == HELD_OUT)
     labelled = held.filter(pl.col("method") == LABELLED)

@@ -58,9 +58,10 @@ def ranking_scores(truth: np.ndarray, scores: np.ndarray) -> tuple[float, float]
 
 def auc_interval(auc: float, n_present: int, n_absent: int, z: float = 1.96) -> tuple[float, float]:
     """The 95% interval (z = 1.96) of a ROC AUC measured on ``n_present`` photos that show the object and
-    ``n_absent`` that do not: Newcombe's (2006) score interval, the AUCs theta whose Hanley-McNeil variance
-    puts the measured one within z standard errors, ``(auc - theta)^2 <= z^2 var(theta)``. Unlike the
-    plain auc +- z se, it does not shrink to nothing at an AUC of 1 or 0. With a handful of positives (a
+    ``n_absent`` that do not: Newcombe's (2006) score interval (his method 5), the AUCs theta that put the
+    measured one within z standard errors, ``(auc - theta)^2 <= z^2 var(theta)``, with Hanley and McNeil's
+    variance in which both group sizes are replaced by their mean. Unlike the plain auc +- z se, it does
+    not shrink to nothing at an AUC of 1 or 0. With a handful of positives (a
     bathtub on 8 photos) it is wide: one AUC says little there."""
     if math.isnan(auc) or n_present < 1 or n_absent < 1:
         return math.nan, math.nan
@@ -161,6 +162,7 @@ def _caption_row(
         "f1": float(np.nanmean(np.nan_to_num(scores[:, 2], nan=0.0))) if len(scores) else None,
         "n_present": len(captions), "n_absent": 0,
         "accuracy": float(np.mean([said == true for said, true in kinds])) if kinds else None,
+        "room_photos": len(kinds),
         "photos": len(captions),
     }
 
@@ -221,7 +223,8 @@ def evaluation_summary(table: pl.DataFrame) -> pl.DataFrame:
     """
     tags = table.filter(pl.col("tag") != CAPTION_ROW)
     captions = table.filter(pl.col("tag") == CAPTION_ROW).select(
-        "method", "split", pl.col("f1").alias("caption_f1"), pl.col("accuracy").alias("caption_room_accuracy")
+        "method", "split", pl.col("f1").alias("caption_f1"), pl.col("accuracy").alias("caption_room_accuracy"),
+        pl.col("room_photos").alias("caption_room_photos"),
     )
     measured = (pl.col("n_present") > 0) & (pl.col("n_absent") > 0)
     return (

@@ -32,6 +32,7 @@ EVALUATION_SCHEMA = pl.Schema(
         "n_absent": pl.Int64,
         "threshold": pl.Float64,
         "accuracy": pl.Float64,
+        "room_photos": pl.Int64,
         "photos": pl.Int64,
     }
 )

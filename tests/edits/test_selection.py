@@ -116,3 +116,17 @@ def test_one_photo_can_fill_two_subjects_and_alternatives_count():
     # ("bed", "sofa"): a photo with a sofa fills it as well as one with a bed.
     either = select_diverse(frame, tags, 3, seed=0, subjects=[("bed", "sofa")], subject_share=1.0)
     assert all({"bed", "sofa"} & set(t) for t in either["tags"])
+
+
+def test_a_quota_comes_before_a_new_hotel_and_the_reason_says_so():
+    # Both bed photos are hotel 1's (near-identical); hotels 2 and 3 have none. The bed quota (2 of 3)
+    # takes the second bed photo from hotel 1 although two hotels are left, and says why.
+    frame = table(angles([0, 1, 120, 240]), [1, 1, 2, 3])
+    tags = pl.DataFrame({"image_id": [0, 1, 2, 3], "tags": [["bed"], ["bed"], ["lamp"], ["sofa"]]})
+    got = select_diverse(frame, tags, 3, seed=0, subjects=[("bed",)], subject_share=0.5)
+    assert got["image_id"].to_list()[:2] in ([0, 1], [1, 0])
+    second = got.row(1, named=True)
+    assert second["new_hotel"] is False
+    assert "from a hotel already picked, as no photo of another hotel shows the object wanted" in second["reason"]
+    third = got.row(2, named=True)  # the quota is full: diversity and new hotels again
+    assert third["new_hotel"] is True and "from a hotel not yet picked" in third["reason"]

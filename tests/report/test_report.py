@@ -126,7 +126,7 @@ def full_store(tmp_path: Path) -> DataStore:
         ),
     )
     write(store, "edit_validation", edit_validation())
-    for i in (0, 1, 2):
+    for i in (0, 1, 2, 3):
         (store.root / f"images/{i}.jpg").parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (64, 48), (200, 10 * i, 0)).save(store.root / f"images/{i}.jpg")
         (store.edits / "night").mkdir(parents=True, exist_ok=True)
@@ -135,8 +135,8 @@ def full_store(tmp_path: Path) -> DataStore:
         store,
         "edit_selection",
         pl.DataFrame(
-            {"rank": [1, 2, 3], "image_id": [0, 1, 2], "hotel_id": [10, 10, 11],
-             "reason": ["seed pick", "farthest", "farthest"]}
+            {"rank": [1, 2, 3, 4], "image_id": [0, 1, 2, 3], "hotel_id": [10, 10, 11, 12],
+             "reason": ["seed pick", "farthest", "farthest", "farthest"]}
         ),
     )
     write(
@@ -144,22 +144,22 @@ def full_store(tmp_path: Path) -> DataStore:
         "diffusion_edits",
         pl.DataFrame(
             {
-                "image_id": [0, 1, 2],
-                "hotel_id": [10, 10, 11],
-                "edit": ["night"] * 3,
-                "status": ["ok"] * 3,
-                "error": [None] * 3,
-                "path": ["edits/night/0.png", "edits/night/1.png", "edits/night/2.png"],
-                "source_path": ["images/0.jpg", "images/1.jpg", "images/2.jpg"],
-                "mode": ["img2img"] * 3,
-                "model": ["sd-test"] * 3,
-                "strength": [0.3, 0.45, 0.3],
-                "clip_image_sim": [0.91, 0.88, 0.62],
-                "directional": [0.12, 0.15, 0.2],
-                "ssim": [0.8, 0.75, 0.5],
-                "preserve_threshold": [0.8] * 3,
-                "nan_or_black": [False] * 3,
-                "accepted": [True, True, False],
+                "image_id": [0, 1, 2, 3],
+                "hotel_id": [10, 10, 11, 12],
+                "edit": ["night"] * 4,
+                "status": ["ok"] * 4,
+                "error": [None] * 4,
+                "path": [f"edits/night/{i}.png" for i in range(4)],
+                "source_path": [f"images/{i}.jpg" for i in range(4)],
+                "mode": ["img2img"] * 4,
+                "model": ["sd-test"] * 4,
+                "strength": [0.3, 0.45, 0.3, 0.6],
+                "clip_image_sim": [0.91, 0.88, 0.62, 0.7],
+                "directional": [0.12, 0.15, 0.2, 0.05],
+                "ssim": [0.8, 0.75, 0.5, 0.6],
+                "preserve_threshold": [0.8] * 4,
+                "nan_or_black": [False] * 4,
+                "accepted": [True, True, False, False],
             }
         ),
     )
@@ -247,7 +247,7 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     assert "10.46" in md and "0.266" in md
     assert "are z units, not cosines" in md  # calibrated scores are not compared with cosines
     assert "| seed | hotels | 3 | hotel | 3 | 6 | 1 | 1 | 1 |" in md  # k = hotels recovers them exactly
-    assert "- `night`: 67% of 3 photos have an edit the validated rule accepts." in md
+    assert "- `night`: 50% of 4 rendered photos have an edit the validated rule accepts." in md
     assert "Edit rule per series" in md and "directional ≥ 0.100" in md
     assert "tag_evaluation per method and split" in md and "A bedroom with a bed and a desk." in md
     assert "an alien founder at a desk" in md
@@ -336,17 +336,17 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
         return [v.sentence() for v in verdicts], unjudged
 
     # Every photo skipped (its model was not available): not measured, with the reason; never "did not work".
-    verdicts, unjudged = judged(["skipped"] * 3, ["model not found: /m"] * 3)
-    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 3 photos was rendered "
+    verdicts, unjudged = judged(["skipped"] * 4, ["model not found: /m"] * 4)
+    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 4 photos was rendered "
                                            "(model not found: /m)."]
-    # Two accepted, one skipped: judged on the two photos tried, which are too few to say.
-    verdicts, _ = judged(["ok", "ok", "skipped"], [None, None, "model not found: /m"])
+    # Two accepted, two skipped: judged on the two photos tried, which are too few to say.
+    verdicts, _ = judged(["ok", "ok", "skipped", "skipped"], [None, None, "model not found: /m", "model not found: /m"])
     assert verdicts[0].startswith("Edits `night`: too few to judge (share of photos with an accepted edit = 1 "
-                                  "(95% interval 0.34-1.00), threshold ≥ 0.5, n = 2 photos tried; at least 3")
+                                  "(95% interval 0.34-1.00), threshold ≥ 0.5, n = 2 photos tried; at least 4")
     # A failed render was tried and counts against the series, named in the sentence.
-    verdicts, _ = judged(["ok", "failed", "ok"], [None, "out of memory", None])
-    assert "only 1 of 3 edits passed the validated rule; 1 renders failed " \
-        "(share of photos with an accepted edit = 0.333" in verdicts[0]
+    verdicts, _ = judged(["ok", "failed", "ok", "ok"], [None, "out of memory", None, None])
+    assert "only 1 of 4 edits passed the validated rule; 1 renders failed " \
+        "(share of photos with an accepted edit = 0.25" in verdicts[0]
 
 
 def test_format_and_markdown_helpers() -> None:

@@ -110,6 +110,17 @@ def test_evaluate_tags_measures_each_tag_and_the_labelled_method() -> None:
     caption = row[("seed", ALL, CAPTION_ROW)]
     # Photos without a bed tag are captioned "a room", so half the room words are wrong.
     assert caption["n_present"] == 40 and 0 < caption["f1"] < 1 and caption["accuracy"] == 0.5
+    assert caption["room_photos"] == 40
+    # Room kinds known for half the photos (the bed photos): the room word is judged on those 20 only.
+    half = labels.with_columns(pl.when(pl.col("image_id") % 2 == 0).then(pl.col("room_kind")).alias("room_kind"))
+    partial = evaluate_tags(tags, half, ["bed", "lamp"], seed=0).filter(
+        (pl.col("method") == "seed") & (pl.col("split") == ALL) & (pl.col("tag") == CAPTION_ROW)
+    ).row(0, named=True)
+    assert partial["room_photos"] == 20 and partial["accuracy"] == 1.0
+    held_even = sum(i % 2 == 0 for i in np.flatnonzero(held_out_mask(list(range(40)), 0)))
+    assert evaluation_summary(evaluate_tags(tags, half, ["bed", "lamp"], seed=0)).filter(
+        pl.col("method") == "seed"
+    )["caption_room_photos"].to_list() == [20, held_even]  # all labelled photos, then the held-out half
     summary = {(r["method"], r["split"]): r for r in evaluation_summary(table).iter_rows(named=True)}
     assert summary[("seed", ALL)]["median_auc"] == pytest.approx(0.5)  # median of 1.0 and 0.0
     assert summary[("seed", ALL)]["tags_measured"] == 2

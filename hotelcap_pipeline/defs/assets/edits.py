@@ -24,7 +24,7 @@ PROGRESS_EVERY_S = 5.0
 
 
 class SelectionConfig(dg.Config):
-    k: int = Field(default=6, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
+    k: int = Field(default=8, ge=1, le=50, description="How many photos to edit (the study asks for 5-10).")
     seed: int | None = seed_field("the first pick")
     method: TaggingMethod = Field(default=PRIMARY_METHOD, description="Tagging method whose tags explain each pick.")
     subject_share: float = Field(

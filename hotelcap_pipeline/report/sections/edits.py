@@ -27,7 +27,11 @@ def edits_section(tables: ReportTables) -> Section:
             if c in selection.columns
         ]
         s.add(
-            Paragraph(f"{selection.height} photos chosen to be as different from each other as possible:"),
+            Paragraph(
+                f"{selection.height} photos chosen to be as different from each other as possible, and, first, so "
+                "that each object an edit series changes (a bed, a window) shows on a share of them (the reason "
+                "says which rule chose a photo):"
+            ),
             Table(selection.select(cols), "edit_selection"),
         )
     edits = tables.get("diffusion_edits")
@@ -87,7 +91,7 @@ def _mislead_sentence(row: dict, validated: set[str]) -> str:
         return f"{name}: nothing rendered."
     if row["accepted"] is None:
         return f"{name}: unknown, no rule can judge this change."
-    share = f"{pct(row['accepted'])} of {row['ok']} photo{'' if row['ok'] == 1 else 's'}"
+    share = f"{pct(row['accepted'])} of {row['ok']} rendered photo{'' if row['ok'] == 1 else 's'}"
     if row["edit"] not in validated:
         return f"{name}: its rule failed validation, so its verdict says little ({share} accepted)."
     return f"{name}: {share} have an edit the validated rule accepts."
