@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hotelcap_pipeline.wording import listing, with_article
+
 # The objects that say most clearly which part of a hotel a photo shows.
 ROOM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bathroom", ("bathtub", "toilet", "shower", "sink")),
@@ -34,12 +36,6 @@ def room_word(tags: Sequence[str]) -> str:
     return next((_ROOM_OF_CUE[t] for t in tags if t in _ROOM_OF_CUE), "room")
 
 
-def with_article(word: str) -> str:
-    if word.endswith("s"):  # curtains, towels: already plural
-        return word
-    return ("an " if word[0] in "aeiou" else "a ") + word
-
-
 def make_caption(tags: Sequence[str]) -> str:
     """The caption of a photo whose tags are ``tags``, best first."""
     objects = [with_article(t) for t in list(dict.fromkeys(tags))[:MAX_OBJECTS]]
@@ -47,8 +43,7 @@ def make_caption(tags: Sequence[str]) -> str:
     start = f"An {room}" if room[0] in "aeiou" else f"A {room}"
     if not objects:
         return f"{start}."
-    listed = objects[0] if len(objects) == 1 else ", ".join(objects[:-1]) + " and " + objects[-1]
-    return f"{start} with {listed}."
+    return f"{start} with {listing(objects)}."
 
 
 def captions_for(given: np.ndarray, scores: np.ndarray, labels: Sequence[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hotelcap_pipeline.wording import listing, with_article
 from hotelcap_pipeline.world.layout import layout
 from hotelcap_pipeline.world.spec import RoomSpec, Truth, condition_is_applicable
 
@@ -41,16 +42,6 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 
-def _with_article(label: str) -> str:
-    if label in OBJECT_WORDS:
-        return OBJECT_WORDS[label]
-    return ("an " if label[0] in "aeiou" else "a ") + label
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def _pick(options: tuple[str, ...], rng: np.random.Generator | None) -> str:
     return options[0] if rng is None else options[int(rng.integers(len(options)))]
 
@@ -72,7 +63,7 @@ def describe(t: Truth, rng: np.random.Generator | None = None) -> str:
     Without rng the wording is fixed and objects are listed alphabetically; with rng the template,
     the words and the order of objects and conditions vary (for training text).
     """
-    objects = [_with_article(label) for label in t.tags]
+    objects = [with_article(OBJECT_WORDS.get(label, label)) for label in t.tags]
     conditions = _condition_phrases(t, rng)
     if rng is not None:
         rng.shuffle(objects)
@@ -82,5 +73,5 @@ def describe(t: Truth, rng: np.random.Generator | None = None) -> str:
     room = _pick(ROOM_WORDS[t.room_kind], rng)
     if not objects:
         return ", ".join([f"a photo of a hotel {room}", *conditions])
-    text = _pick(TEMPLATES, rng).format(room=room, objects=_join(objects))
+    text = _pick(TEMPLATES, rng).format(room=room, objects=listing(objects))
     return ", ".join([text, *conditions])
