@@ -319,8 +319,8 @@ def validation_summary(validation: pl.DataFrame, series: Sequence[str]) -> pl.Da
         if rule is None:
             continue
         held = validation.filter((pl.col("series") == name) & (pl.col("split") == HELD_OUT))
-        shares = {f"accepted_{k}": float(number(held.filter(pl.col("class") == k)["accepted"].mean())) for k in CLASSES}
-        verdicts = rule_verdicts(validation, name)
+        verdicts = rule_verdicts(validation, name)  # one per class, its value the held-out share accepted
+        shares = {f"accepted_{k}": v.value for k, v in zip(CLASSES, verdicts, strict=True)}
         close = [k for k, v in zip(CLASSES, verdicts, strict=True) if v.close_call]
         validated = rule_validated(validation, name, verdicts)
         rows.append({"series": name, "rule": rule.describe(), **shares, "held_out_rooms": held["room"].n_unique(),

@@ -255,14 +255,8 @@ def auc_figure(table: pl.DataFrame) -> bytes:
     x = np.arange(len(tags))
     width = 0.8 / max(1, len(methods))
     for i, method in enumerate(methods):
-        by_tag = {r["tag"]: r for r in rows.filter(pl.col("method") == method).iter_rows(named=True)}
-
-        def column(key: str, by_tag: dict = by_tag) -> np.ndarray:
-            # A table written before the interval existed has no such column: no error bar then.
-            values = [by_tag.get(t, {}).get(key) for t in tags]
-            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-        auc, low, high = column("auc"), column("auc_low"), column("auc_high")
+        ordered = pl.DataFrame({"tag": tags}).join(rows.filter(pl.col("method") == method), on="tag", how="left")
+        auc, low, high = (ordered[c].to_numpy().astype(np.float64) for c in ("auc", "auc_low", "auc_high"))
         errors = np.nan_to_num(np.vstack([auc - low, high - auc]), nan=0.0)
         ax.bar(x + (i - (len(methods) - 1) / 2) * width, auc, width, label=method, yerr=errors,
                error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "0.3"})
