@@ -42,6 +42,8 @@ COMMON: dict[str, str] = {
     "directional": "Cosine between the image change and the text change in CLIP space: did the asked change "
     "happen? (> 0: moved as the text did).",
     "ssim": "Structural similarity of 128 px grey versions: is the layout kept? (1 = same structure).",
+    "local_change": "Share of the photo (256 px) changed in a way neither the unchanged pixel nor one relighting "
+    "of the whole photo explains: something appeared or went (0 = at most the light changed).",
     "accepted": "Passed the series' fitted acceptance rule (null: the series has no rule).",
     "split": "Which part of the data the row belongs to.",
 }
@@ -142,6 +144,8 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "min_ssim": "Rule bound: ssim at least this (-inf when unset).",
         "max_ssim": "Rule bound: ssim at most this (the picture changed at all); inf when unset.",
         "max_off_direction": "Rule bound: off_direction at most this (nothing else changed); inf when unset.",
+        "max_local_change": "Rule bound: local_change at most this (nothing appeared beside the asked change); "
+        "inf when unset.",
         "off_direction": "Length of the CLIP image change that the text change does not explain "
         "(sqrt(2 - 2 clip_image_sim) * sin of its angle to the text change): a second, unasked change.",
     },

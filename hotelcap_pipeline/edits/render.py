@@ -153,6 +153,7 @@ class _SeriesRenderer:
             "clip_image_sim": best["clip_image_sim"],
             "directional": best["directional"],
             "ssim": best["ssim"],
+            "local_change": best["local_change"],
             "preserve_threshold": s.preserve_threshold,
             "choice_reason": reason,
             "accepted": accepted,

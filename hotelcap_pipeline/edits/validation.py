@@ -18,6 +18,7 @@ negative class accepted) and the acceptance rates are reported on the other half
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -41,10 +42,11 @@ if TYPE_CHECKING:
 TRUE_EDIT = "true_edit"
 NEGATIVE_CLASSES = ("noise", "unchanged", "other_room", "two_changes")
 CLASSES = (TRUE_EDIT, *NEGATIVE_CLASSES)
-SCORES = ("directional", "clip_image_sim", "ssim", "off_direction")
+SCORES = ("directional", "clip_image_sim", "ssim", "off_direction", "local_change")
 FIT, HELD_OUT = "fit", "held-out"
 VALIDATION_SIZE = (256, 192)
-MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^5 rules)
+MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^6 rules)
+INNER_BOUNDS = 3  # bounds whose every combination is scored at once, in one array, for each of the others
 
 
 def degrade(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -151,6 +153,7 @@ BOUNDS = (
     ("ssim", "min"),
     ("ssim", "max"),
     ("off_direction", "max"),
+    ("local_change", "max"),
 )
 
 
@@ -183,10 +186,34 @@ def _passes(values: np.ndarray, thresholds: np.ndarray, side: str) -> np.ndarray
     return values[None, :] >= thresholds[:, None] if side == "min" else values[None, :] <= thresholds[:, None]
 
 
+def _class_bits(passes: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """(thresholds, words): ``passes`` packed 64 rows to a word, each class in words of its own, in CLASSES
+    order (one word at least), so a rule's accepted rows of a class are a popcount of an AND."""
+    words = []
+    for kind in CLASSES:
+        rows = passes[:, kinds == kind]
+        rows = np.pad(rows, ((0, 0), (0, 64 * _words(rows.shape[1]) - rows.shape[1])))
+        words.append(np.ascontiguousarray(np.packbits(rows, axis=1, bitorder="little")).view(np.uint64))
+    return np.concatenate(words, axis=1)
+
+
+def _words(rows: int) -> int:
+    return max(1, -(-rows // 64))
+
+
 def _margin(rates: np.ndarray) -> np.ndarray:
     """How far a rule clears both targets (negative: how far it misses the nearer one); ``rates`` is
     (rules, classes) with the true edits first."""
     return np.minimum(rates[:, 0] - EDIT_RULE_TRUE.bar, EDIT_RULE_NEGATIVE.bar - rates[:, 1:].max(axis=1))
+
+
+def _lexicographic_argmax(keys: Sequence[np.ndarray]) -> int:
+    """The row with the greatest first key, ties broken by the next keys in turn, then by the last row."""
+    rows = np.arange(len(keys[0]))
+    for key in keys:
+        values = key[rows]
+        rows = rows[values == values.max()]
+    return int(rows[-1])
 
 
 def fit_rule(frame: pl.DataFrame) -> EditRule:
@@ -196,30 +223,39 @@ def fit_rule(frame: pl.DataFrame) -> EditRule:
     any kind, then the most lenient thresholds."""
     frame = with_off_direction(frame)
     kinds = frame["class"].to_numpy()
-    classes = np.stack([kinds == k for k in CLASSES], axis=1).astype(np.float32)
-    shares = classes / np.maximum(classes.sum(axis=0), 1)
-    grids, passes = [], []
+    per_class = [int(np.sum(kinds == k)) for k in CLASSES]
+    counts = np.maximum(per_class, 1).astype(np.float64)
+    class_starts = np.cumsum([0] + [_words(n) for n in per_class])[:-1]
+    grids, bits = [], []
     for score, side in BOUNDS:
         values = frame[score].to_numpy().astype(np.float64)
         grid = _candidates(values, values[kinds == TRUE_EDIT], side)
         grids.append(grid)
-        passes.append(_passes(values, grid, side))
-    # Every combination of the first bounds, all of the last bound's thresholds at once.
-    inner = passes[-1]  # (last thresholds, rows)
+        bits.append(_class_bits(_passes(values, grid, side), kinds))
+    # Every combination of the outer bounds in a loop; for each, every combination of the inner ones at once.
+    outer, inner_bits = bits[:-INNER_BOUNDS], bits[-INNER_BOUNDS:]
+    inner_shape = tuple(len(b) for b in inner_bits)
+    inner = functools.reduce(
+        np.bitwise_and,
+        [b.reshape(*(n if k == i else 1 for k, n in enumerate(inner_shape)), -1) for i, b in enumerate(inner_bits)],
+    ).reshape(int(np.prod(inner_shape)), -1)  # (inner combinations, words)
+    inner_index = np.stack(np.unravel_index(np.arange(len(inner)), inner_shape), axis=1)
+    # Grids run from the most lenient threshold to the strictest, so a lower index sum is more lenient.
+    inner_strictness = inner_index.sum(axis=1)
     best_key: tuple[float, ...] | None = None
     best: tuple[int, ...] = ()
-    for index in np.ndindex(*(len(g) for g in grids[:-1])):
-        accepted = np.logical_and.reduce([p[i] for p, i in zip(passes[:-1], index, strict=True)])
-        rates = (inner & accepted[None, :]).astype(np.float32) @ shares  # (last thresholds, classes)
-        # Grids run from the most lenient threshold to the strictest, so a lower index sum is more lenient.
-        strictness = sum(index) + np.arange(len(inner))
+    for index in np.ndindex(*(len(b) for b in outer)):
+        accepted = functools.reduce(np.bitwise_and, [b[i] for b, i in zip(outer, index, strict=True)])
+        per_word = np.bitwise_count(inner & accepted[None, :])
+        rates = np.add.reduceat(per_word, class_starts, axis=1) / counts  # (inner combinations, classes)
         negatives = rates[:, 1:]
         margin = np.round(_margin(rates), 6)
-        keys = np.stack([margin, rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1), -strictness], axis=1)
-        j = int(np.lexsort(keys.T[::-1])[-1])
-        key = tuple(float(x) for x in keys[j])
+        strictness = sum(index) + inner_strictness
+        keys = (margin, rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1), -strictness)
+        j = _lexicographic_argmax(keys)
+        key = tuple(float(k[j]) for k in keys)
         if best_key is None or key > best_key:
-            best_key, best = key, (*index, j)
+            best_key, best = key, (*index, *(int(i) for i in inner_index[j]))
     return EditRule(**_rule_fields(grids, best))
 
 
@@ -233,7 +269,8 @@ def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, f
 def with_verdicts(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
     """``frame`` with an ``accepted`` column: the rule's verdict on each row's scores."""
     frame = with_off_direction(frame)
-    accepted = [rule.accepts(r) for r in frame.select(SCORES).iter_rows(named=True)]
+    scores = [c for c in SCORES if c in frame.columns]  # tables from before local_change: no such column
+    accepted = [rule.accepts(r) for r in frame.select(scores).iter_rows(named=True)]
     return frame.with_columns(pl.Series("accepted", accepted, dtype=pl.Boolean))
 
 
@@ -256,7 +293,7 @@ def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
         if true.is_empty() or negative.is_empty():
             continue
         labels = np.r_[np.ones(true.height), np.zeros(negative.height)]
-        for score in SCORES:
+        for score in (s for s in SCORES if s in frame.columns):
             values = np.r_[true[score].to_numpy(), negative[score].to_numpy()]
             rows.append({"negative_class": kind, "score": score, "auc": float(roc_auc_score(labels, values))})
     return pl.DataFrame(rows)
@@ -279,7 +316,8 @@ def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:
     first = rows.row(0, named=True)
     # Tables written before the upper bounds existed have no such columns: no bound.
     return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"],
-                    first.get("max_ssim", math.inf), first.get("max_off_direction", math.inf))
+                    first.get("max_ssim", math.inf), first.get("max_off_direction", math.inf),
+                    first.get("max_local_change", math.inf))
 
 
 def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:

@@ -9,6 +9,7 @@ from hotelcap_pipeline.edits.scores import (
     choose_strength,
     directional_similarity,
     layout_ssim,
+    local_change,
     score_edits,
     ssim,
 )
@@ -48,6 +49,47 @@ def test_layout_ssim_compares_at_the_edits_size():
     assert layout_ssim(photo, Image.new("RGB", (90, 60), "grey")) < 0.1
 
 
+def _room(rng: np.random.Generator) -> np.ndarray:
+    """A 256 x 192 'room': flat walls and floor with a few flat furniture blocks, in float RGB 0-255."""
+    room = np.empty((192, 256, 3), np.float32)
+    room[:120], room[120:] = (200, 180, 150), (120, 90, 60)
+    for _ in range(5):
+        x, y = rng.integers(0, 200), rng.integers(20, 150)
+        room[y : y + 40, x : x + 50] = rng.integers(40, 240, 3)
+    return room
+
+
+def _image(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+
+
+def test_local_change_is_nil_for_the_same_photo_and_for_a_relighting():
+    room = _room(np.random.default_rng(3))
+    assert local_change(_image(room), _image(room)) == 0.0
+    dim = room * np.array([0.34, 0.36, 0.45], np.float32)  # the lights off: one gain per channel
+    assert local_change(_image(room), _image(dim)) == 0.0
+    # A relit room whose window (not relit) shows the same sky, its panes split by a 2 px bar that is relit:
+    # the bar's pixels, smoothed, are a mix of both lights (neither the old light nor the new one alone
+    # explains them, and a 2 px bar smoothed is wider than the opening drops).
+    room[30:90, 150:220] = (110, 170, 240)
+    dim = room * np.array([0.34, 0.36, 0.45], np.float32)
+    window = dim.copy()
+    window[30:90, 150:220] = room[30:90, 150:220]
+    window[30:90, 184:186] = dim[30:90, 184:186]
+    assert local_change(_image(room), _image(window)) == 0.0
+
+
+def test_local_change_is_the_share_of_the_photo_where_something_appeared():
+    room = _room(np.random.default_rng(4))
+    dim = room * np.array([0.34, 0.36, 0.45], np.float32)
+    swan = dim.copy()
+    swan[100:124, 60:92] = (240, 240, 235)  # a pale 32 x 24 object laid in the dim room: 768 of 49,152 px
+    assert local_change(_image(room), _image(swan)) == pytest.approx(768 / (256 * 192), rel=0.15)
+    # Measured at 256 px whatever the photo's size: the same change on a photo twice as large.
+    big = (_image(room).resize((512, 384)), _image(swan).resize((512, 384)))
+    assert local_change(*big) == pytest.approx(768 / (256 * 192), rel=0.15)
+
+
 def test_directional_similarity_on_hand_made_vectors():
     orig = np.array([1.0, 0.0, 0.0])
     source, target = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])  # text change: -x +y
@@ -65,6 +107,7 @@ def test_score_edits_with_a_stand_in_clip(fake_clip, make_room):
     assert scores[0]["clip_image_sim"] == pytest.approx(1.0, abs=1e-5)
     assert scores[0]["ssim"] == pytest.approx(1.0) and scores[0]["directional"] == 0.0
     assert scores[1]["clip_image_sim"] < 0.999 and scores[1]["ssim"] < 0.9
+    assert scores[0]["local_change"] == 0.0 and scores[1]["local_change"] > 0.05  # another room: much is new
 
 
 def entry(strength, sim, directional, **flags):
@@ -87,6 +130,16 @@ def test_choose_strength_chooses_only_among_accepted_candidates():
     backwards = [entry(0.3, 0.95, -0.2), entry(0.45, 0.9, -0.1)]
     strength, accepted, reason = choose_strength(backwards, rule, 0.8)
     assert (strength, accepted) == (0.3, False) and "no strength passed" in reason
+
+
+def test_the_rule_bounds_local_change_and_an_unmeasured_one_passes_only_an_unset_bound():
+    rule = EditRule(min_directional=0.1, min_clip_image_sim=0.8, min_ssim=0.3, max_local_change=0.01)
+    assert rule.accepts(entry(0.5, 0.9, 0.3, local_change=0.005))
+    assert not rule.accepts(entry(0.5, 0.9, 0.3, local_change=0.02))  # something else appeared
+    assert not rule.accepts(entry(0.5, 0.9, 0.3))  # scored before local_change existed: cannot tell
+    assert not rule.accepts(entry(0.5, 0.9, 0.3, local_change=None))
+    assert EditRule(0.1, 0.8, 0.3).accepts(entry(0.5, 0.9, 0.3))  # no local bound: not needed
+    assert "local_change ≤ 0.0100" in rule.describe() and rule.as_columns()["max_local_change"] == 0.01
 
 
 def test_choose_strength_falls_back_to_the_lowest():
