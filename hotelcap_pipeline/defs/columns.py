@@ -44,6 +44,8 @@ COMMON: dict[str, str] = {
     "ssim": "Structural similarity of 128 px grey versions: is the layout kept? (1 = same structure).",
     "local_change": "Share of the photo (256 px) changed in a way neither the unchanged pixel nor one relighting "
     "of the whole photo explains: something appeared or went (0 = at most the light changed).",
+    "change_elsewhere": "Share of the photo changed locally outside the largest changed region (changes within "
+    "8 px are one region): what changed besides the main change.",
     "accepted": "Passed the series' fitted acceptance rule (null: the series has no rule).",
     "split": "Which part of the data the row belongs to.",
 }
@@ -146,6 +148,7 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "max_off_direction": "Rule bound: off_direction at most this (nothing else changed); inf when unset.",
         "max_local_change": "Rule bound: local_change at most this (nothing appeared beside the asked change); "
         "inf when unset.",
+        "max_change_elsewhere": "Rule bound: change_elsewhere at most this (one place changed); inf when unset.",
         "off_direction": "Length of the CLIP image change that the text change does not explain "
         "(sqrt(2 - 2 clip_image_sim) * sin of its angle to the text change): a second, unasked change.",
     },

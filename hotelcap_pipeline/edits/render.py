@@ -154,6 +154,7 @@ class _SeriesRenderer:
             "directional": best["directional"],
             "ssim": best["ssim"],
             "local_change": best["local_change"],
+            "change_elsewhere": best["change_elsewhere"],
             "preserve_threshold": s.preserve_threshold,
             "choice_reason": reason,
             "accepted": accepted,

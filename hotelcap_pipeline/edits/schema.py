@@ -18,6 +18,7 @@ SWEEP_SCHEMA = pl.Struct(
         "directional": pl.Float64,
         "ssim": pl.Float64,
         "local_change": pl.Float64,
+        "change_elsewhere": pl.Float64,
         "nsfw_flag": pl.Boolean,
         "nan_or_black": pl.Boolean,
         "reused": pl.Boolean,
@@ -49,6 +50,7 @@ EDIT_COLUMNS: SchemaDict = {
     "directional": pl.Float64,
     "ssim": pl.Float64,
     "local_change": pl.Float64,
+    "change_elsewhere": pl.Float64,
     "preserve_threshold": pl.Float64,
     "choice_reason": pl.Utf8,
     "accepted": pl.Boolean,  # passed the series' fitted rule; null: the series has no rule
@@ -66,9 +68,10 @@ EDIT_SCHEMA = pl.Schema(EDIT_COLUMNS)
 VALIDATION_COLUMNS: SchemaDict = {
     "series": pl.Utf8, "room": pl.Int64, "split": pl.Utf8, "class": pl.Utf8, "second_condition": pl.Utf8,
     "clip_image_sim": pl.Float64, "directional": pl.Float64, "ssim": pl.Float64, "off_direction": pl.Float64,
-    "local_change": pl.Float64, "accepted": pl.Boolean, "min_directional": pl.Float64, "min_clip_image_sim": pl.Float64,
+    "local_change": pl.Float64, "change_elsewhere": pl.Float64, "accepted": pl.Boolean,
+    "min_directional": pl.Float64, "min_clip_image_sim": pl.Float64,
     "min_ssim": pl.Float64, "max_ssim": pl.Float64, "max_off_direction": pl.Float64,
-    "max_local_change": pl.Float64,
+    "max_local_change": pl.Float64, "max_change_elsewhere": pl.Float64,
 }
 
 # The ``edit_selection`` table: the picked photos' embedding keys and file, their tags and why each was picked.

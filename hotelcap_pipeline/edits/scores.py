@@ -12,6 +12,8 @@
   mix of its old light and the photo's new one): something appeared or went. A change of the light alone
   scores ~0, and a small second change in a dimmed room (petals, a towel swan), which hardly moves CLIP's
   ``off_direction``, does not.
+- ``change_elsewhere``: the part of that local change lying outside its largest region: ~0 when one place
+  changed (the view through a window at night), the petals on the bed when they came as well.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import binary_opening, gaussian_filter
+from scipy.ndimage import binary_dilation, binary_opening, gaussian_filter, label
 
 from hotelcap_pipeline.edits.pipeline import fit_dims
 
@@ -32,6 +34,8 @@ LOCAL_SIDE = 256  # local_change: fine enough for a towel swan or rose petals on
 # A pixel changed locally when what the relighting leaves of its change (summed over R, G, B, each 0-1) is
 # above this: well over JPEG and sensor noise, under what a pale object laid in a dim room leaves.
 LOCAL_MIN_CHANGE = 0.25
+# Changed pixels this close (px at LOCAL_SIDE) are one region: the panes of one window, petals strewn on a bed.
+REGION_GAP = 8
 
 
 class ClipEncoder(Protocol):
@@ -80,13 +84,13 @@ def _colour_thumbnail(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return gaussian_filter(arr, (1.0, 1.0, 0.0))  # sensor noise and JPEG blocks are not a change
 
 
-def local_change(original: Image.Image, edited: Image.Image, side: int = LOCAL_SIDE) -> float:
-    """Share of the photo (0-1) whose change a relighting does not explain: each pixel compared with the
-    original lit by a mix of its old light and the photo's new light (per colour channel, one gain: the
-    median ratio edited / original), the mix chosen per pixel (least squares, from all old light to all
-    new). A relit room, the view through its window left as it was, and the pixels where the two meet are
-    explained. Counted where more than LOCAL_MIN_CHANGE is left, after a 3 x 3 opening that drops what is
-    thinner than 3 px at ``side``."""
+def local_change_mask(original: Image.Image, edited: Image.Image, side: int = LOCAL_SIDE) -> np.ndarray:
+    """Where (boolean, at ``side``) the change is one a relighting does not explain: each pixel compared with
+    the original lit by a mix of its old light and the photo's new light (per colour channel, one gain: the
+    median ratio edited / original), the mix chosen per pixel (least squares, from all old light to all new).
+    A relit room, the view through its window left as it was, and the pixels where the two meet are
+    explained. Marked where more than LOCAL_MIN_CHANGE is left, after a 3 x 3 opening that drops what is
+    thinner than 3 px."""
     size = fit_dims(*edited.size, max_side=side, multiple=1)
     o, e = _colour_thumbnail(original, size), _colour_thumbnail(edited, size)
     gain = np.median(((e + 0.01) / (o + 0.01)).reshape(-1, 3), axis=0)
@@ -95,7 +99,22 @@ def local_change(original: Image.Image, edited: Image.Image, side: int = LOCAL_S
     old_light = np.sum(wanted * towards_old, axis=2) / (np.sum(towards_old * towards_old, axis=2) + 1e-6)
     mix = np.clip(old_light, 0.0, 1.0)[:, :, None]
     residual = np.abs(e - relit - mix * towards_old).sum(axis=2)
-    return float(binary_opening(residual > LOCAL_MIN_CHANGE, np.ones((3, 3), dtype=bool)).mean())
+    return binary_opening(residual > LOCAL_MIN_CHANGE, np.ones((3, 3), dtype=bool))
+
+
+def local_change(original: Image.Image, edited: Image.Image, side: int = LOCAL_SIDE) -> float:
+    """Share of the photo (0-1) whose change a relighting does not explain (``local_change_mask``)."""
+    return float(local_change_mask(original, edited, side).mean())
+
+
+def change_elsewhere(mask: np.ndarray) -> float:
+    """Share of the photo (0-1) changed locally (``mask``) outside the largest changed region, changes within
+    REGION_GAP px of each other counting as one region: what changed besides the main change."""
+    if not mask.any():
+        return 0.0
+    regions, _ = label(binary_dilation(mask, np.ones((2 * REGION_GAP + 1,) * 2, dtype=bool)))
+    per_region = np.bincount(regions[mask])
+    return float((mask.sum() - per_region.max()) / mask.size)
 
 
 def directional_similarity(
@@ -120,15 +139,19 @@ def score_edits(
     orig, edited = embeddings[0], embeddings[1:]
     image_sims = edited @ orig
     directional = directional_similarity(orig, edited, text_pair[0], text_pair[1])
-    return [
-        {
-            "clip_image_sim": float(image_sims[i]),
-            "directional": float(directional[i]),
-            "ssim": layout_ssim(original, edit),
-            "local_change": local_change(original, edit),
-        }
-        for i, edit in enumerate(edits)
-    ]
+    rows = []
+    for i, edit in enumerate(edits):
+        local = local_change_mask(original, edit)
+        rows.append(
+            {
+                "clip_image_sim": float(image_sims[i]),
+                "directional": float(directional[i]),
+                "ssim": layout_ssim(original, edit),
+                "local_change": float(local.mean()),
+                "change_elsewhere": change_elsewhere(local),
+            }
+        )
+    return rows
 
 
 def off_direction(clip_image_sim: float, directional: float) -> float:
@@ -147,8 +170,9 @@ class EditRule:
       (``ssim`` at most ``max_ssim``; the CLIP change of an unchanged photo is noise and points anywhere);
     - the room kept: ``clip_image_sim`` at least ``min_clip_image_sim`` and ``ssim`` at least ``min_ssim``;
     - nothing else changed: ``off_direction`` (the change the text does not explain) at most
-      ``max_off_direction``, and ``local_change`` (the change a relighting does not explain) at most
-      ``max_local_change``.
+      ``max_off_direction``, ``local_change`` (the change a relighting does not explain) at most
+      ``max_local_change``, and ``change_elsewhere`` (local change outside the main region) at most
+      ``max_change_elsewhere``.
     """
 
     min_directional: float
@@ -157,17 +181,17 @@ class EditRule:
     max_ssim: float = math.inf
     max_off_direction: float = math.inf
     max_local_change: float = math.inf
+    max_change_elsewhere: float = math.inf
 
     def accepts(self, scores: Mapping[str, float]) -> bool:
         sim, directional = scores["clip_image_sim"], scores["directional"]
-        # Unmeasured (a row scored before the score existed) passes only an unset bound.
-        local = scores.get("local_change")
         return (
             directional >= self.min_directional
             and sim >= self.min_clip_image_sim
             and self.min_ssim <= scores["ssim"] <= self.max_ssim
             and off_direction(sim, directional) <= self.max_off_direction
-            and (math.inf if local is None else local) <= self.max_local_change
+            and _pixel_score(scores, "local_change") <= self.max_local_change
+            and _pixel_score(scores, "change_elsewhere") <= self.max_change_elsewhere
         )
 
     def describe(self) -> str:
@@ -179,12 +203,21 @@ class EditRule:
             parts.append(f"off_direction ≤ {self.max_off_direction:.3f}")
         if math.isfinite(self.max_local_change):
             parts.append(f"local_change ≤ {self.max_local_change:.4f}")
+        if math.isfinite(self.max_change_elsewhere):
+            parts.append(f"change_elsewhere ≤ {self.max_change_elsewhere:.4f}")
         return ", ".join(parts)
 
     def as_columns(self) -> dict[str, float]:
         return {"min_directional": self.min_directional, "min_clip_image_sim": self.min_clip_image_sim,
                 "min_ssim": self.min_ssim, "max_ssim": self.max_ssim,
-                "max_off_direction": self.max_off_direction, "max_local_change": self.max_local_change}
+                "max_off_direction": self.max_off_direction, "max_local_change": self.max_local_change,
+                "max_change_elsewhere": self.max_change_elsewhere}
+
+
+def _pixel_score(scores: Mapping[str, float | None], name: str) -> float:
+    # Unmeasured (a row scored before the score existed): it passes only an unset bound.
+    value = scores.get(name)
+    return math.inf if value is None else value
 
 
 def choose_strength(

@@ -9,8 +9,9 @@ def edit_summary(edits: pl.DataFrame) -> pl.DataFrame:
     """One row per series: how many edits, the mean scores, and the share accepted by the validated rule
     (null for a series without one)."""
     ok = pl.col("status") == "ok"
-    # A table written before local_change existed has no such column.
-    scores = [c for c in ("clip_image_sim", "directional", "ssim", "local_change") if c in edits.columns]
+    # A table written before the pixel scores existed has no such columns.
+    scores = [c for c in ("clip_image_sim", "directional", "ssim", "local_change", "change_elsewhere")
+              if c in edits.columns]
     return edits.group_by("edit", maintain_order=True).agg(
         pl.len().alias("photos"),
         ok.sum().alias("ok"),

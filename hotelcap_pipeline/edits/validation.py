@@ -42,10 +42,10 @@ if TYPE_CHECKING:
 TRUE_EDIT = "true_edit"
 NEGATIVE_CLASSES = ("noise", "unchanged", "other_room", "two_changes")
 CLASSES = (TRUE_EDIT, *NEGATIVE_CLASSES)
-SCORES = ("directional", "clip_image_sim", "ssim", "off_direction", "local_change")
+SCORES = ("directional", "clip_image_sim", "ssim", "off_direction", "local_change", "change_elsewhere")
 FIT, HELD_OUT = "fit", "held-out"
 VALIDATION_SIZE = (256, 192)
-MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^6 rules)
+MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^7 rules)
 INNER_BOUNDS = 3  # bounds whose every combination is scored at once, in one array, for each of the others
 
 
@@ -154,6 +154,7 @@ BOUNDS = (
     ("ssim", "max"),
     ("off_direction", "max"),
     ("local_change", "max"),
+    ("change_elsewhere", "max"),
 )
 
 
@@ -216,6 +217,68 @@ def _lexicographic_argmax(keys: Sequence[np.ndarray]) -> int:
     return int(rows[-1])
 
 
+class _RuleSearch:
+    """Tries every rule on a grid of thresholds per bound (lenient to strict), scored on bit-packed rows.
+
+    The outer bounds are walked depth first; at each step a branch is dropped when even its best case cannot
+    beat the best margin found: the bounds still to set only take edits away, so no rule under it accepts
+    more true edits than the thresholds set so far let through, nor fewer wrong ones than the strictest
+    setting of the rest does. The inner bounds' every combination is scored at once, in one array.
+    """
+
+    def __init__(self, bits: list[np.ndarray], kinds: np.ndarray) -> None:
+        per_class = [int(np.sum(kinds == k)) for k in CLASSES]
+        self.counts = np.maximum(per_class, 1).astype(np.float64)
+        self.starts = np.cumsum([0] + [_words(n) for n in per_class])[:-1]
+        self.outer, inner_bits = bits[:-INNER_BOUNDS], bits[-INNER_BOUNDS:]
+        shape = tuple(len(b) for b in inner_bits)
+        self.inner = functools.reduce(
+            np.bitwise_and, [b.reshape(*(n if k == i else 1 for k, n in enumerate(shape)), -1)
+                             for i, b in enumerate(inner_bits)],
+        ).reshape(int(np.prod(shape)), -1)  # (inner combinations, words); the last is the strictest
+        self.inner_index = np.stack(np.unravel_index(np.arange(len(self.inner)), shape), axis=1)
+        # A lower index sum is more lenient.
+        self.inner_strictness = self.inner_index.sum(axis=1)
+        self.strictest_after = [
+            functools.reduce(np.bitwise_and, [b[-1] for b in self.outer[level + 1 :]], self.inner[-1])
+            for level in range(len(self.outer))
+        ]
+        self.best_key: tuple[float, ...] | None = None
+        self.best: tuple[int, ...] = ()
+
+    def _rates(self, words: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.bitwise_count(words), self.starts, axis=-1) / self.counts
+
+    def _hopeless(self, accepted: np.ndarray, level: int) -> bool:
+        if self.best_key is None:
+            return False
+        most, least = self._rates(accepted), self._rates(accepted & self.strictest_after[level])
+        bound = min(most[0] - EDIT_RULE_TRUE.bar, EDIT_RULE_NEGATIVE.bar - least[1:].max())
+        return round(bound, 6) < self.best_key[0]
+
+    def run(self, accepted: np.ndarray | None = None, index: tuple[int, ...] = ()) -> tuple[int, ...]:
+        """The grid index of the best rule (see fit_rule)."""
+        level = len(index)
+        if level == len(self.outer):
+            self._score_inner(accepted, index)
+            return self.best
+        for i, words in enumerate(self.outer[level]):
+            here = words if accepted is None else accepted & words
+            if not self._hopeless(here, level):
+                self.run(here, (*index, i))
+        return self.best
+
+    def _score_inner(self, accepted: np.ndarray | None, index: tuple[int, ...]) -> None:
+        rates = self._rates(self.inner if accepted is None else self.inner & accepted[None, :])
+        negatives = rates[:, 1:]
+        keys = (np.round(_margin(rates), 6), rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1),
+                -(sum(index) + self.inner_strictness))
+        j = _lexicographic_argmax(keys)
+        key = tuple(float(k[j]) for k in keys)
+        if self.best_key is None or key > self.best_key:
+            self.best_key, self.best = key, (*index, *(int(i) for i in self.inner_index[j]))
+
+
 def fit_rule(frame: pl.DataFrame) -> EditRule:
     """The thresholds that clear the acceptance targets by the widest margin on ``frame``: true edits
     accepted above EDIT_RULE_TRUE and every negative class below EDIT_RULE_NEGATIVE. Ties go to the rule
@@ -223,40 +286,13 @@ def fit_rule(frame: pl.DataFrame) -> EditRule:
     any kind, then the most lenient thresholds."""
     frame = with_off_direction(frame)
     kinds = frame["class"].to_numpy()
-    per_class = [int(np.sum(kinds == k)) for k in CLASSES]
-    counts = np.maximum(per_class, 1).astype(np.float64)
-    class_starts = np.cumsum([0] + [_words(n) for n in per_class])[:-1]
     grids, bits = [], []
     for score, side in BOUNDS:
         values = frame[score].to_numpy().astype(np.float64)
         grid = _candidates(values, values[kinds == TRUE_EDIT], side)
         grids.append(grid)
         bits.append(_class_bits(_passes(values, grid, side), kinds))
-    # Every combination of the outer bounds in a loop; for each, every combination of the inner ones at once.
-    outer, inner_bits = bits[:-INNER_BOUNDS], bits[-INNER_BOUNDS:]
-    inner_shape = tuple(len(b) for b in inner_bits)
-    inner = functools.reduce(
-        np.bitwise_and,
-        [b.reshape(*(n if k == i else 1 for k, n in enumerate(inner_shape)), -1) for i, b in enumerate(inner_bits)],
-    ).reshape(int(np.prod(inner_shape)), -1)  # (inner combinations, words)
-    inner_index = np.stack(np.unravel_index(np.arange(len(inner)), inner_shape), axis=1)
-    # Grids run from the most lenient threshold to the strictest, so a lower index sum is more lenient.
-    inner_strictness = inner_index.sum(axis=1)
-    best_key: tuple[float, ...] | None = None
-    best: tuple[int, ...] = ()
-    for index in np.ndindex(*(len(b) for b in outer)):
-        accepted = functools.reduce(np.bitwise_and, [b[i] for b, i in zip(outer, index, strict=True)])
-        per_word = np.bitwise_count(inner & accepted[None, :])
-        rates = np.add.reduceat(per_word, class_starts, axis=1) / counts  # (inner combinations, classes)
-        negatives = rates[:, 1:]
-        margin = np.round(_margin(rates), 6)
-        strictness = sum(index) + inner_strictness
-        keys = (margin, rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1), -strictness)
-        j = _lexicographic_argmax(keys)
-        key = tuple(float(k[j]) for k in keys)
-        if best_key is None or key > best_key:
-            best_key, best = key, (*index, *(int(i) for i in inner_index[j]))
-    return EditRule(**_rule_fields(grids, best))
+    return EditRule(**_rule_fields(grids, _RuleSearch(bits, kinds).run()))
 
 
 def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, float]:
@@ -269,7 +305,7 @@ def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, f
 def with_verdicts(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
     """``frame`` with an ``accepted`` column: the rule's verdict on each row's scores."""
     frame = with_off_direction(frame)
-    scores = [c for c in SCORES if c in frame.columns]  # tables from before local_change: no such column
+    scores = [c for c in SCORES if c in frame.columns]  # tables from before the pixel scores lack them
     accepted = [rule.accepts(r) for r in frame.select(scores).iter_rows(named=True)]
     return frame.with_columns(pl.Series("accepted", accepted, dtype=pl.Boolean))
 
@@ -317,7 +353,7 @@ def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:
     # Tables written before the upper bounds existed have no such columns: no bound.
     return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"],
                     first.get("max_ssim", math.inf), first.get("max_off_direction", math.inf),
-                    first.get("max_local_change", math.inf))
+                    first.get("max_local_change", math.inf), first.get("max_change_elsewhere", math.inf))
 
 
 def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:

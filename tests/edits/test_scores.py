@@ -6,10 +6,12 @@ from PIL import Image
 
 from hotelcap_pipeline.edits.scores import (
     EditRule,
+    change_elsewhere,
     choose_strength,
     directional_similarity,
     layout_ssim,
     local_change,
+    local_change_mask,
     score_edits,
     ssim,
 )
@@ -90,6 +92,19 @@ def test_local_change_is_the_share_of_the_photo_where_something_appeared():
     assert local_change(*big) == pytest.approx(768 / (256 * 192), rel=0.15)
 
 
+def test_change_elsewhere_is_what_changed_besides_the_largest_region():
+    room = _room(np.random.default_rng(5))
+    night = room.copy()
+    night[30:90, 150:183] = night[30:90, 187:220] = (20, 25, 60)  # two panes of one window go dark
+    assert change_elsewhere(local_change_mask(_image(room), _image(night))) == 0.0  # one place changed
+    petals = night.copy()
+    for x in range(20, 100, 10):  # petals strewn on a bed far from the window: 8 of 6 x 6 px
+        petals[140:146, x : x + 6] = (200, 20, 40)
+    mask = local_change_mask(_image(room), _image(petals))
+    assert change_elsewhere(mask) == pytest.approx(8 * 36 / (256 * 192), rel=0.2)
+    assert change_elsewhere(np.zeros((4, 4), dtype=bool)) == 0.0
+
+
 def test_directional_similarity_on_hand_made_vectors():
     orig = np.array([1.0, 0.0, 0.0])
     source, target = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])  # text change: -x +y
@@ -108,6 +123,7 @@ def test_score_edits_with_a_stand_in_clip(fake_clip, make_room):
     assert scores[0]["ssim"] == pytest.approx(1.0) and scores[0]["directional"] == 0.0
     assert scores[1]["clip_image_sim"] < 0.999 and scores[1]["ssim"] < 0.9
     assert scores[0]["local_change"] == 0.0 and scores[1]["local_change"] > 0.05  # another room: much is new
+    assert scores[0]["change_elsewhere"] == 0.0
 
 
 def entry(strength, sim, directional, **flags):
@@ -140,6 +156,10 @@ def test_the_rule_bounds_local_change_and_an_unmeasured_one_passes_only_an_unset
     assert not rule.accepts(entry(0.5, 0.9, 0.3, local_change=None))
     assert EditRule(0.1, 0.8, 0.3).accepts(entry(0.5, 0.9, 0.3))  # no local bound: not needed
     assert "local_change ≤ 0.0100" in rule.describe() and rule.as_columns()["max_local_change"] == 0.01
+    elsewhere = EditRule(0.1, 0.8, 0.3, max_change_elsewhere=0.002)
+    assert elsewhere.accepts(entry(0.5, 0.9, 0.3, change_elsewhere=0.001))
+    assert not elsewhere.accepts(entry(0.5, 0.9, 0.3, change_elsewhere=0.004))
+    assert not elsewhere.accepts(entry(0.5, 0.9, 0.3))
 
 
 def test_choose_strength_falls_back_to_the_lowest():

@@ -29,15 +29,15 @@ from hotelcap_pipeline.edits.validation import (
     validation_summary,
 )
 
-# Typical scores per class: (directional, clip_image_sim, ssim, local_change). A true edit moves toward the
-# text and keeps the room; noise keeps nothing; unchanged does not move; another room moves but is not the
-# room; two changes move less directly, keep less of the room and add something.
+# Typical scores per class: (directional, clip_image_sim, ssim, local_change, change_elsewhere). A true edit
+# moves toward the text and keeps the room; noise keeps nothing; unchanged does not move; another room moves
+# but is not the room; two changes move less directly, keep less of the room and add something elsewhere.
 CENTRES = {
-    TRUE_EDIT: (0.30, 0.93, 0.90, 0.00),
-    "noise": (0.05, 0.40, 0.10, 0.90),
-    "unchanged": (0.00, 0.99, 0.97, 0.00),
-    "other_room": (0.25, 0.60, 0.30, 0.50),
-    "two_changes": (0.15, 0.85, 0.75, 0.03),
+    TRUE_EDIT: (0.30, 0.93, 0.90, 0.00, 0.0),
+    "noise": (0.05, 0.40, 0.10, 0.90, 0.0),
+    "unchanged": (0.00, 0.99, 0.97, 0.00, 0.0),
+    "other_room": (0.25, 0.60, 0.30, 0.50, 0.0),
+    "two_changes": (0.15, 0.85, 0.75, 0.03, 0.01),
 }
 
 
@@ -49,7 +49,7 @@ def fixed_pairs(rooms: int = 20, spread: float = 0.02, seed: int = 0) -> pl.Data
             d, c, s = np.asarray(centre[:3]) + rng.normal(0, spread, 3)
             rows.append({"series": "night", "room": room, "split": FIT if room % 2 == 0 else HELD_OUT,
                          "class": kind, "directional": d, "clip_image_sim": c, "ssim": s,
-                         "local_change": centre[3] * (1 + 0.1 * (room % 3))})
+                         "local_change": centre[3] * (1 + 0.1 * (room % 3)), "change_elsewhere": centre[4]})
     return pl.DataFrame(rows)
 
 
@@ -83,7 +83,7 @@ def test_a_second_change_is_caught_by_the_change_the_text_does_not_explain() -> 
                                      "other_room": (0.3, 0.2, 0.3), "two_changes": (0.5, 0.5, 0.9)}.items():
             rows.append({"series": "night", "room": room, "split": FIT if room % 2 == 0 else HELD_OUT,
                          "class": kind, "directional": dd - jitter, "clip_image_sim": ss - jitter, "ssim": ssim,
-                         "local_change": 0.0})
+                         "local_change": 0.0, "change_elsewhere": 0.0})
     frame = pl.DataFrame(rows)
     # sqrt(2 - 2 * 0.5) * sin(acos(0.5)) = 0.866 for the two changes, at most 0.436 for a true edit.
     assert off_direction(0.5, 0.5) == pytest.approx(0.8660, abs=1e-4)
@@ -106,7 +106,7 @@ def test_something_laid_in_a_relit_room_is_caught_by_the_change_a_relighting_doe
         for kind, (d, c, ssim, local) in scores.items():
             rows.append({"series": "lights_off", "room": room, "split": FIT if room % 2 == 0 else HELD_OUT,
                          "class": kind, "directional": d - jitter, "clip_image_sim": c - jitter,
-                         "ssim": ssim - jitter, "local_change": local + jitter / 10})
+                         "ssim": ssim - jitter, "local_change": local + jitter / 10, "change_elsewhere": 0.0})
     frame = pl.DataFrame(rows)
     rule = fit_rule(frame.filter(pl.col("split") == FIT))
     assert 0.005 < rule.max_local_change < 0.012, rule

@@ -68,7 +68,7 @@ class ValidationConfig(dg.Config):
 @dg.asset(
     group_name=GROUP,
     kinds={"open_clip", "parquet"},
-    code_version="2",
+    code_version="3",
     deps=["edit_series"],
     metadata=declared_schema(VALIDATION_COLUMNS, "edit_validation"),
 )
@@ -109,7 +109,7 @@ def edit_validation(
     group_name=GROUP,
     kinds={"diffusers", "pytorch", "parquet"},
     pool="gpu",
-    code_version="2",
+    code_version="3",
     deps=["edit_series", "edit_selection", "edit_validation"],
     metadata=declared_schema({**EDIT_COLUMNS, "shard": pl.Utf8}, "diffusion_edits"),
 )

@@ -43,7 +43,8 @@ def edits_section(tables: ReportTables) -> Section:
             "Scores: `clip_image_sim` is the CLIP image similarity of the edit to the original (is it still "
             "the same room?), `directional` how far the image moved in the direction of the text change, "
             "`ssim` the layout similarity, `local_change` the share of the photo whose change a relighting does "
-            "not explain (something appeared or went); `accepted` is the share of photos whose chosen edit passed the "
+            "not explain (something appeared or went), `change_elsewhere` the part of it outside the largest "
+            "changed region; `accepted` is the share of photos whose chosen edit passed the "
             "series' acceptance rule fitted on known edits (empty: the series has no rule)."
         ),
         Table(summary, "diffusion_edits per series (means over rendered edits)"),
@@ -127,8 +128,9 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
             + ". The rule asks that the change went the asked way (directional at least a bar), that the picture "
             "changed at all (SSIM at most a bar), that the room was kept (CLIP image similarity and SSIM at least "
             "a bar) and that nothing else changed (off_direction, the CLIP image change the text change does not "
-            "explain, and local_change, the share of the photo whose change a relighting does not explain, each at "
-            "most a bar); a bar can be left unset. Thresholds are fitted on half of the rooms; the "
+            "explain; local_change, the share of the photo whose change a relighting does not explain; and "
+            "change_elsewhere, the part of it outside the largest changed region; each at most a bar); a bar can "
+            "be left unset. Thresholds are fitted on half of the rooms; the "
             "shares below are measured on the other half. A rule is validated when it accepts at least "
             f"{EDIT_RULE_TRUE.bar:.0%} of true edits and at most {EDIT_RULE_NEGATIVE.bar:.0%} of every wrong kind. "
             "`close_calls` names the kinds whose share's 95% interval (Wilson's, from the held-out rooms) reaches "
