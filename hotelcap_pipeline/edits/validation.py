@@ -228,7 +228,7 @@ class _RuleSearch:
 
     def __init__(self, bits: list[np.ndarray], kinds: np.ndarray) -> None:
         per_class = [int(np.sum(kinds == k)) for k in CLASSES]
-        self.counts = np.maximum(per_class, 1).astype(np.float64)
+        self.inverse_counts = 1.0 / np.maximum(per_class, 1)
         self.starts = np.cumsum([0] + [_words(n) for n in per_class])[:-1]
         self.outer, inner_bits = bits[:-INNER_BOUNDS], bits[-INNER_BOUNDS:]
         shape = tuple(len(b) for b in inner_bits)
@@ -247,7 +247,10 @@ class _RuleSearch:
         self.best: tuple[int, ...] = ()
 
     def _rates(self, words: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(np.bitwise_count(words), self.starts, axis=-1) / self.counts
+        accepted = np.bitwise_count(words)
+        if len(self.starts) < words.shape[-1]:  # a class spans several words
+            accepted = np.add.reduceat(accepted, self.starts, axis=-1)
+        return accepted * self.inverse_counts
 
     def _hopeless(self, accepted: np.ndarray, level: int) -> bool:
         if self.best_key is None:
@@ -270,13 +273,18 @@ class _RuleSearch:
 
     def _score_inner(self, accepted: np.ndarray | None, index: tuple[int, ...]) -> None:
         rates = self._rates(self.inner if accepted is None else self.inner & accepted[None, :])
-        negatives = rates[:, 1:]
-        keys = (np.round(_margin(rates), 6), rates[:, 0], -negatives.max(axis=1), -negatives.sum(axis=1),
-                -(sum(index) + self.inner_strictness))
+        margin = np.round(_margin(rates), 6)
+        widest = margin.max()
+        if self.best_key is not None and widest < self.best_key[0]:
+            return
+        rows = np.flatnonzero(margin == widest)  # the other keys only break ties
+        negatives = rates[rows, 1:]
+        keys = (margin[rows], rates[rows, 0], -negatives.max(axis=1), -negatives.sum(axis=1),
+                -(sum(index) + self.inner_strictness[rows]))
         j = _lexicographic_argmax(keys)
         key = tuple(float(k[j]) for k in keys)
         if self.best_key is None or key > self.best_key:
-            self.best_key, self.best = key, (*index, *(int(i) for i in self.inner_index[j]))
+            self.best_key, self.best = key, (*index, *(int(i) for i in self.inner_index[rows[j]]))
 
 
 def fit_rule(frame: pl.DataFrame) -> EditRule:

@@ -150,6 +150,18 @@ def test_the_grid_search_finds_the_best_rule_that_trying_every_rule_finds() -> N
     assert _objective(fit, grids, found) == key(best)  # the rule's own verdicts agree
 
 
+def test_packed_rows_give_each_class_its_share_past_one_word() -> None:
+    from hotelcap_pipeline.edits.validation import _class_bits, _RuleSearch
+
+    rng = np.random.default_rng(3)
+    kinds = rng.permutation(np.repeat(np.array(CLASSES[:4]), [130, 64, 1, 7]))  # 3 words, 1, 1, 1; none of the last
+    passes = rng.random((6, kinds.size)) < 0.6
+    search = _RuleSearch([_class_bits(passes, kinds)] * 4, kinds)
+    got = search._rates(_class_bits(passes, kinds))
+    want = np.array([[p[kinds == k].mean() if (kinds == k).any() else 0.0 for k in CLASSES] for p in passes])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def _bits(rows: np.ndarray) -> int:
     return sum(1 << i for i in np.flatnonzero(rows))
 
