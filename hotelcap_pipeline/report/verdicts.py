@@ -89,7 +89,8 @@ def cluster_verdict_list(tables: ReportTables) -> list[Verdict]:
 
 
 def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
-    """Verdicts on the edit series, and sentences on what could not be judged."""
+    """Verdicts on the edit series, then on the rules that judge them (a validated rule: its true edits and
+    its worst wrong kind; a failed one: what failed), and sentences on what could not be judged."""
     from hotelcap_pipeline.edits.validation import rule_validated, rule_verdicts
 
     edits = tables.get("diffusion_edits")
@@ -97,6 +98,7 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
         return [], []
     validation = tables.get("edit_validation")
     verdicts: list[Verdict] = []
+    rules: list[Verdict] = []
     unjudged: list[str] = []
     for name in edits["edit"].unique(maintain_order=True).to_list():
         rows = edits.filter(pl.col("edit") == name)
@@ -106,10 +108,12 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
                 f"rule was validated for it ({rows.height} photos)."
             )
             continue
-        if not rule_validated(validation, name):
-            verdicts += [v for v in rule_verdicts(validation, name) if v.status == "did not work"]
+        on_rule = rule_verdicts(validation, name)  # the true edits first, then each wrong kind
+        if not rule_validated(validation, name, on_rule):
+            verdicts += [v for v in on_rule if v.status == "did not work"]
             unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
             continue
+        rules += [on_rule[0], max(on_rule[1:], key=lambda v: v.value)]
         # A skipped photo (the model unavailable) was never tried; a failed render was, and counts as not accepted.
         tried = rows.filter(pl.col("status") != "skipped")
         if tried.is_empty():
@@ -126,7 +130,7 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
                     (f"only {accepted} of {tried.height} edits passed" if accepted else "no edit passed")
                     + f" the validated rule{also}")
         )
-    return verdicts, unjudged
+    return verdicts + rules, unjudged
 
 
 def findings(tables: ReportTables) -> tuple[list[str], list[str], list[str]]:

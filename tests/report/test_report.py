@@ -337,8 +337,16 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
 
     # Every photo skipped (its model was not available): not measured, with the reason; never "did not work".
     verdicts, unjudged = judged(["skipped"] * 4, ["model not found: /m"] * 4)
-    assert verdicts == [] and unjudged == ["Edits `night`: not measured: none of its 4 photos was rendered "
-                                           "(model not found: /m)."]
+    assert unjudged == ["Edits `night`: not measured: none of its 4 photos was rendered (model not found: /m)."]
+    # What is left is on the validated rule: its true edits, and the wrong kind it accepts most (all none here).
+    assert verdicts == [
+        "Edit rule of `night` on true edits: accepts them (share of true edits accepted = 1 (95% interval "
+        "0.72-1.00), threshold ≥ 0.9, n = 10 held-out rooms; a close call: the interval reaches across the "
+        "threshold).",
+        "Edit rule of `night` on noise (negative): rejects them (share of a negative class accepted = 0 (95% "
+        "interval 0.00-0.28), threshold ≤ 0.1, n = 10 held-out rooms; a close call: the interval reaches across "
+        "the threshold).",
+    ]
     # Two accepted, two skipped: judged on the two photos tried, which are too few to say.
     verdicts, _ = judged(["ok", "ok", "skipped", "skipped"], [None, None, "model not found: /m", "model not found: /m"])
     assert verdicts[0].startswith("Edits `night`: too few to judge (share of photos with an accepted edit = 1 "
