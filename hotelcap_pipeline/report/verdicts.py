@@ -113,7 +113,8 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
             verdicts += [v for v in on_rule if v.status == "did not work"]
             unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
             continue
-        rules += [on_rule[0], max(on_rule[1:], key=lambda v: v.value)]
+        # The wrong kind accepted most; on a tie the last, two changes, the hardest to tell from a true edit.
+        rules += [on_rule[0], max(reversed(on_rule[1:]), key=lambda v: v.value)]
         # A skipped photo (the model unavailable) was never tried; a failed render was, and counts as not accepted.
         tried = rows.filter(pl.col("status") != "skipped")
         if tried.is_empty():

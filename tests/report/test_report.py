@@ -338,12 +338,13 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
     # Every photo skipped (its model was not available): not measured, with the reason; never "did not work".
     verdicts, unjudged = judged(["skipped"] * 4, ["model not found: /m"] * 4)
     assert unjudged == ["Edits `night`: not measured: none of its 4 photos was rendered (model not found: /m)."]
-    # What is left is on the validated rule: its true edits, and the wrong kind it accepts most (all none here).
+    # What is left is on the validated rule: its true edits, and the wrong kind it accepts most (none of any
+    # kind here, so the last: two changes).
     assert verdicts == [
         "Edit rule of `night` on true edits: accepts them (share of true edits accepted = 1 (95% interval "
         "0.72-1.00), threshold ≥ 0.9, n = 10 held-out rooms; a close call: the interval reaches across the "
         "threshold).",
-        "Edit rule of `night` on noise (negative): rejects them (share of a negative class accepted = 0 (95% "
+        "Edit rule of `night` on two_changes (negative): rejects them (share of a negative class accepted = 0 (95% "
         "interval 0.00-0.28), threshold ≤ 0.1, n = 10 held-out rooms; a close call: the interval reaches across "
         "the threshold).",
     ]
