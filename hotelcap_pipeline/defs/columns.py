@@ -44,8 +44,8 @@ COMMON: dict[str, str] = {
     "ssim": "Structural similarity of 128 px grey versions: is the layout kept? (1 = same structure).",
     "local_change": "Share of the photo (256 px) changed in a way neither the unchanged pixel nor one relighting "
     "of the whole photo explains: something appeared or went (0 = at most the light changed).",
-    "change_elsewhere": "Share of the photo changed locally outside the largest changed region (changes within "
-    "8 px are one region): what changed besides the main change.",
+    "change_elsewhere": "Share of the photo changed locally outside the largest changed region (changes at most "
+    "16 px apart are one region): what changed besides the main change.",
     "accepted": "Passed the series' fitted acceptance rule (null: the series has no rule).",
     "split": "Which part of the data the row belongs to.",
 }

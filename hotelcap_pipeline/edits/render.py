@@ -6,9 +6,9 @@ Layout under the store root:
     edits/_sweep/<series>/<image_id>/<key>.png      every sweep candidate, keyed by what made its pixels
 
 Two cache levels make reruns free: a row whose key (photo bytes, model, settings, seed, size, sweep,
-scorer, threshold) matches the previous table and whose file exists is taken as is; otherwise each
-candidate whose PNG already exists is only re-scored, not re-rendered. Candidates carry their safety and
-NaN flags in a PNG text chunk, so a reused candidate keeps them.
+scorer and its score version, threshold, rule) matches the previous table and whose file exists is taken
+as is; otherwise each candidate whose PNG already exists is only re-scored, not re-rendered. Candidates
+carry their safety and NaN flags in a PNG text chunk, so a reused candidate keeps them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance, uses_base_model
 from hotelcap_pipeline.edits.schema import EDIT_SCHEMA
-from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, choose_strength, score_edits
+from hotelcap_pipeline.edits.scores import SCORES_VERSION, ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.store import atomic_write_bytes
@@ -70,6 +70,7 @@ class _SeriesRenderer:
                 "size": size,
                 "sweep": self.s.sweep,
                 "clip": self.clip.model_id,
+                "scores": SCORES_VERSION,
                 "threshold": self.s.preserve_threshold,
                 "rule": self.rule.as_columns() if self.rule else None,
                 **self.s.settings(),

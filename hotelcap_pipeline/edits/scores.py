@@ -9,9 +9,9 @@
 - ``off_direction`` (derived from the first two): how much of the image change the text change does not
   explain; a second, unasked change shows up here.
 - ``local_change``: the share of the photo whose change a relighting does not explain (each pixel lit by a
-  mix of its old light and the photo's new one): something appeared or went. A change of the light alone
-  scores ~0, and a small second change in a dimmed room (petals, a towel swan), which hardly moves CLIP's
-  ``off_direction``, does not.
+  mix of its old light and the photo's new one): something appeared or went. A room relit as a whole
+  scores ~0 (uneven light, a lamp's pool, counts), and a small second change in a dimmed room (petals, a
+  towel swan), which hardly moves CLIP's ``off_direction``, does not.
 - ``change_elsewhere``: the part of that local change lying outside its largest region: ~0 when one place
   changed (the view through a window at night), the petals on the bed when they came as well.
 """
@@ -35,8 +35,11 @@ LOCAL_SIDE = 256  # local_change: fine enough for a towel swan or rose petals on
 # A pixel changed locally when what the relighting leaves of its change (summed over R, G, B, each 0-1) is
 # above this: well over JPEG and sensor noise, under what a pale object laid in a dim room leaves.
 LOCAL_MIN_CHANGE = 0.25
-# Changed pixels this close (px at LOCAL_SIDE) are one region: the panes of one window, petals strewn on a bed.
-REGION_GAP = 8
+# Changes with at most this many unchanged pixels between them (at LOCAL_SIDE) are one region: the panes of
+# one window, petals strewn on a bed.
+REGION_GAP = 16
+# Bumped when a score's computation changes, so stored edits are scored again.
+SCORES_VERSION = 2
 
 
 class ClipEncoder(Protocol):
@@ -115,11 +118,13 @@ def local_change(original: Image.Image, edited: Image.Image, side: int = LOCAL_S
 
 
 def change_elsewhere(mask: np.ndarray) -> float:
-    """Share of the photo (0-1) changed locally (``mask``) outside the largest changed region, changes within
-    REGION_GAP px of each other counting as one region: what changed besides the main change."""
+    """Share of the photo (0-1) changed locally (``mask``) outside the largest changed region, changes with at
+    most REGION_GAP unchanged pixels between them counting as one region: what changed besides the main
+    change."""
     if not mask.any():
         return 0.0
-    regions, _ = label(maximum_filter(mask, size=2 * REGION_GAP + 1))  # a square dilation, in two passes
+    # Each change grown by half the gap on every side, so changes that close touch.
+    regions, _ = label(maximum_filter(mask, size=REGION_GAP + 1))
     per_region = np.bincount(regions[mask])
     return float((mask.sum() - per_region.max()) / mask.size)
 

@@ -10,8 +10,9 @@ series asks for. Beside it, four kinds of wrong edit (negative controls):
 
 Every candidate and the original pass through the same mild degradation (JPEG, sensor noise), which
 stands in for a diffusion model's round trip, so no rule can lean on pixel-exact copies. The project's
-scores (directional CLIP similarity toward the series' text change, CLIP image similarity, SSIM) are
-computed with the run's CLIP. The rule accepts an edit when every score reaches its threshold; the
+scores are computed on them: directional CLIP similarity toward the series' text change and CLIP image
+similarity with the run's CLIP, SSIM, and the two pixel scores (``local_change``, ``change_elsewhere``).
+The rule accepts an edit when every score reaches its threshold; the
 thresholds are chosen on one half of the rooms (best worst-case gap between true edits accepted and any
 negative class accepted) and the acceptance rates are reported on the other half.
 """
@@ -45,7 +46,9 @@ CLASSES = (TRUE_EDIT, *NEGATIVE_CLASSES)
 SCORES = ("directional", "clip_image_sim", "ssim", "off_direction", "local_change", "change_elsewhere")
 FIT, HELD_OUT = "fit", "held-out"
 VALIDATION_SIZE = (256, 192)
-MAX_CANDIDATES = 12  # threshold candidates per bound in the grid search (13^7 rules)
+# Threshold midpoints per bound in the grid search; with "none" and the one past the true edits' extreme, up
+# to 14 thresholds a bound, 14^7 rules.
+MAX_CANDIDATES = 12
 INNER_BOUNDS = 3  # bounds whose every combination is scored at once, in one array, for each of the others
 
 
@@ -119,7 +122,7 @@ def score_validation_set(
     clip: ClipEncoder, series: EditSeries, n_rooms: int = 96, seed: int = 0,
     size: tuple[int, int] = VALIDATION_SIZE,
 ) -> pl.DataFrame:
-    """One row per (room, candidate class) with the scores (the three stored with every edit and the derived
+    """One row per (room, candidate class) with the scores (the five stored with every edit and the derived
     ``off_direction``); rooms alternate fit / held-out."""
     from hotelcap_pipeline.world import render
 
@@ -208,13 +211,17 @@ def _margin(rates: np.ndarray) -> np.ndarray:
     return np.minimum(rates[:, 0] - EDIT_RULE_TRUE.bar, EDIT_RULE_NEGATIVE.bar - rates[:, 1:].max(axis=1))
 
 
+def _rounded(values: np.ndarray) -> np.ndarray:
+    return np.round(values, 6)
+
+
 def _lexicographic_argmax(keys: Sequence[np.ndarray]) -> int:
-    """The row with the greatest first key, ties broken by the next keys in turn, then by the last row."""
+    """The row with the greatest first key, ties broken by the next keys in turn, then by the first row."""
     rows = np.arange(len(keys[0]))
     for key in keys:
         values = key[rows]
         rows = rows[values == values.max()]
-    return int(rows[-1])
+    return int(rows[0])
 
 
 class _RuleSearch:
@@ -256,31 +263,31 @@ class _RuleSearch:
         if self.best_key is None:
             return False
         most, least = self._rates(accepted), self._rates(accepted & self.strictest_after[level])
-        bound = min(most[0] - EDIT_RULE_TRUE.bar, EDIT_RULE_NEGATIVE.bar - least[1:].max())
-        return round(bound, 6) < self.best_key[0]
+        best_case = np.concatenate([most[:1], least[1:]])[None, :]  # the most true edits, the fewest wrong
+        return float(_rounded(_margin(best_case))[0]) < self.best_key[0]
 
-    def run(self, accepted: np.ndarray | None = None, index: tuple[int, ...] = ()) -> tuple[int, ...]:
-        """The grid index of the best rule (see fit_rule)."""
+    def run(self, accepted: np.ndarray | None = None, index: tuple[int, ...] = ()) -> None:
+        """Search every rule under the thresholds ``index`` set so far; the best ends in ``best``."""
         level = len(index)
         if level == len(self.outer):
             self._score_inner(accepted, index)
-            return self.best
+            return
         for i, words in enumerate(self.outer[level]):
             here = words if accepted is None else accepted & words
             if not self._hopeless(here, level):
                 self.run(here, (*index, i))
-        return self.best
 
     def _score_inner(self, accepted: np.ndarray | None, index: tuple[int, ...]) -> None:
         rates = self._rates(self.inner if accepted is None else self.inner & accepted[None, :])
-        margin = np.round(_margin(rates), 6)
+        margin = _rounded(_margin(rates))
         widest = margin.max()
         if self.best_key is not None and widest < self.best_key[0]:
             return
         rows = np.flatnonzero(margin == widest)  # the other keys only break ties
         negatives = rates[rows, 1:]
-        keys = (margin[rows], rates[rows, 0], -negatives.max(axis=1), -negatives.sum(axis=1),
-                -(sum(index) + self.inner_strictness[rows]))
+        # Rounded so that float noise in a sum of shares never decides a tie the next key should.
+        keys = (margin[rows], _rounded(rates[rows, 0]), _rounded(-negatives.max(axis=1)),
+                _rounded(-negatives.sum(axis=1)), -(sum(index) + self.inner_strictness[rows]))
         j = _lexicographic_argmax(keys)
         key = tuple(float(k[j]) for k in keys)
         if self.best_key is None or key > self.best_key:
@@ -291,7 +298,7 @@ def fit_rule(frame: pl.DataFrame) -> EditRule:
     """The thresholds that clear the acceptance targets by the widest margin on ``frame``: true edits
     accepted above EDIT_RULE_TRUE and every negative class below EDIT_RULE_NEGATIVE. Ties go to the rule
     accepting the most true edits, then the fewest of the worst wrong kind, then the fewest wrong edits of
-    any kind, then the most lenient thresholds."""
+    any kind, then the most lenient thresholds, then the first in grid order."""
     frame = with_off_direction(frame)
     kinds = frame["class"].to_numpy()
     grids, bits = [], []
@@ -300,7 +307,9 @@ def fit_rule(frame: pl.DataFrame) -> EditRule:
         grid = _candidates(values, values[kinds == TRUE_EDIT], side)
         grids.append(grid)
         bits.append(_class_bits(_passes(values, grid, side), kinds))
-    return EditRule(**_rule_fields(grids, _RuleSearch(bits, kinds).run()))
+    search = _RuleSearch(bits, kinds)
+    search.run()
+    return EditRule(**_rule_fields(grids, search.best))
 
 
 def _rule_fields(grids: list[np.ndarray], index: tuple[int, ...]) -> dict[str, float]:
@@ -359,9 +368,11 @@ def rule_of(validation: pl.DataFrame, series_name: str) -> EditRule | None:
         return None
     first = rows.row(0, named=True)
     # Tables written before the upper bounds existed have no such columns: no bound.
-    return EditRule(first["min_directional"], first["min_clip_image_sim"], first["min_ssim"],
-                    first.get("max_ssim", math.inf), first.get("max_off_direction", math.inf),
-                    first.get("max_local_change", math.inf), first.get("max_change_elsewhere", math.inf))
+    # Bounds that tables written before them lack (or hold as null) are unset.
+    upper = {k: math.inf if first.get(k) is None else first[k]
+             for k in ("max_ssim", "max_off_direction", "max_local_change", "max_change_elsewhere")}
+    return EditRule(min_directional=first["min_directional"], min_clip_image_sim=first["min_clip_image_sim"],
+                    min_ssim=first["min_ssim"], **upper)
 
 
 def rule_verdicts(validation: pl.DataFrame, series_name: str) -> list[Verdict]:

@@ -27,6 +27,7 @@ from hotelcap_pipeline.edits.validation import (
     rule_verdicts,
     score_aucs,
     validation_summary,
+    with_off_direction,
 )
 
 # Typical scores per class: (directional, clip_image_sim, ssim, local_change, change_elsewhere). A true edit
@@ -124,10 +125,9 @@ def _objective(frame: pl.DataFrame, grids: list[np.ndarray], index: tuple[int, .
             -float(rates[0, 1:].sum()), -float(sum(index)))
 
 
-def test_the_grid_search_finds_the_best_rule_that_trying_every_rule_finds() -> None:
-    fit = fixed_pairs(rooms=4, spread=0.15, seed=7).filter(pl.col("split") == FIT)
-    fit = fit.with_columns(off_direction=pl.struct("clip_image_sim", "directional").map_elements(
-        lambda r: off_direction(r["clip_image_sim"], r["directional"]), return_dtype=pl.Float64))
+def _every_rule_best(fit: pl.DataFrame) -> tuple[tuple[int, ...], tuple[int, ...], list[np.ndarray]]:
+    """(fit_rule's grid index, the best grid index found by trying every rule in grid order, the grids)."""
+    fit = with_off_direction(fit)
     kinds = fit["class"].to_numpy()
     grids = [_candidates(fit[score].to_numpy(), fit[score].to_numpy()[kinds == TRUE_EDIT], side)
              for score, side in BOUNDS]
@@ -136,18 +136,43 @@ def test_the_grid_search_finds_the_best_rule_that_trying_every_rule_finds() -> N
     # Every rule's class shares from one bit mask per bound and threshold (a plain loop over all of them).
     masks = [[_bits(fit[score].to_numpy() >= t if side == "min" else fit[score].to_numpy() <= t) for t in g]
              for (score, side), g in zip(BOUNDS, grids, strict=True)]
-    classes = [(_bits(kinds == k), int(np.sum(kinds == k))) for k in CLASSES]
+    classes = [(_bits(kinds == k), max(1, int(np.sum(kinds == k)))) for k in CLASSES]
 
     def key(index: tuple[int, ...]) -> tuple[float, ...]:
         accepted = functools.reduce(operator.and_, (m[i] for m, i in zip(masks, index, strict=True)))
         rates = np.array([[(accepted & bits).bit_count() / n for bits, n in classes]])
         negatives = rates[0, 1:]
-        return (round(float(_margin(rates)[0]), 6), float(rates[0, 0]), -float(negatives.max()),
-                -float(negatives.sum()), -float(sum(index)))
+        return (round(float(_margin(rates)[0]), 6), round(float(rates[0, 0]), 6), round(-float(negatives.max()), 6),
+                round(-float(negatives.sum()), 6), -float(sum(index)))
 
+    # max keeps the first of equal keys: the first in grid order, as fit_rule does.
     best = max(itertools.product(*(range(len(g)) for g in grids)), key=key)
-    assert key(found) == key(best)
-    assert _objective(fit, grids, found) == key(best)  # the rule's own verdicts agree
+    return found, best, grids
+
+
+def test_the_grid_search_finds_the_rule_that_trying_every_rule_finds() -> None:
+    fit = fixed_pairs(rooms=4, spread=0.15, seed=7).filter(pl.col("split") == FIT)
+    found, best, grids = _every_rule_best(fit)
+    assert found == best
+    assert _objective(with_off_direction(fit), grids, found)[:4] == _objective(with_off_direction(fit), grids,
+                                                                               best)[:4]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_pruned_search_matches_trying_every_rule_on_large_classes_with_ties(monkeypatch, seed) -> None:
+    # Two thresholds a bound keep trying every rule cheap; 70 rows a class need two words; scores rounded to
+    # one decimal make many rules tie.
+    monkeypatch.setattr("hotelcap_pipeline.edits.validation.MAX_CANDIDATES", 2)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for room in range(140):
+        for kind, centre in CENTRES.items():
+            values = np.round(np.asarray(centre) + rng.normal(0, 0.15, 5), 1)
+            rows.append({"series": "night", "room": room, "split": FIT, "class": kind,
+                         **dict(zip(("directional", "clip_image_sim", "ssim", "local_change", "change_elsewhere"),
+                                    values.tolist(), strict=True))})
+    found, best, _ = _every_rule_best(pl.DataFrame(rows))
+    assert found == best
 
 
 def test_packed_rows_give_each_class_its_share_past_one_word() -> None:
@@ -163,7 +188,7 @@ def test_packed_rows_give_each_class_its_share_past_one_word() -> None:
 
 
 def _bits(rows: np.ndarray) -> int:
-    return sum(1 << i for i in np.flatnonzero(rows))
+    return sum(1 << int(i) for i in np.flatnonzero(rows))  # Python ints: no 64-bit wrap
 
 
 def test_a_rule_that_accepts_a_negative_class_is_not_validated() -> None:

@@ -67,7 +67,8 @@ def test_small_photo_upscaled_unless_disabled(photo_server, tmp_path, upscale, s
     ],
 )
 def test_fault_ends_as_failed_row_with_reason(photo_server, tmp_path, path, error):
-    row = one(photo_server, path, tmp_path)
+    # A stall timeout long enough that a busy machine's slow reply is not retried, which this test counts.
+    row = one(photo_server, path, tmp_path, stall_timeout_s=5)
     assert (row["status"], row["error"], row["path"], row["sha256"]) == ("failed", error, None, None)
     assert row["attempts"] == 1  # none of these is worth a retry
     assert not (tmp_path / "images/train/3/391/traffickcam/1001.jpg").exists()

@@ -77,8 +77,9 @@ def edit_validation(
 ) -> dg.Output:
     """The edit scores validated on edits whose rightness is known: for each series with a world condition,
     synthetic rooms re-rendered with exactly that condition changed (true edits) and wrong edits (noise, the
-    unchanged photo, another room, two conditions changed), scored with the run's CLIP. The acceptance rule
-    (a threshold per score) is fitted on half of the rooms and its acceptance rates measured on the other."""
+    unchanged photo, another room, two conditions changed), scored with the run's CLIP and on their pixels. The
+    acceptance rule (a threshold per score) is fitted on half of the rooms and its acceptance rates measured on
+    the other."""
     from hotelcap_pipeline.edits.series import load_series
     from hotelcap_pipeline.edits.validation import score_aucs, validate_series, validation_summary
 
@@ -118,7 +119,8 @@ def diffusion_edits(
 ) -> dg.Output:
     """Every (selected photo x edit series) with img2img, ControlNet or InstructPix2Pix at the photo's aspect
     ratio: a small strength sweep scored by CLIP image similarity (same room?), CLIP directional similarity
-    (did the asked change happen?) and SSIM (layout kept?), the best allowed strength kept. Edits already
+    (did the asked change happen?), SSIM (layout kept?) and two pixel scores (did anything else appear?), the
+    best strength the series' validated rule accepts kept. Edits already
     rendered with the same photo bytes, model, settings and seed are reused."""
     from hotelcap_pipeline.edits.render import render_edits
     from hotelcap_pipeline.edits.series import load_series
