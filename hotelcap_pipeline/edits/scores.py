@@ -100,7 +100,11 @@ def local_change_mask(original: Image.Image, edited: Image.Image, side: int = LO
     explained. Marked where more than LOCAL_MIN_CHANGE is left, after a 3 x 3 opening that drops what is
     thinner than 3 px."""
     size = fit_dims(*edited.size, max_side=side, multiple=1)
-    o, e = _colour_planes(original, size), _colour_planes(edited, size)
+    return _change_mask(_colour_planes(original, size), _colour_planes(edited, size))
+
+
+def _change_mask(o: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``local_change_mask`` of two photos' ``_colour_planes``."""
     # Every other pixel of every other row is plenty for a median over the photo.
     gain = np.median(((e[:, ::2, ::2] + 0.01) / (o[:, ::2, ::2] + 0.01)).reshape(3, -1), axis=1)[:, None, None]
     relit = gain * o
@@ -152,8 +156,12 @@ def score_edits(
     image_sims = edited @ orig
     directional = directional_similarity(orig, edited, text_pair[0], text_pair[1])
     rows = []
+    originals: dict[tuple[int, int], np.ndarray] = {}  # the original's planes, made once per edit size
     for i, edit in enumerate(edits):
-        local = local_change_mask(original, edit)
+        size = fit_dims(*edit.size, max_side=LOCAL_SIDE, multiple=1)
+        if size not in originals:
+            originals[size] = _colour_planes(original, size)
+        local = _change_mask(originals[size], _colour_planes(edit, size))
         rows.append(
             {
                 "clip_image_sim": float(image_sims[i]),
