@@ -118,6 +118,10 @@ class PhotoFetcher:
             too_large = PermanentFetchError(f"body larger than {_megabytes(limits.max_body_bytes)}")
             if resp.content_length is not None and resp.content_length > limits.max_body_bytes:
                 raise too_large
+            if resp.content_length is not None and resp.headers.get("Content-Encoding", "identity").lower() in (
+                    "", "identity"):
+                # An uncompressed body is exactly Content-Length bytes, checked above: one read, one copy.
+                return await resp.read()
             # Content-Length counts the bytes on the wire; a compressed body can inflate far beyond it, so the
             # cap is applied to the decoded stream (aiohttp inflates it in bounded steps as it is read).
             body = bytearray()

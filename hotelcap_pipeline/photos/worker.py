@@ -15,6 +15,8 @@ import cv2
 
 from hotelcap_pipeline.photos.parallel import exit_when_orphaned, keep_freed_memory
 
+GC_THRESHOLD = 50_000  # container allocations between young-generation collections (CPython's default: 700)
+
 
 def main(argv: list[str]) -> None:
     part_file, row_fd, parent_pid = argv
@@ -24,6 +26,10 @@ def main(argv: list[str]) -> None:
     cv2.setNumThreads(1)
     worker, part = pickle.loads(Path(part_file).read_bytes())
     gc.freeze()  # modules and the part live to the end: keep the collector from walking them per cycle
+    # A photo's short-lived containers (the request, its futures, the row) are freed by reference counting;
+    # at CPython's default threshold the collector still ran every ~17 photos and took ~0.7% of the CPU
+    # (perf, 6,000 photos).
+    gc.set_threshold(GC_THRESHOLD, 20, 100)
     rows = Connection(int(row_fd), readable=False)
     worker(part, lambda index, row: rows.send((index, row)))
     rows.close()
