@@ -7,9 +7,11 @@ so the stale-temp sweep of one can never delete another's half-written file.
 
 Workers are plain subprocesses running ``hotelcap_pipeline.photos.worker``, not ``multiprocessing``
 children: those re-import the caller's main script, which hangs or recurses in a script without a
-``__main__`` guard. A worker reads its part from a file and sends one message per row over a pipe (a single
-write, so a worker killed mid-send cannot tear one); progress and the manifest stay in the parent. Photos
-of a worker that died are returned as lost, with its exit code, for the caller to record as failed rows.
+``__main__`` guard. A worker reads its part from a file and sends its rows over a pipe in small batches, at
+most ``RowBatcher.interval_s`` after each row is done (one message per row woke the parent for every
+photo); progress and the manifest stay in the parent. Photos of a worker that died, including any whose
+batch it had not sent, are returned as lost, with its exit code, for the caller to record as failed rows
+(a rerun reuses the files they left).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from multiprocessing.connection import Connection, wait
@@ -80,6 +83,45 @@ def exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
             os._exit(1)
 
 
+class RowBatcher:
+    """Collects ``(index, row)`` pairs from any thread and sends them as lists every ``interval_s``.
+
+    Used as a context manager: leaving it sends what is left and closes the connection.
+    """
+
+    def __init__(self, connection: Connection, interval_s: float = 0.05) -> None:
+        self._connection = connection
+        self._interval_s = interval_s
+        self._rows: list[tuple[int, dict]] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._sender = threading.Thread(target=self._send_every_interval, daemon=True)
+
+    def add(self, index: int, row: dict) -> None:
+        with self._lock:
+            self._rows.append((index, row))
+
+    def _flush(self) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+            if rows:  # sent under the lock: batches leave in order and never interleave
+                self._connection.send(rows)
+
+    def _send_every_interval(self) -> None:
+        while not self._done.wait(self._interval_s):
+            self._flush()
+
+    def __enter__(self) -> RowBatcher:
+        self._sender.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._sender.join()
+        self._flush()
+        self._connection.close()
+
+
 def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[subprocess.Popen, Connection]:
     job_file = folder / f"part-{n}.pickle"
     job_file.write_bytes(pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL))
@@ -117,14 +159,15 @@ def run_in_processes(parts: Sequence[Sequence[T]], worker: PartWorker, index_of:
                 for ready in wait(open_pipes):
                     pipe = cast(Connection, ready)  # wait() returns some of the objects it was given
                     try:
-                        index, row = pipe.recv()
+                        batch = pipe.recv()
                     except EOFError:
                         open_pipes.remove(pipe)
                         pipe.close()
                         continue
-                    if index in pending:
-                        pending.discard(index)
-                        emit(index, row)
+                    for index, row in batch:
+                        if index in pending:
+                            pending.discard(index)
+                            emit(index, row)
         finally:
             for process in processes:
                 if process.poll() is None and pending:

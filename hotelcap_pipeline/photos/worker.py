@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from hotelcap_pipeline.photos.parallel import exit_when_orphaned, keep_freed_memory
+from hotelcap_pipeline.photos.parallel import RowBatcher, exit_when_orphaned, keep_freed_memory
 
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (CPython's default: 700)
 
@@ -30,6 +30,5 @@ def main(argv: list[str]) -> None:
     # at CPython's default threshold the collector still ran every ~17 photos and took ~0.7% of the CPU
     # (perf, 6,000 photos).
     gc.set_threshold(GC_THRESHOLD, 20, 100)
-    rows = Connection(int(row_fd), readable=False)
-    worker(part, lambda index, row: rows.send((index, row)))
-    rows.close()
+    with RowBatcher(Connection(int(row_fd), readable=False)) as rows:
+        worker(part, rows.add)
