@@ -277,24 +277,21 @@ def prepare_hotelcap(work: Path, n_hotels: int) -> None:
 
 
 def run_hotelcap(work: Path, n_hotels: int, n: int) -> tuple[float, int]:
-    home, store = work / "home-run", work / "store-run"
-    for folder in (home, store):
-        shutil.rmtree(folder, ignore_errors=True)
+    home, store = fresh_folder(work, "home"), fresh_folder(work, "store")
     shutil.copytree(work / "home-template", home)
     shutil.copytree(work / "store-template", store)
     elapsed, _ = timed([hotelcap_cli(), "materialize", "--select", "hotel_images",
                         "--config-json", json.dumps(PHOTOS_CONFIG)], hotelcap_env(work, home, store, n_hotels))
     manifest = pl.read_parquet(store / "tables" / "hotel_images.parquet" / "*.parquet")
     ok = manifest.filter(pl.col("status") == "ok").height
-    settle(home, store)
+    settle()
     if ok != n:
         raise RuntimeError(f"hotelcap stored {ok} of {n} photos")
     return elapsed, ok
 
 
 def run_img2dataset(work: Path, cli: str, n: int) -> tuple[float, int]:
-    out = work / "img2dataset-out"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh_folder(work, "img2dataset-out")
     processes = os.cpu_count() or 1
     per_shard = math.ceil(n / (4 * processes))
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "disabled"}
@@ -304,7 +301,7 @@ def run_img2dataset(work: Path, cli: str, n: int) -> tuple[float, int]:
                         "--processes_count", str(processes), "--thread_count", "32",
                         "--number_sample_per_shard", str(per_shard), "--output_format", "files"], env)
     ok = sum(1 for _ in out.rglob("*.jpg"))
-    settle(out)
+    settle()
     if ok != n:
         raise RuntimeError(f"img2dataset stored {ok} of {n} photos")
     return elapsed, ok
@@ -348,18 +345,31 @@ print(json.dumps({"ok": manifest.filter(pl.col("status") == "ok").height, "secon
 def run_in_process(work: Path) -> dict[str, float]:
     """One ``download_images`` run in a fresh process: photos stored, seconds, and the CPU it took (its own
     and its workers' user and system time, and every core's busy time on the machine, server included)."""
-    out = work / "in-process-out"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh_folder(work, "in-process-out")
     _, stdout = timed([sys.executable, "-c", IN_PROCESS_CHILD, str(work / "requests.parquet"), str(out)])
     info = json.loads(stdout.strip().splitlines()[-1])
-    settle(out)
+    settle()
     return info
 
 
-# ext4 without a journal (this machine's disk) will not reuse an inode freed in the last 5-10 s, and every
-# file created in that window scans past each such inode: creating a file right after deleting 6,000 cost
-# 0.43 ms of system time instead of 0.07 ms. Waiting it out keeps one contender's clean-up off the next.
-RECENTLY_DELETED_S = 11.0
+# Nothing a contender wrote is deleted before the benchmark ends. ext4 without a journal (this machine's
+# disk) will not hand out an inode freed in the last 60 s (360 s while its inode-table block is dirty), and
+# every file created meanwhile scans past each such inode: writing 6,000 photo-size files cost 0.06 ms of
+# system time per file on a quiet file system and 0.52-0.66 ms within a few minutes of deleting 12,000, even
+# after waiting 70 s. Deleting one contender's output would bill the next one for it; a user's store is
+# not written right after a mass deletion. Each run gets a new folder; all of them (~0.55 GB per run at
+# 1024x768) go with the scratch folder at the end.
+SETTLE_S = 3.0
+_runs = 0
+
+
+def fresh_folder(work: Path, name: str) -> Path:
+    """A folder no earlier run used, under ``work/runs``."""
+    global _runs
+    _runs += 1
+    folder = work / "runs" / f"{_runs:03d}-{name}"
+    folder.parent.mkdir(exist_ok=True)
+    return folder
 
 
 def cpu_breakdown(info: dict[str, float], ceiling_rate: float) -> dict[str, float]:
@@ -374,14 +384,10 @@ def cpu_breakdown(info: dict[str, float], ceiling_rate: float) -> dict[str, floa
     return breakdown
 
 
-def settle(*folders: Path) -> None:
-    """Remove a run's output and let the file system finish with it before the next run starts (deleting
-    thousands of files leaves journal, discard and inode work that would otherwise land on the next
-    contender)."""
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+def settle() -> None:
+    """Write the last run's files back to disk and pause, so its writeback does not land on the next run."""
     os.sync()
-    time.sleep(RECENTLY_DELETED_S)
+    time.sleep(SETTLE_S)
 
 
 def spread(values: list[float]) -> str:
