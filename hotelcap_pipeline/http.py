@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ipaddress
 import json
 import logging
@@ -55,6 +56,12 @@ class BlockedAddressError(OSError):
 
 def parse_networks(networks: Sequence[str | IPNetwork]) -> tuple[IPNetwork, ...]:
     return tuple(n if not isinstance(n, str) else ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    # A policy's networks, parsed once instead of on every request.
+    return parse_networks(networks)
 
 
 def address_allowed(address: str | IPAddress, allowed: Sequence[IPNetwork] = ()) -> bool:
@@ -410,7 +417,7 @@ class follow_redirects:
         self._resp: aiohttp.ClientResponse | None = None
 
     async def __aenter__(self) -> aiohttp.ClientResponse:
-        allowed = parse_networks(self._policy.allowed_networks)
+        allowed = _parsed_networks(tuple(self._policy.allowed_networks))
         url, seen = self._url, {str(self._url)}
         for _ in range(self._max + 1):
             try:

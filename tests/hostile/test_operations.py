@@ -134,6 +134,21 @@ def test_files_are_written_with_the_umask_mode(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["index.html"]
 
 
+def test_an_atomic_write_steps_past_temporary_names_already_taken(tmp_path):
+    from hotelcap_pipeline import store
+
+    target = tmp_path / "photo.jpg"
+    upcoming = next(store._temp_numbers) + 1
+    # Left by a killed process that had this process's id: the write must neither fail nor touch them.
+    planted = [tmp_path / f".photo.jpg.{os.getpid()}-{upcoming + k}.tmp.jpg" for k in range(3)]
+    for path in planted:
+        path.write_bytes(b"left by a killed process")
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(tmp_path.iterdir()) == sorted([target, *planted])
+    assert all(path.read_bytes() == b"left by a killed process" for path in planted)
+
+
 def test_a_failed_non_blocking_check_is_printed_although_the_run_succeeds(tmp_path, monkeypatch, capsys):
     from hotelcap_pipeline import cli
     from hotelcap_pipeline.defs import table_checks
