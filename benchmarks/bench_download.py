@@ -22,6 +22,9 @@ Every figure is reported as median and spread (min-max) over the rounds.
     python benchmarks/bench_download.py --size 2048x1536
     python benchmarks/bench_download.py --n 600 --rounds 1   # a quick check
 
+Nothing a run writes is deleted before the end (see ``fresh_folder``): the defaults need ~6 GB of scratch
+space, ``--size 2048x1536 --n 3000 --rounds 2`` ~3 GB.
+
 img2dataset lives in its own virtual environment (its pins clash with ours):
 ``python -m venv .bench/venv-img2dataset && .bench/venv-img2dataset/bin/pip install img2dataset==1.47.0``.
 """
