@@ -363,16 +363,13 @@ def run_in_process(work: Path) -> dict[str, float]:
 # not written right after a mass deletion. Each run gets a new folder; all of them (~0.55 GB per run at
 # 1024x768) go with the scratch folder at the end.
 SETTLE_S = 3.0
-_runs = 0
 
 
 def fresh_folder(work: Path, name: str) -> Path:
-    """A folder no earlier run used, under ``work/runs``."""
-    global _runs
-    _runs += 1
-    folder = work / "runs" / f"{_runs:03d}-{name}"
-    folder.parent.mkdir(exist_ok=True)
-    return folder
+    """A folder no earlier run used, under ``work/runs``, numbered after the ones there."""
+    runs = work / "runs"
+    runs.mkdir(exist_ok=True)
+    return runs / f"{sum(1 for _ in runs.iterdir()) + 1:03d}-{name}"
 
 
 def cpu_breakdown(info: dict[str, float], ceiling_rate: float) -> dict[str, float]:

@@ -7,11 +7,11 @@ so the stale-temp sweep of one can never delete another's half-written file.
 
 Workers are plain subprocesses running ``hotelcap_pipeline.photos.worker``, not ``multiprocessing``
 children: those re-import the caller's main script, which hangs or recurses in a script without a
-``__main__`` guard. A worker reads its part from a file and sends its rows over a pipe in small batches, at
-most ``RowBatcher.interval_s`` after each row is done (one message per row woke the parent for every
-photo); progress and the manifest stay in the parent. Photos of a worker that died, including any whose
-batch it had not sent, are returned as lost, with its exit code, for the caller to record as failed rows
-(a rerun reuses the files they left).
+``__main__`` guard. A worker reads its part from a file and sends its rows over a pipe in small batches
+(``RowBatcher``, every 50 ms; one message per row woke the parent for every photo); progress and the
+manifest stay in the parent. Photos of a worker that died, including any whose batch it had not sent, are
+returned as lost, with its exit code, for the caller to record as failed rows (a rerun reuses the files
+they left).
 """
 
 from __future__ import annotations
