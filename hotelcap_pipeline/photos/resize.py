@@ -1,10 +1,11 @@
 """Pixels: decode a downloaded photo, make it RGB, resize its longer side to the target, encode JPEG.
 
 Order matters for speed and correctness: the header is checked against the pixel limit before any
-decoding; RGB and grayscale JPEGs (nearly every photo) are decoded by libjpeg-turbo through simplejpeg,
-scaled in the DCT domain by the largest of its M/8 factors that keeps both sides at or above the target
-(1024x768 decodes straight to 640x480), which is most of the saving; other images go through Pillow,
-reduced on decode (``Image.draft``) when at least twice the target, and made RGB before resampling.
+decoding (a plain JPEG's header is read by ``jpeg_header``, without Pillow); RGB and grayscale JPEGs
+(nearly every photo) are decoded by libjpeg-turbo through simplejpeg, scaled in the DCT domain by the
+largest of its M/8 factors that keeps both sides at or above the target (1024x768 decodes straight to
+640x480), which is most of the saving; other images go through Pillow, reduced on decode
+(``Image.draft``) when at least twice the target, and made RGB before resampling.
 What remains of the downscale is one area-averaging resize (OpenCV ``INTER_AREA``) unless another filter
 is chosen. The EXIF orientation is applied after resizing, which is equivalent for the eight EXIF
 orientations and cheaper on the small image. libjpeg-turbo encodes the result; the original size is kept
@@ -25,7 +26,8 @@ import numpy as np
 import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
-ORIENTATION_TAG = 0x0112
+from hotelcap_pipeline.photos.jpeg_header import ORIENTATION_TAG, read_jpeg_frame
+
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -96,10 +98,14 @@ def _open(data: bytes, spec: ResizeSpec) -> Image.Image:
         raise ImageRejected(f"decompression bomb: {count}") from None
     except UnidentifiedImageError:
         raise ImageRejected("not an image (undecodable bytes)") from None
-    pixels = im.width * im.height
+    _check_pixels(im.width, im.height, spec)
+    return im
+
+
+def _check_pixels(width: int, height: int, spec: ResizeSpec) -> None:
+    pixels = width * height
     if pixels > spec.max_pixels:
         raise ImageRejected(f"decompression bomb: {pixels:.2g} pixels (limit {spec.max_pixels:.2g})")
-    return im
 
 
 def _load(im: Image.Image) -> None:
@@ -167,19 +173,27 @@ def with_comment(jpeg: bytes, comment: bytes) -> bytes:
 
 def resize_photo(data: bytes, spec: ResizeSpec) -> EncodedImage:
     """Decode, orient, convert and resize one photo; :class:`ImageRejected` when it is unusable."""
-    im = _open(data, spec)
-    orientation = im.getexif().get(ORIENTATION_TAG, 1)
+    frame = read_jpeg_frame(data)
+    im: Image.Image | None = None
+    if frame is not None:
+        width, height, orientation = frame.width, frame.height, frame.orientation
+        _check_pixels(width, height, spec)
+        plain_jpeg = True
+    else:
+        im = _open(data, spec)
+        (width, height), orientation = im.size, im.getexif().get(ORIENTATION_TAG, 1)
+        # CMYK, 12-bit and other rare JPEGs keep Pillow's colour handling.
+        plain_jpeg = im.format == "JPEG" and im.mode in ("RGB", "L")
     transpose = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
     swapped = transpose in (Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE,
                             Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
-    orig_w, orig_h = (im.height, im.width) if swapped else im.size
+    orig_w, orig_h = (height, width) if swapped else (width, height)
     out_w, out_h = target_dims(orig_w, orig_h, spec)
     raw_size = (out_h, out_w) if swapped else (out_w, out_h)
-    # CMYK, 12-bit and other rare JPEGs keep Pillow's colour handling.
-    if im.format == "JPEG" and im.mode in ("RGB", "L") and raw_size[0] <= im.width and raw_size[1] <= im.height:
+    if plain_jpeg and raw_size[0] <= width and raw_size[1] <= height:
         pixels = _decode_jpeg_scaled(data, raw_size)
     else:
-        pixels = _decode_with_pillow(im, raw_size)
+        pixels = _decode_with_pillow(im or _open(data, spec), raw_size)
     pixels = _resize(pixels, raw_size, spec.resample)
     if transpose is not None:
         pixels = np.asarray(Image.fromarray(pixels).transpose(transpose))
