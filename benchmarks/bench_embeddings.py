@@ -26,8 +26,8 @@ import polars as pl
 import torch
 from PIL import Image, ImageDraw
 
+from hotelcap_pipeline.atomic_files import atomic_path
 from hotelcap_pipeline.settings import DEMO_CLIP_CHECKPOINT, DEMO_CLIP_MODEL, resolve_device
-from hotelcap_pipeline.store import atomic_path
 from hotelcap_pipeline.tagging.clip_model import ClipModel, load_clip
 from hotelcap_pipeline.tagging.embed import embed_images
 

@@ -30,8 +30,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from hotelcap_pipeline.atomic_files import atomic_path
 from hotelcap_pipeline.retry import RetriesExhausted, Retryable, RetryPolicy, retry_async, status_retry
-from hotelcap_pipeline.store import atomic_path
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

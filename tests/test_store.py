@@ -1,7 +1,8 @@
 import polars as pl
 import pytest
 
-from hotelcap_pipeline.store import DataStore, atomic_path, write_parquet_atomic
+from hotelcap_pipeline.atomic_files import atomic_path
+from hotelcap_pipeline.store import DataStore, write_parquet_atomic
 
 
 def test_sharded_table_ignores_a_writer_in_progress(tmp_path):

@@ -19,10 +19,11 @@ from urllib.parse import urljoin
 import dagster as dg
 import polars as pl
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.defs.columns import column_description
 from hotelcap_pipeline.figures import png_caption
 from hotelcap_pipeline.report.serve import report_url
-from hotelcap_pipeline.store import DataStore, atomic_write_bytes
+from hotelcap_pipeline.store import DataStore
 from hotelcap_pipeline.table_format import markdown_table
 
 # A Markdown table in one event stays below this many characters (rows are dropped to fit).

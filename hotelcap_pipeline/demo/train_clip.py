@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from hotelcap_pipeline.atomic_files import atomic_path, atomic_write_bytes
 from hotelcap_pipeline.criteria import DEMO_CLIP_AUC
 from hotelcap_pipeline.demo.dataset import CHAINS, HOTELS, SIZES
 from hotelcap_pipeline.settings import DEMO_CLIP_CHECKPOINT, DEMO_CLIP_MODEL
-from hotelcap_pipeline.store import atomic_path, atomic_write_bytes
 from hotelcap_pipeline.tagging.clip_model import ClipModel, file_sha256, load_clip, preprocess_args
 from hotelcap_pipeline.tagging.methods import METHODS, TaggingMethod
 from hotelcap_pipeline.tagging.vocabulary import PromptTemplates, Tag, load_templates, load_vocabulary

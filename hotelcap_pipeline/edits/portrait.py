@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.edits.cache import cache_key, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import EditorSource, fit_dims
 from hotelcap_pipeline.settings import ASSETS_DIR
-from hotelcap_pipeline.store import atomic_write_bytes
 
 PERSONA_FILE = ASSETS_DIR / "persona.md"
 PORTRAIT_HEADING = "## Portrait"

@@ -21,13 +21,13 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance, uses_base_model
 from hotelcap_pipeline.edits.schema import EDIT_SCHEMA
 from hotelcap_pipeline.edits.scores import SCORES_VERSION, ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.models import ModelUnavailableError
-from hotelcap_pipeline.store import atomic_write_bytes
 
 SWEEP_DIR = "_sweep"
 ACCEPT_MARK = {True: "accepted", False: "REJECTED", None: "not validated"}

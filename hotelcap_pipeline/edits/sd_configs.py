@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hotelcap_pipeline.store import atomic_write_bytes
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 
 SD15_UNET: dict[str, Any] = {
     "_class_name": "UNet2DConditionModel",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from hotelcap_pipeline.store import DIR_MODE
+from hotelcap_pipeline.atomic_files import DIR_MODE
 
 
 class UnsafeArchiveError(ValueError):

@@ -22,8 +22,9 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
+from hotelcap_pipeline.atomic_files import atomic_write_text
 from hotelcap_pipeline.metadata.extract import ExtractLimits, archive_stamp, extract_archive
-from hotelcap_pipeline.store import atomic_write_text, write_parquet_atomic
+from hotelcap_pipeline.store import write_parquet_atomic
 
 # Least to most occluded: a photo held at several levels is described by the first.
 OCCLUSIONS = ("unoccluded", "low_occlusions", "medium_occlusions", "high_occlusions")

@@ -9,8 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.photos.resize import ResizeSpec, inspect_stored, resize_photo
-from hotelcap_pipeline.store import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def reusable_photo(dest: Path, spec: ResizeSpec) -> StoredPhoto | None:
 
 
 def remove_stale_temps(directory: Path) -> int:
-    """Delete temporary files a killed run left behind (``store.atomic_path`` names them ``.<name>.*``)."""
+    """Delete temporary files a killed run left behind (``atomic_files.atomic_path`` names them ``.<name>.*``)."""
     removed = 0
     try:
         entries = list(directory.iterdir())

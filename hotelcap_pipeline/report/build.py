@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes, atomic_write_text
 from hotelcap_pipeline.report.context import ReportContext
 from hotelcap_pipeline.report.document import Section
 from hotelcap_pipeline.report.render import section_markdown, to_html, to_markdown
@@ -20,7 +21,7 @@ from hotelcap_pipeline.report.sections import (
 )
 from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.report.verdicts import findings_section
-from hotelcap_pipeline.store import DataStore, atomic_write_bytes, atomic_write_text
+from hotelcap_pipeline.store import DataStore
 
 
 @dataclass(frozen=True)

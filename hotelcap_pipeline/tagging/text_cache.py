@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from hotelcap_pipeline.store import atomic_write_bytes
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 
 
 class TextEncoder(Protocol):

@@ -12,9 +12,10 @@ import textwrap
 import dagster as dg
 import pytest
 
+from hotelcap_pipeline.atomic_files import FILE_MODE, atomic_write_bytes
 from hotelcap_pipeline.defs.orphans import HOST_TAG, mark_orphaned_runs, this_host
 from hotelcap_pipeline.settings import DAGSTER_YAML
-from hotelcap_pipeline.store import FILE_MODE, DataStore, StoreBusyError, atomic_write_bytes, store_lock
+from hotelcap_pipeline.store import DataStore, StoreBusyError, store_lock
 
 
 def test_a_second_run_on_one_store_is_refused_with_the_holder(tmp_path):
@@ -135,10 +136,10 @@ def test_files_are_written_with_the_umask_mode(tmp_path):
 
 
 def test_an_atomic_write_steps_past_temporary_names_already_taken(tmp_path):
-    from hotelcap_pipeline import store
+    from hotelcap_pipeline import atomic_files
 
     target = tmp_path / "photo.jpg"
-    upcoming = next(store._temp_numbers) + 1
+    upcoming = next(atomic_files._temp_numbers) + 1
     # Left by a killed process that had this process's id: the write must neither fail nor touch them.
     planted = [tmp_path / f".photo.jpg.{os.getpid()}-{upcoming + k}.tmp.jpg" for k in range(3)]
     for path in planted:

@@ -10,13 +10,14 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, served_figures, ui_table
 from hotelcap_pipeline.edits.schema import EDIT_COLUMNS, PORTRAIT_COLUMNS, SELECTION_COLUMNS, VALIDATION_COLUMNS
 from hotelcap_pipeline.ratelimit import Interval
 from hotelcap_pipeline.sharding import SHARD_KEYS, with_shard
-from hotelcap_pipeline.store import DataStore, atomic_write_bytes
+from hotelcap_pipeline.store import DataStore
 from hotelcap_pipeline.tagging.methods import PRIMARY_METHOD, TaggingMethod
 
 GROUP = "edits"
