@@ -30,42 +30,49 @@ _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _temp_numbers = itertools.count()
 
 
-def _temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
+def _temp_beside(target: str, suffix: str) -> tuple[int, str]:
     """Create ``.<name>.<pid>-<n><suffix>`` beside ``target``, new (O_EXCL), with the umask's mode.
 
     The process id and a counter make the name unique among this machine's writers without mkstemp's
     random names (a few µs per photo); a name taken anyway (a file left by a killed process whose id was
-    reused, a writer on another machine sharing the folder) moves on to the next number.
+    reused, a writer on another machine sharing the folder) moves on to the next number. Plain strings,
+    not Paths: this runs once per stored photo.
     """
+    folder, name = os.path.split(target)
     for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{os.getpid()}-{next(_temp_numbers)}{suffix}")
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_temp_numbers)}{suffix}")
         try:
             return os.open(tmp, _TEMP_FLAGS, FILE_MODE), tmp
         except FileExistsError:
             continue
         except FileNotFoundError:
             # The folder usually exists: created only when the first try says it does not.
-            target.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder or os.curdir, exist_ok=True)
             return os.open(tmp, _TEMP_FLAGS, FILE_MODE), tmp
     raise FileExistsError(f"no free temporary name beside {target}")
 
 
+def _temp_suffix(target: str) -> str:
+    return ".tmp" + os.path.splitext(target)[1]
+
+
 @contextlib.contextmanager
-def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds."""
-    target = Path(target)
-    fd, tmp = _temp_beside(target, suffix if suffix is not None else ".tmp" + target.suffix)
+    target = os.fspath(target)
+    fd, tmp = _temp_beside(target, suffix if suffix is not None else _temp_suffix(target))
     os.close(fd)
     try:
-        yield tmp
+        yield Path(tmp)
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    target = Path(target)
-    fd, tmp = _temp_beside(target, ".tmp" + target.suffix)
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    target = os.fspath(target)
+    fd, tmp = _temp_beside(target, _temp_suffix(target))
     try:
         try:
             view = memoryview(data)
@@ -75,9 +82,10 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
             os.close(fd)
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
-def atomic_write_text(target: Path, text: str) -> None:
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))

@@ -77,12 +77,18 @@ def address_allowed(address: str | IPAddress, allowed: Sequence[IPNetwork] = ())
 def check_url_host(url: URL, allowed: Sequence[IPNetwork] = ()) -> None:
     """Refuse an IP-literal host that is blocked; names are checked by :class:`GuardedResolver`."""
     host = url.host or ""
+    if _literal_host_refused(host, tuple(allowed)):
+        raise BlockedAddressError(f"refused address {host} (link-local or cloud metadata)")
+
+
+@functools.lru_cache(maxsize=256)
+def _literal_host_refused(host: str, allowed: tuple[IPNetwork, ...]) -> bool:
+    # Cached: a download asks about the same few hosts for every photo.
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return
-    if not address_allowed(host, allowed):
-        raise BlockedAddressError(f"refused address {host} (link-local or cloud metadata)")
+        return False
+    return not address_allowed(host, allowed)
 
 
 class GuardedResolver(AbstractResolver):
@@ -142,6 +148,8 @@ def open_session(policy: SessionPolicy,
 
 def local_path_of(url: str) -> Path | None:
     """The filesystem path of a ``file://`` URL or a plain path; None for network URLs."""
+    if url.startswith(("http://", "https://")):  # nearly every row: no need to parse it here
+        return None
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):

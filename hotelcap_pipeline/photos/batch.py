@@ -109,15 +109,18 @@ async def _run(jobs: Sequence[Job], store_root: Path, options: DownloadOptions,
     loop = asyncio.get_running_loop()
     spec = options.resize
     # One sweep of stale temp files per directory, finished before any write there in this run.
-    sweeps: dict[Path, asyncio.Future[int]] = {}
+    sweeps: dict[str, asyncio.Future[int]] = {}
     pending = iter(jobs)
+    root = os.fspath(store_root)
 
     async def handle(job: Job, fetcher: PhotoFetcher) -> dict:
-        dest = store_root / job.relpath
-        if dest.parent not in sweeps:
-            sweeps[dest.parent] = loop.run_in_executor(executor, remove_stale_temps, dest.parent)
-        await sweeps[dest.parent]
-        if dest.exists():
+        # Strings, not Paths, on this per-photo path (relpath is POSIX and checked by image_relpath).
+        dest = f"{root}/{job.relpath}"
+        folder = dest.rpartition("/")[0]
+        if folder not in sweeps:
+            sweeps[folder] = loop.run_in_executor(executor, remove_stale_temps, Path(folder))
+        await sweeps[folder]
+        if os.path.exists(dest):
             existing = await loop.run_in_executor(executor, reusable_photo, dest, spec)
             if existing is not None:
                 return result_row(job, existing, None, True, 0)

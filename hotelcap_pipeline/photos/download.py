@@ -45,7 +45,7 @@ def _jobs(requests: pl.DataFrame) -> Iterator[Job]:
         if not fetch_url:
             yield Job(index, row, error="no URL")
             continue
-        yield Job(index, row, fetch_url, rel.as_posix())
+        yield Job(index, row, fetch_url, rel)
 
 
 PHOTOS_PER_PROCESS = 200

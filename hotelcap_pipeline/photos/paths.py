@@ -8,7 +8,6 @@ integers, the split is a known word and the source a short safe name, so no row 
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 SPLITS = ("train", "test")
 _SAFE_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -31,8 +30,8 @@ def _as_id(name: str, value: object, *, allow_negative: bool) -> int:
 
 
 def image_relpath(split: object, chain_id: object, hotel_id: object, image_source: object,
-                  image_id: object) -> PurePosixPath:
-    """The store-relative path of one photo, or :class:`UnsafePathError` naming the bad field."""
+                  image_id: object) -> str:
+    """The store-relative POSIX path of one photo, or :class:`UnsafePathError` naming the bad field."""
     if split not in SPLITS:
         raise UnsafePathError(f"split must be one of {SPLITS}, got {split!r}")
     chain = _as_id("chain_id", chain_id, allow_negative=True)  # -1 is the "unknown" chain
@@ -40,4 +39,5 @@ def image_relpath(split: object, chain_id: object, hotel_id: object, image_sourc
     image = _as_id("image_id", image_id, allow_negative=False)
     if not isinstance(image_source, str) or not _SAFE_SOURCE.fullmatch(image_source):
         raise UnsafePathError(f"image_source must match {_SAFE_SOURCE.pattern}, got {image_source!r}")
-    return PurePosixPath("images", split, str(chain), str(hotel), image_source, f"{image}.jpg")
+    # A string, not a PurePosixPath: built for every request before the download starts (~4 us less each).
+    return f"images/{split}/{chain}/{hotel}/{image_source}/{image}.jpg"

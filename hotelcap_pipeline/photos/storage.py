@@ -23,7 +23,7 @@ class StoredPhoto:
     bytes: int
 
 
-def store_photo(data: bytes, dest: Path, spec: ResizeSpec) -> StoredPhoto:
+def store_photo(data: bytes, dest: str | Path, spec: ResizeSpec) -> StoredPhoto:
     """Resize downloaded bytes and write the JPEG to ``dest`` atomically (raises ``ImageRejected``)."""
     encoded = resize_photo(data, spec)
     atomic_write_bytes(dest, encoded.jpeg)
@@ -31,10 +31,10 @@ def store_photo(data: bytes, dest: Path, spec: ResizeSpec) -> StoredPhoto:
                        hashlib.sha256(encoded.jpeg).hexdigest(), len(encoded.jpeg))
 
 
-def reusable_photo(dest: Path, spec: ResizeSpec) -> StoredPhoto | None:
+def reusable_photo(dest: str | Path, spec: ResizeSpec) -> StoredPhoto | None:
     """The stored photo at ``dest`` if it decodes completely and has the size ``spec`` asks for."""
     try:
-        data = dest.read_bytes()
+        data = Path(dest).read_bytes()
     except OSError:
         return None
     info = inspect_stored(data, spec)
