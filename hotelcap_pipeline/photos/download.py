@@ -77,28 +77,36 @@ def download_images(requests: pl.DataFrame, store_root: Path, options: DownloadO
     if missing:
         raise ValueError(f"download_images: requests lack columns {missing}")
     store_root = Path(store_root)
-    jobs = list(_jobs(requests))
-    tracker = ProgressTracker(len(jobs), progress, options.progress_interval_s)
-    rows: list[dict | None] = [None] * len(jobs)
+    tracker = ProgressTracker(requests.height, progress, options.progress_interval_s)
+    rows: list[dict | None] = [None] * requests.height
+    jobs: list[Job] = []
 
     def emit(index: int, row: dict) -> None:
         rows[index] = row
         tracker.record(row["status"], row["reused"])
 
-    fetchable = [job for job in jobs if job.error is None]
-    for job in jobs:
-        if job.error is not None:
-            emit(job.index, result_row(job, None, job.error, False, 0))
-    processes = process_count(options, len(fetchable))
+    def fetchable_jobs() -> list[Job]:
+        jobs.extend(_jobs(requests))
+        for job in jobs:
+            if job.error is not None:
+                emit(job.index, result_row(job, None, job.error, False, 0))
+        return [job for job in jobs if job.error is None]
+
+    # Counted before the rows are checked, so that worker processes start importing meanwhile.
+    processes = process_count(options, requests.height)
     if processes == 1:
+        fetchable = fetchable_jobs()
         if fetchable:
             fetch_and_store(fetchable, emit, store_root=store_root, options=options)
     else:
-        # Owner: the photo's folder (relpath is POSIX; rpartition is ~10x cheaper than a Path per photo).
-        parts = split_by_owner(fetchable, lambda job: job.relpath.rpartition("/")[0], processes)
         worker = functools.partial(fetch_and_store, store_root=store_root,
-                                   options=_per_process(options, len(parts)))
-        lost = run_in_processes(parts, worker, lambda job: job.index, emit)
+                                   options=_per_process(options, processes))
+
+        def parts() -> list[list[Job]]:
+            # Owner: the photo's folder (relpath is POSIX; rpartition is ~10x cheaper than a Path per photo).
+            return split_by_owner(fetchable_jobs(), lambda job: job.relpath.rpartition("/")[0], processes)
+
+        lost = run_in_processes(processes, parts, worker, lambda job: job.index, emit)
         for index, reason in lost.items():
             emit(index, result_row(jobs[index], None, reason, False, 0))
     tracker.finish()

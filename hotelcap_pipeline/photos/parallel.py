@@ -7,7 +7,8 @@ so the stale-temp sweep of one can never delete another's half-written file.
 
 Workers are plain subprocesses running ``hotelcap_pipeline.photos.worker``, not ``multiprocessing``
 children: those re-import the caller's main script, which hangs or recurses in a script without a
-``__main__`` guard. A worker reads its part from a file and sends its rows over a pipe in small batches
+``__main__`` guard. Workers start first and import while the parent splits the work; a worker then
+reads its part from its stdin and sends its rows over a pipe in small batches
 (``RowBatcher``, every 50 ms; one message per row woke the parent for every photo); progress and the
 manifest stay in the parent. Photos of a worker that died, including any whose batch it had not sent, are
 returned as lost, with its exit code, for the caller to record as failed rows (a rerun reuses the files
@@ -16,12 +17,12 @@ they left).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -122,14 +123,12 @@ class RowBatcher:
         self._connection.close()
 
 
-def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[subprocess.Popen, Connection]:
-    job_file = folder / f"part-{n}.pickle"
-    job_file.write_bytes(pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL))
+def _spawn() -> tuple[subprocess.Popen, Connection]:
     read_fd, write_fd = os.pipe()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, str(job_file), str(write_fd), str(os.getpid())],
-            pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, str(write_fd), str(os.getpid())],
+            pass_fds=(write_fd,), stdin=subprocess.PIPE,
             # Workers do no linear algebra; numpy's OpenBLAS would start a thread per core at import, which
             # spun for ~0.4% of the run's CPU (perf, 6,000 photos).
             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
@@ -142,42 +141,64 @@ def _spawn(worker: PartWorker, part: Sequence, folder: Path, n: int) -> tuple[su
     return process, Connection(read_fd, writable=False)
 
 
-def run_in_processes(parts: Sequence[Sequence[T]], worker: PartWorker, index_of: Callable[[T], int],
-                     emit: Emit) -> dict[int, str]:
-    """Run ``worker(part, emit)`` for each part in its own process; relay the rows to ``emit``.
+def _send_part(process: subprocess.Popen, payload: bytes) -> None:
+    # Waits until the worker has finished importing and reads; a worker that died meanwhile is found by its
+    # closed row pipe, and its photos are reported lost.
+    assert process.stdin is not None
+    with contextlib.suppress(OSError), process.stdin:
+        process.stdin.write(payload)
+
+
+def run_in_processes(processes: int, split: Callable[[], Sequence[Sequence[T]]], worker: PartWorker,
+                     index_of: Callable[[T], int], emit: Emit) -> dict[int, str]:
+    """Start ``processes`` workers, then call ``split()`` for their parts (at most ``processes``) while
+    they import; run ``worker(part, emit)`` on each part in its own process and relay the rows to ``emit``.
 
     Returns ``{index: reason}`` for the items whose worker ended before reporting them.
     """
-    owner = {index_of(item): n for n, part in enumerate(parts) for item in part}
-    pending = set(owner)
-    processes: list[subprocess.Popen] = []
-    with tempfile.TemporaryDirectory(prefix="hotelcap-photos-") as folder:
-        open_pipes: list[Connection] = []
-        try:
-            for n, part in enumerate(parts):
-                process, pipe = _spawn(worker, part, Path(folder), n)
-                processes.append(process)
-                open_pipes.append(pipe)
-            while open_pipes:
-                for ready in wait(open_pipes):
-                    pipe = cast(Connection, ready)  # wait() returns some of the objects it was given
-                    try:
-                        batch = pipe.recv()
-                    except EOFError:
-                        open_pipes.remove(pipe)
-                        pipe.close()
-                        continue
-                    for index, row in batch:
-                        if index in pending:
-                            pending.discard(index)
-                            emit(index, row)
-        finally:
-            for process in processes:
-                if process.poll() is None and pending:
-                    process.terminate()
-            for process in processes:
-                process.wait()
-            for pipe in open_pipes:
-                pipe.close()
-    return {index: f"photo worker process ended (exit code {processes[owner[index]].returncode}) before "
+    started: list[subprocess.Popen] = []
+    open_pipes: list[Connection] = []
+    pending: set[int] = set()
+    owner: dict[int, int] = {}
+    senders: list[threading.Thread] = []
+    try:
+        for _ in range(processes):
+            process, pipe = _spawn()
+            started.append(process)
+            open_pipes.append(pipe)
+        parts = list(split())
+        if len(parts) > processes:
+            raise ValueError(f"run_in_processes: {len(parts)} parts for {processes} processes")
+        owner = {index_of(item): n for n, part in enumerate(parts) for item in part}
+        pending = set(owner)
+        payloads = [pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL) for part in parts]
+        payloads += [pickle.dumps(None)] * (processes - len(parts))  # nothing to do: the worker exits
+        senders = [threading.Thread(target=_send_part, args=(process, payload), daemon=True)
+                   for process, payload in zip(started, payloads, strict=True)]
+        for sender in senders:
+            sender.start()
+        while open_pipes:
+            for ready in wait(open_pipes):
+                pipe = cast(Connection, ready)  # wait() returns some of the objects it was given
+                try:
+                    batch = pipe.recv()
+                except EOFError:
+                    open_pipes.remove(pipe)
+                    pipe.close()
+                    continue
+                for index, row in batch:
+                    if index in pending:
+                        pending.discard(index)
+                        emit(index, row)
+    finally:
+        for process in started:
+            if process.poll() is None and (pending or not senders):
+                process.terminate()
+        for process in started:
+            process.wait()
+        for sender in senders:
+            sender.join()
+        for pipe in open_pipes:
+            pipe.close()
+    return {index: f"photo worker process ended (exit code {started[owner[index]].returncode}) before "
                    "this photo was done" for index in sorted(pending)}

@@ -261,6 +261,17 @@ def test_worker_processes_give_the_same_manifest_as_one_process(photo_server, tm
     assert (final.final, final.done, final.ok) == (True, 8, 3)
 
 
+def test_workers_left_without_a_part_exit_and_the_rest_is_stored(photo_server, tmp_path):
+    # Workers start before the rows are checked and split: one folder makes one part for three workers, and
+    # rows that are all unusable make none.
+    one_folder = requests_for([photo_server.url("/blob/photo")] * 3).with_columns(
+        pl.lit(391, dtype=pl.Int64).alias("hotel_id"), pl.lit(3, dtype=pl.Int64).alias("chain_id"))
+    manifest = download_images(one_folder, tmp_path / "one", fast(processes=3))
+    assert manifest["status"].to_list() == ["ok"] * 3
+    unusable = download_images(requests_for(["", "", ""]), tmp_path / "none", fast(processes=2))
+    assert unusable["error"].to_list() == ["no URL"] * 3
+
+
 def test_resample_filter_is_configurable(photo_server, tmp_path):
     area = one(photo_server, "/blob/photo", tmp_path / "a")
     lanczos = one(photo_server, "/blob/photo", tmp_path / "l", resample="lanczos")
