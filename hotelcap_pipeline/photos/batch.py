@@ -42,7 +42,7 @@ class DownloadOptions:
     # Folders whose regular files a row may name (file:// or a plain path); empty: local files are refused.
     local_roots: tuple[str, ...] = ()
     # Worker processes, each with its own event loop; None: one per core, but only as many as give each
-    # PHOTOS_PER_PROCESS photos (a process costs ~0.7 s of start-up), so small batches stay in-process.
+    # download.PHOTOS_PER_PROCESS photos (a process costs ~0.4 s of start-up), so small batches stay in-process.
     processes: int | None = None
     # Decode/resize threads per process; None: 2 in a worker process, one per core in-process.
     cpu_workers: int | None = None
@@ -51,6 +51,8 @@ class DownloadOptions:
 
 @dataclass(frozen=True)
 class Job:
+    """One requested photo: its request row, the URL to fetch and its store-relative path, or why not."""
+
     index: int
     row: dict[str, Any]
     fetch_url: str = ""
