@@ -59,6 +59,11 @@ class Job:
     relpath: str = ""
     error: str | None = None  # set: nothing to fetch, the row fails with this reason
 
+    @property
+    def folder(self) -> str:
+        """The store-relative folder of the photo: the unit a worker process owns and sweeps of stale temps."""
+        return self.relpath.rpartition("/")[0]  # relpath is POSIX; ~10x cheaper than a Path per photo
+
 
 def _typed(value: object, kind: type) -> object:
     # A malformed request (say, a path in image_id) still gets its row; the raw value is in the error.
@@ -117,8 +122,7 @@ async def _run(jobs: Sequence[Job], store_root: Path, options: DownloadOptions,
 
     async def handle(job: Job, fetcher: PhotoFetcher) -> dict:
         # Strings, not Paths, on this per-photo path (relpath is POSIX and checked by image_relpath).
-        dest = f"{root}/{job.relpath}"
-        folder = dest.rpartition("/")[0]
+        dest, folder = f"{root}/{job.relpath}", f"{root}/{job.folder}"
         if folder not in sweeps:
             sweeps[folder] = loop.run_in_executor(executor, remove_stale_temps, Path(folder))
         await sweeps[folder]

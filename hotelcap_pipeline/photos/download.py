@@ -103,8 +103,7 @@ def download_images(requests: pl.DataFrame, store_root: Path, options: DownloadO
                                    options=_per_process(options, processes))
 
         def parts() -> list[list[Job]]:
-            # Owner: the photo's folder (relpath is POSIX; rpartition is ~10x cheaper than a Path per photo).
-            return split_by_owner(fetchable_jobs(), lambda job: job.relpath.rpartition("/")[0], processes)
+            return split_by_owner(fetchable_jobs(), lambda job: job.folder, processes)
 
         lost = run_in_processes(processes, parts, worker, lambda job: job.index, emit)
         for index, reason in lost.items():
