@@ -40,7 +40,9 @@ _M_MMAP_THRESHOLD = -3
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 # Appended, not put on PYTHONPATH: the package is found wherever the caller found it, and nothing in its
 # folder can shadow the standard library.
-_BOOT = ("import sys; sys.path.append(sys.argv[1]); "
+# The collector stays off while the worker imports (it would walk the growing module graph ~10 ms' worth);
+# the worker turns it back on once its part has arrived.
+_BOOT = ("import gc; gc.disable(); import sys; sys.path.append(sys.argv[1]); "
          "from hotelcap_pipeline.photos.worker import main; main(sys.argv[2:])")
 
 
@@ -130,8 +132,10 @@ def _spawn() -> tuple[subprocess.Popen, Connection]:
             [sys.executable, "-c", _BOOT, _PACKAGE_ROOT, str(write_fd), str(os.getpid())],
             pass_fds=(write_fd,), stdin=subprocess.PIPE,
             # Workers do no linear algebra; numpy's OpenBLAS would start a thread per core at import, which
-            # spun for ~0.4% of the run's CPU (perf, 6,000 photos).
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+            # spun for ~0.4% of the run's CPU (perf, 6,000 photos). A worker already runs one decode thread
+            # per core share, so OpenCV's own pool (used by the resize, imported when first needed) would
+            # oversubscribe.
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"},
         )
     except BaseException:
         os.close(read_fd)

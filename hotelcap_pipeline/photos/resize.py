@@ -21,7 +21,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
 import simplejpeg
 from PIL import Image, UnidentifiedImageError
@@ -158,6 +157,10 @@ def _resize(pixels: np.ndarray, size: tuple[int, int], resample: Resample) -> np
     if pixels.shape[1::-1] == size:
         return pixels
     if resample == "area":
+        # Imported here: a photo that decodes straight to its size (1024x768 at 5/8) never needs OpenCV,
+        # and a photo worker process starts ~25 ms sooner without it.
+        import cv2
+
         shrinking = size[0] <= pixels.shape[1] and size[1] <= pixels.shape[0]
         return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
     return np.asarray(Image.fromarray(pixels).resize(size, _FILTERS[resample]))

@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import sys
 import threading
 from multiprocessing.connection import Connection
 
-import cv2
-
+# What the part's function needs (aiohttp, Pillow, simplejpeg), imported before the part arrives, so that it
+# overlaps the parent checking and splitting the rows rather than following it.
+import hotelcap_pipeline.photos.batch  # noqa: F401
 from hotelcap_pipeline.photos.parallel import RowBatcher, exit_when_orphaned, keep_freed_memory
 
 GC_THRESHOLD = 50_000  # container allocations between young-generation collections (CPython's default: 700)
@@ -22,8 +24,6 @@ def main(argv: list[str]) -> None:
     row_fd, parent_pid = argv
     threading.Thread(target=exit_when_orphaned, args=(int(parent_pid),), daemon=True).start()
     keep_freed_memory()
-    # The process already runs one decode thread per core share; OpenCV's own pool on top would oversubscribe.
-    cv2.setNumThreads(1)
     job = pickle.load(sys.stdin.buffer)  # sent once this process has imported what it needs
     if job is None:
         return
@@ -33,5 +33,11 @@ def main(argv: list[str]) -> None:
     # at CPython's default threshold the collector still ran every ~17 photos and took ~0.7% of the CPU
     # (perf, 6,000 photos).
     gc.set_threshold(GC_THRESHOLD, 20, 100)
+    gc.enable()  # off while this process imported (see parallel._BOOT)
     with RowBatcher(Connection(int(row_fd), readable=False)) as rows:
         worker(part, rows.add)
+    # Every row is sent and the pipe closed. The parent waits for this process to exit, and the interpreter's
+    # teardown of what it imported would hold it ~30 ms longer at the very end of a run.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
