@@ -21,7 +21,7 @@ from PIL import Image
 
 from hotelcap_pipeline.http import SessionPolicy, open_session
 from hotelcap_pipeline.photos.fetch import FetchLimits, PhotoFetcher
-from hotelcap_pipeline.photos.parallel import Emit
+from hotelcap_pipeline.photos.parallel import Emit, ItemStream
 from hotelcap_pipeline.photos.resize import ImageRejected, ResizeSpec
 from hotelcap_pipeline.photos.storage import StoredPhoto, remove_stale_temps, reusable_photo, store_photo
 
@@ -103,21 +103,26 @@ def _pillow_block_cache(blocks: int) -> Iterator[None]:
         Image.core.set_blocks_max(before)
 
 
-def fetch_and_store(jobs: Sequence[Job], emit: Emit, *, store_root: Path, options: DownloadOptions) -> None:
-    """Fetch, resize and store ``jobs`` on one event loop in this process; ``emit(index, row)`` per job."""
+def fetch_and_store(jobs: Sequence[Job] | ItemStream[Job], emit: Emit, *, store_root: Path,
+                    options: DownloadOptions) -> None:
+    """Fetch, resize and store ``jobs`` on one event loop in this process; ``emit(index, row)`` per job.
+
+    ``jobs`` may be a stream that is still being filled (a worker process's): this returns once it is
+    closed and every job in it has its row.
+    """
     threads = options.cpu_workers or (os.cpu_count() or 2)
     with _pillow_block_cache(4 * threads), \
             concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="photo-cpu") as executor:
         asyncio.run(_run(jobs, store_root, options, executor, emit))
 
 
-async def _run(jobs: Sequence[Job], store_root: Path, options: DownloadOptions,
+async def _run(jobs: Sequence[Job] | ItemStream[Job], store_root: Path, options: DownloadOptions,
                executor: concurrent.futures.Executor, emit: Emit) -> None:
     loop = asyncio.get_running_loop()
     spec = options.resize
     # One sweep of stale temp files per directory, finished before any write there in this run.
     sweeps: dict[str, asyncio.Future[int]] = {}
-    pending = iter(jobs)
+    stream = jobs if isinstance(jobs, ItemStream) else ItemStream(jobs, closed=True)
     root = os.fspath(store_root)
 
     async def handle(job: Job, fetcher: PhotoFetcher) -> dict:
@@ -143,7 +148,7 @@ async def _run(jobs: Sequence[Job], store_root: Path, options: DownloadOptions,
         return result_row(job, photo, None, False, fetched.attempts)
 
     async def worker(fetcher: PhotoFetcher) -> None:
-        for job in pending:  # a shared iterator: each job is taken by exactly one worker
+        while (job := await stream.next()) is not None:  # each job is taken by exactly one worker
             try:
                 result = await handle(job, fetcher)
             except Exception as exc:  # one photo's surprise must not end the batch
@@ -153,5 +158,6 @@ async def _run(jobs: Sequence[Job], store_root: Path, options: DownloadOptions,
     async with open_session(options.session) as session:
         fetcher = PhotoFetcher(session, options.session, options.fetch, random.Random(),
                                local_roots=options.local_roots)
-        n_workers = max(1, min(options.session.limit, len(jobs)))
+        known = len(jobs) if isinstance(jobs, Sequence) else options.session.limit  # a stream's end is not known
+        n_workers = max(1, min(options.session.limit, known))
         await asyncio.gather(*(worker(fetcher) for _ in range(n_workers)))

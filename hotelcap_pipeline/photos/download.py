@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from hotelcap_pipeline.photos.batch import REQUEST_FIELDS, DownloadOptions, Job, fetch_and_store, result_row
-from hotelcap_pipeline.photos.parallel import run_in_processes, split_by_owner
+from hotelcap_pipeline.photos.parallel import group_by_owner, run_in_processes
 from hotelcap_pipeline.photos.paths import UnsafePathError, image_relpath
 from hotelcap_pipeline.photos.progress import ProgressCallback, ProgressTracker
 
@@ -99,13 +99,17 @@ def download_images(requests: pl.DataFrame, store_root: Path, options: DownloadO
         if fetchable:
             fetch_and_store(fetchable, emit, store_root=store_root, options=options)
     else:
-        worker = functools.partial(fetch_and_store, store_root=store_root,
-                                   options=_per_process(options, processes))
+        per_process = _per_process(options, processes)
+        worker = functools.partial(fetch_and_store, store_root=store_root, options=per_process)
 
-        def parts() -> list[list[Job]]:
-            return split_by_owner(fetchable_jobs(), lambda job: job.folder, processes)
+        def groups() -> list[list[Job]]:
+            # A folder goes to one process, which alone sweeps it of stale temporary files.
+            return group_by_owner(fetchable_jobs(), lambda job: job.folder)
 
-        lost = run_in_processes(processes, parts, worker, lambda job: job.index, emit)
+        # Each process is kept twice its requests in flight ahead: enough that it never waits for the
+        # parent's next hand-out (rows come back every 50 ms), few enough that all finish together.
+        lost = run_in_processes(processes, groups, worker, lambda job: job.index, emit,
+                                keep_ahead=2 * per_process.session.limit)
         for index, reason in lost.items():
             emit(index, result_row(jobs[index], None, reason, False, 0))
     tracker.finish()

@@ -7,8 +7,10 @@ so the stale-temp sweep of one can never delete another's half-written file.
 
 Workers are plain subprocesses running ``hotelcap_pipeline.photos.worker``, not ``multiprocessing``
 children: those re-import the caller's main script, which hangs or recurses in a script without a
-``__main__`` guard. Workers start first and import while the parent splits the work; a worker then
-reads its part from its stdin and sends its rows over a pipe in small batches
+``__main__`` guard. Workers start first and import while the parent groups the work. The parent then
+hands the groups out as the workers drain them (``_Feeder`` writes to a worker's stdin; the worker's
+``ItemStream`` takes them on its event loop), so a worker that runs slower (a busier core, larger photos,
+a slower host) gets less, and all finish together. Rows come back over a pipe in small batches
 (``RowBatcher``, every 50 ms; one message per row woke the parent for every photo); progress and the
 manifest stay in the parent. Photos of a worker that died, including any whose batch it had not sent, are
 returned as lost, with its exit code, for the caller to record as failed rows (a rerun reuses the files
@@ -17,23 +19,25 @@ they left).
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import ctypes
+import math
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
-Emit = Callable[[int, dict], None]
-# Picklable: a top-level function or a functools.partial of one.
-PartWorker = Callable[[Sequence, Emit], None]
 T = TypeVar("T")
+Emit = Callable[[int, dict], None]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -41,23 +45,71 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 # Appended, not put on PYTHONPATH: the package is found wherever the caller found it, and nothing in its
 # folder can shadow the standard library.
 # The collector stays off while the worker imports (it would walk the growing module graph ~10 ms' worth);
-# the worker turns it back on once its part has arrived.
+# the worker turns it back on once its first items have arrived.
 _BOOT = ("import gc; gc.disable(); import sys; sys.path.append(sys.argv[1]); "
          "from hotelcap_pipeline.photos.worker import main; main(sys.argv[2:])")
 
 
-def split_by_owner(items: Sequence[T], owner: Callable[[T], Hashable], parts: int) -> list[list[T]]:
-    """Split ``items`` into at most ``parts`` lists; items with the same owner stay together.
-
-    Owners are placed largest first on the least-loaded list (LPT), so lists come out nearly equal.
-    """
+def group_by_owner(items: Iterable[T], owner: Callable[[T], Hashable]) -> list[list[T]]:
+    """``items`` grouped by owner (a group goes to one worker process), largest groups first, each in order."""
     groups: dict[Hashable, list[T]] = {}
     for item in items:
         groups.setdefault(owner(item), []).append(item)
-    buckets: list[list[T]] = [[] for _ in range(max(1, parts))]
-    for group in sorted(groups.values(), key=len, reverse=True):
-        min(buckets, key=len).extend(group)
-    return [b for b in buckets if b]
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+class ItemStream(Generic[T]):
+    """Items that keep arriving while they are worked on: added from any thread, taken on one event loop.
+
+    ``next()`` returns the next item, waits while none is there, and returns None once the stream is closed
+    and empty. Any number of coroutines of one loop may take from it.
+    """
+
+    def __init__(self, items: Iterable[T] = (), closed: bool = False) -> None:
+        self._items: collections.deque[T] = collections.deque(items)
+        self._closed = closed
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def extend(self, items: Iterable[T]) -> None:
+        with self._lock:
+            self._items.extend(items)
+            waiters, self._waiters = self._waiters, []
+        self._wake(waiters)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiters, self._waiters = self._waiters, []
+        self._wake(waiters)
+
+    @staticmethod
+    def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(_set_done, waiter)
+
+    async def next(self) -> T | None:
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                if self._closed:
+                    return None
+                loop = asyncio.get_running_loop()
+                waiter = loop.create_future()
+                self._waiters.append((loop, waiter))
+            await waiter
+
+
+def _set_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+# Picklable: a top-level function or a functools.partial of one. It returns once the stream is closed and
+# every item in it has its row.
+StreamWorker = Callable[[ItemStream, Emit], None]
 
 
 def keep_freed_memory() -> None:
@@ -145,64 +197,152 @@ def _spawn() -> tuple[subprocess.Popen, Connection]:
     return process, Connection(read_fd, writable=False)
 
 
-def _send_part(process: subprocess.Popen, payload: bytes) -> None:
-    # Waits until the worker has finished importing and reads; a worker that died meanwhile is found by its
-    # closed row pipe, and its photos are reported lost.
-    assert process.stdin is not None
-    with contextlib.suppress(OSError), process.stdin:
-        process.stdin.write(payload)
+class _Feeder:
+    """Writes a worker's messages to its stdin from a thread of its own, so that a worker still importing
+    (or stuck) never stalls the parent's relay loop. ``end()`` closes the stream: the worker finishes what
+    it holds and exits."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._process = process
+        self._messages: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._ended = False
+        self._thread = threading.Thread(target=self._write, daemon=True)
+        self._thread.start()
+
+    def send(self, message: object) -> None:
+        if not self._ended:
+            self._messages.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def end(self) -> None:
+        if not self._ended:
+            self._messages.put(pickle.dumps(None))
+            self._messages.put(None)
+            self._ended = True
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _write(self) -> None:
+        # A worker that died is found by its closed row pipe, and its items are reported lost.
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError), stdin:
+            while (message := self._messages.get()) is not None:
+                stdin.write(message)
+                stdin.flush()
 
 
-def run_in_processes(processes: int, split: Callable[[], Sequence[Sequence[T]]], worker: PartWorker,
-                     index_of: Callable[[T], int], emit: Emit) -> dict[int, str]:
-    """Start ``processes`` workers, then call ``split()`` for their parts (at most ``processes``) while
-    they import; run ``worker(part, emit)`` on each part in its own process and relay the rows to ``emit``.
+class HandOut(Generic[T]):
+    """Which groups of items go to which worker, and when (guided self-scheduling).
 
-    Returns ``{index: reason}`` for the items whose worker ended before reporting them.
+    A worker is topped up whenever fewer than ``keep_ahead`` of its items are unfinished, with a share that
+    shrinks as the work runs out (half of an even split of what is left): the first shares are large, the
+    last ones single groups, so a faster worker takes more and all of them finish together. A group
+    is never split.
+    """
+
+    def __init__(self, groups: Iterable[Sequence[T]], workers: int, keep_ahead: int) -> None:
+        self._waiting = collections.deque(group for group in groups if group)
+        self._remaining = sum(len(group) for group in self._waiting)
+        self._workers = max(1, workers)
+        self._keep_ahead = max(1, keep_ahead)  # zero would leave a drained worker waiting forever
+        self.unfinished = [0] * self._workers
+
+    @property
+    def exhausted(self) -> bool:
+        return not self._waiting
+
+    def share(self, worker: int) -> list[T]:
+        """The items to hand ``worker`` now (none while it holds enough or nothing is left)."""
+        items: list[T] = []
+        if self.unfinished[worker] >= self._keep_ahead:
+            return items
+        want = max(self._keep_ahead - self.unfinished[worker], math.ceil(self._remaining / (2 * self._workers)))
+        while self._waiting and len(items) < want:
+            items.extend(self._waiting.popleft())
+        self._remaining -= len(items)
+        self.unfinished[worker] += len(items)
+        return items
+
+    def finished(self, worker: int, count: int = 1) -> None:
+        self.unfinished[worker] -= count
+
+    def unsent(self) -> list[T]:
+        return [item for group in self._waiting for item in group]
+
+
+def run_in_processes(processes: int, groups: Callable[[], Sequence[Sequence[T]]], worker: StreamWorker,
+                     index_of: Callable[[T], int], emit: Emit, keep_ahead: int) -> dict[int, str]:
+    """Start ``processes`` workers, then call ``groups()`` for the work while they import: lists of items
+    that must go to the same process, largest first. Run ``worker(stream, emit)`` in each process, hand the
+    groups out as the workers drain (``HandOut``), and relay the rows to ``emit``.
+
+    Returns ``{index: reason}`` for the items whose worker ended before reporting them, and for any left
+    unsent because every worker had ended.
     """
     started: list[subprocess.Popen] = []
-    open_pipes: list[Connection] = []
+    feeders: list[_Feeder] = []
+    open_pipes: dict[Connection, int] = {}
     pending: set[int] = set()
     owner: dict[int, int] = {}
-    senders: list[threading.Thread] = []
+    hand_out: HandOut[T] = HandOut((), processes, keep_ahead)
+    finished = False
+
+    def top_up(n: int, first: bool = False) -> None:
+        items = hand_out.share(n)
+        for item in items:
+            owner[index_of(item)] = n
+            pending.add(index_of(item))
+        if first:
+            feeders[n].send((worker, items) if items else None)  # None: nothing to do, the worker exits
+        elif items:
+            feeders[n].send(items)
+        if hand_out.exhausted:
+            for feeder in feeders:
+                feeder.end()
+
     try:
-        for _ in range(processes):
+        for n in range(processes):
             process, pipe = _spawn()
             started.append(process)
-            open_pipes.append(pipe)
-        parts = list(split())
-        if len(parts) > processes:
-            raise ValueError(f"run_in_processes: {len(parts)} parts for {processes} processes")
-        owner = {index_of(item): n for n, part in enumerate(parts) for item in part}
-        pending = set(owner)
-        payloads = [pickle.dumps((worker, part), protocol=pickle.HIGHEST_PROTOCOL) for part in parts]
-        payloads += [pickle.dumps(None)] * (processes - len(parts))  # nothing to do: the worker exits
-        senders = [threading.Thread(target=_send_part, args=(process, payload), daemon=True)
-                   for process, payload in zip(started, payloads, strict=True)]
-        for sender in senders:
-            sender.start()
+            open_pipes[pipe] = n
+            feeders.append(_Feeder(process))
+        hand_out = HandOut(groups(), processes, keep_ahead)
+        for n in range(processes):
+            top_up(n, first=True)
         while open_pipes:
-            for ready in wait(open_pipes):
+            for ready in wait(list(open_pipes)):
                 pipe = cast(Connection, ready)  # wait() returns some of the objects it was given
+                n = open_pipes[pipe]
                 try:
                     batch = pipe.recv()
                 except EOFError:
-                    open_pipes.remove(pipe)
+                    del open_pipes[pipe]
                     pipe.close()
                     continue
                 for index, row in batch:
                     if index in pending:
                         pending.discard(index)
+                        hand_out.finished(n)
                         emit(index, row)
+                if not hand_out.exhausted:
+                    top_up(n)
+        finished = True
     finally:
+        for feeder in feeders:
+            feeder.end()
         for process in started:
-            if process.poll() is None and (pending or not senders):
+            if process.poll() is None and not finished:
                 process.terminate()
         for process in started:
             process.wait()
-        for sender in senders:
-            sender.join()
+        for feeder in feeders:
+            feeder.join()
         for pipe in open_pipes:
             pipe.close()
-    return {index: f"photo worker process ended (exit code {started[owner[index]].returncode}) before "
+    lost = {index: f"photo worker process ended (exit code {started[owner[index]].returncode}) before "
                    "this photo was done" for index in sorted(pending)}
+    codes = ", ".join(str(process.returncode) for process in started)
+    for item in hand_out.unsent():
+        lost[index_of(item)] = f"every photo worker process ended (exit codes {codes}) before this photo was handed out"
+    return lost

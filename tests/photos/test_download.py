@@ -261,9 +261,20 @@ def test_worker_processes_give_the_same_manifest_as_one_process(photo_server, tm
     assert (final.final, final.done, final.ok) == (True, 8, 3)
 
 
-def test_workers_left_without_a_part_exit_and_the_rest_is_stored(photo_server, tmp_path):
-    # Workers start before the rows are checked and split: one folder makes one part for three workers, and
-    # rows that are all unusable make none.
+def test_work_handed_out_in_many_small_shares_is_all_stored_once(photo_server, tmp_path):
+    # One request in flight per process keeps each only two photos ahead, so the 12 folders go out over
+    # many top-ups, while the workers run.
+    urls = [photo_server.url(f"/blob/{'photo' if i % 2 else 'portrait'}") for i in range(36)]
+    requests = requests_for(urls).with_columns((pl.col("image_id") % 12).alias("hotel_id"))
+    single = download_images(requests, tmp_path / "one", fast(processes=1))
+    spread = download_images(requests, tmp_path / "two", fast(processes=2, max_in_flight=2))
+    assert spread["status"].to_list() == ["ok"] * 36
+    assert spread.equals(single)
+
+
+def test_workers_left_without_work_exit_and_the_rest_is_stored(photo_server, tmp_path):
+    # Workers start before the rows are checked and grouped: one folder is work for one of three workers,
+    # and rows that are all unusable give none any.
     one_folder = requests_for([photo_server.url("/blob/photo")] * 3).with_columns(
         pl.lit(391, dtype=pl.Int64).alias("hotel_id"), pl.lit(3, dtype=pl.Int64).alias("chain_id"))
     manifest = download_images(one_folder, tmp_path / "one", fast(processes=3))
