@@ -291,13 +291,12 @@ def run_in_processes(processes: int, groups: Callable[[], Sequence[Sequence[T]]]
     def top_up(n: int, first: bool = False) -> None:
         items = hand_out.share(n)
         for item in items:
-            owner[index_of(item)] = n
-            pending.add(index_of(item))
-        if first:
-            feeders[n].send((worker, items) if items else None)  # None: nothing to do, the worker exits
-        elif items:
-            feeders[n].send(items)
-        if hand_out.exhausted:
+            index = index_of(item)
+            owner[index] = n
+            pending.add(index)
+        if items:
+            feeders[n].send((worker, items) if first else items)
+        if hand_out.exhausted:  # a first share is empty only here: the worker reads the end and exits
             for feeder in feeders:
                 feeder.end()
 
