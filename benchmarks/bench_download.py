@@ -18,9 +18,17 @@ core at once for a few seconds, right before and after each in-process run.
 
 Every figure is reported as median and spread (min-max) over the rounds.
 
+``--breakdown ROUNDS`` then says where the CPU goes beyond the ceiling: four stages, each the one before plus
+one layer of what ``download_images`` does per photo (the ceiling's decode + encode; ``store_photo``, which adds
+the header read, the atomic write, the sha256 and the manifest row; ``fetch_and_store`` fed from memory, which
+adds the event loop and the decode threads; ``fetch_and_store`` over loopback, which adds the fetch). Each
+pair of neighbouring stages runs side by side, one process per core, so the machine's drift hits both alike,
+and their ratio of CPU per photo is what the added layer costs.
+
     python benchmarks/bench_download.py                      # 6000 x 1024x768 (~300 KB), 3 rounds
     python benchmarks/bench_download.py --size 2048x1536
     python benchmarks/bench_download.py --n 600 --rounds 1   # a quick check
+    python benchmarks/bench_download.py --skip-whole --skip-in-process --img2dataset '' --breakdown 3
 
 Nothing a run writes is deleted before the end (see ``fresh_folder``): the defaults need ~6 GB of scratch
 space, ``--size 2048x1536 --n 3000 --rounds 2`` ~3 GB.
@@ -355,6 +363,96 @@ def run_in_process(work: Path) -> dict[str, float]:
     return info
 
 
+# ---- where the CPU goes: stages added one at a time, each pair measured at the same moment ------------
+
+# Each stage is the one before plus one layer of what download_images does per photo.
+BREAKDOWN_STAGES = {
+    "ceiling": "decode + encode of in-memory photos (the ceiling's function)",
+    "stored": "+ header read, atomic write, sha256, manifest row (store_photo, one thread)",
+    "threads": "+ event loop and decode threads (fetch_and_store, photos from memory)",
+    "network": "+ the fetch over loopback (fetch_and_store as a worker runs it)",
+}
+BREAKDOWN_PAIRS = [("ceiling", "stored"), ("stored", "threads"), ("threads", "network")]
+
+
+def breakdown_child(argv: list[str]) -> None:
+    """One stage over photos ``first..first+count`` of the URL list; prints CPU ms per photo (all threads).
+
+    Runs in its own process, beside the other stage of its pair, one per core: the machine's drift (10-15%
+    within minutes here) hits both alike, so their ratio is what the added layer costs.
+    """
+    import resource
+
+    from hotelcap_pipeline.http import SessionPolicy
+    from hotelcap_pipeline.photos import batch
+    from hotelcap_pipeline.photos.fetch import FetchOutcome
+    from hotelcap_pipeline.photos.resize import ResizeSpec, resize_photo
+    from hotelcap_pipeline.photos.storage import store_photo
+
+    stage, pool_dir, port, store = argv[0], argv[1], int(argv[2]), argv[3]
+    first, count = int(argv[4]), int(argv[5])
+    pool = [p.read_bytes() for p in sorted(Path(pool_dir).glob("*.jpg"))]
+    indices = range(first, first + count)
+    jobs = [batch.Job(n, {"image_id": i, "hotel_id": i // PHOTOS_PER_HOTEL, "chain_id": -1,
+                          "image_source": "travel_website", "url": "", "split": "train"},
+                      f"http://127.0.0.1:{port}/img/{i}.jpg", f"train/{i // PHOTOS_PER_HOTEL}/{i}.jpg")
+            for n, i in enumerate(indices)]
+    rows: list[dict] = []
+    _simplejpeg(pool[0])  # first calls import and set up; the other stages' processes pay theirs the same way
+    resize_photo(pool[0], ResizeSpec())
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    if stage == "ceiling":
+        for i in indices:
+            _simplejpeg(pool[i % len(pool)])
+    elif stage == "stored":
+        spec = ResizeSpec()
+        for job in jobs:
+            i = job.row["image_id"]
+            os.makedirs(f"{store}/{job.folder}", exist_ok=True)
+            photo = store_photo(pool[i % len(pool)], f"{store}/{job.relpath}", spec)
+            rows.append(batch.result_row(job, photo, None, False, 1))
+    else:
+        if stage == "threads":
+            class MemoryFetcher(batch.PhotoFetcher):
+                async def fetch(self, url: str) -> FetchOutcome:
+                    return FetchOutcome(pool[int(url.rpartition("/")[2].split(".")[0]) % len(pool)], None, 1)
+
+            batch.PhotoFetcher = MemoryFetcher  # type: ignore[misc]
+        # As one of two worker processes under the in-process run's limits (64 in flight in all).
+        options = batch.DownloadOptions(session=SessionPolicy(limit=32, limit_per_host=32,
+                                                              allowed_networks=("127.0.0.0/8",)), cpu_workers=2)
+        batch.fetch_and_store(jobs, lambda index, row: rows.append(row), store_root=Path(store), options=options)
+        if any(row["status"] != "ok" for row in rows):
+            raise SystemExit(f"{stage}: failed rows, e.g. {next(r for r in rows if r['status'] != 'ok')}")
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    spent = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    print(json.dumps({"stage": stage, "cpu_ms": 1000 * spent / count}))
+
+
+def run_breakdown(work: Path, port: int, n: int, rounds: int) -> dict[tuple[str, str], list[float]]:
+    """Each pair of stages, ``rounds`` times, each time side by side (they swap halves of the URLs)."""
+    count = min(2000, n // 2)
+    ratios: dict[tuple[str, str], list[float]] = {pair: [] for pair in BREAKDOWN_PAIRS}
+    boot = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_download as b; " \
+           "b.breakdown_child(sys.argv[1:])"
+    for r in range(rounds):
+        for pair in BREAKDOWN_PAIRS:
+            store = fresh_folder(work, "breakdown")
+            firsts = (0, n // 2) if r % 2 == 0 else (n // 2, 0)
+            procs = [subprocess.Popen([sys.executable, "-c", boot, stage, str(work / "pool"), str(port), str(store),
+                                       str(first), str(count)], stdout=subprocess.PIPE, text=True)
+                     for stage, first in zip(pair, firsts, strict=True)]
+            outs = [p.communicate()[0] for p in procs]
+            if any(p.returncode for p in procs):
+                raise RuntimeError(f"breakdown {pair} failed: {outs}")
+            cpu = [json.loads(o.strip().splitlines()[-1])["cpu_ms"] for o in outs]
+            ratios[pair].append(cpu[1] / cpu[0])
+            print(f"breakdown round {r + 1}: {pair[0]} {cpu[0]:.2f} ms/photo, {pair[1]} {cpu[1]:.2f} ms/photo "
+                  f"(x{cpu[1] / cpu[0]:.3f})", flush=True)
+            settle()
+    return ratios
+
+
 # Nothing a contender wrote is deleted before the benchmark ends. ext4 without a journal (this machine's
 # disk) will not hand out an inode freed in the last 60 s (360 s while its inode-table block is dirty), and
 # every file created meanwhile scans past each such inode: writing 6,000 photo-size files cost 0.06 ms of
@@ -402,6 +500,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each contender")
     parser.add_argument("--img2dataset", default=str(DEFAULT_IMG2DATASET), help="img2dataset CLI ('' to skip)")
     parser.add_argument("--skip-in-process", action="store_true", help="only the whole-command comparison")
+    parser.add_argument("--skip-whole", action="store_true", help="no whole-command comparison")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="ROUNDS",
+                        help="rounds of the CPU breakdown by stage, pairs of stages side by side (default 0: none)")
     parser.add_argument("--server", choices=["nginx", "aiohttp"], default="nginx" if NGINX.exists() else "aiohttp",
                         help="the loopback photo host (default nginx where installed: apt-get install nginx-light)")
     parser.add_argument("--ceiling-seconds", type=float, default=4.0)
@@ -445,10 +546,10 @@ def main() -> None:
         requests.write_parquet(work / "requests.parquet")
         # img2dataset's reader wants string columns.
         requests.select(pl.all().cast(pl.Utf8)).write_parquet(work / "urls.parquet")
-        prepare_hotelcap(work, n_hotels)
-        settle()
-
-        for r in range(args.rounds):
+        if not args.skip_whole:
+            prepare_hotelcap(work, n_hotels)
+            settle()
+        for r in range(0 if args.skip_whole else args.rounds):
             elapsed, ok = run_hotelcap(work, n_hotels, n)
             whole["hotelcap"].append(ok / elapsed)
             print(f"round {r + 1}: hotelcap materialize --select hotel_images: {ok} in {elapsed:.1f} s "
@@ -471,6 +572,7 @@ def main() -> None:
                       + ", ".join(f"{m} {v:.1f}" for m, v in ceilings[-1].items())
                       + f" -> {ok / seconds / best:.0%} of the fastest; CPU ms per photo: "
                       + ", ".join(f"{k} {v:.2f}" for k, v in cpu_ms[-1].items()), flush=True)
+        breakdown = run_breakdown(work, port, n, args.breakdown) if args.breakdown else {}
     finally:
         server.terminate()
         if isinstance(server, subprocess.Popen):
@@ -497,6 +599,15 @@ def main() -> None:
         print(f"  in-process download_images {spread(in_process)} = {statistics.median(shares):.0%} of the "
               f"fastest ceiling (per round " + ", ".join(f"{s:.0%}" for s in shares) + "); target 85%: "
               + ("met" if statistics.median(shares) >= 0.85 else "NOT met"))
+    if breakdown:
+        print(f"  CPU per photo by stage, each against the one before it at the same moment ({args.breakdown} "
+              "round(s), median (min-max) of the ratios):")
+        total = 1.0
+        for (_, stage), ratios in breakdown.items():
+            ratio = statistics.median(ratios)
+            total *= ratio
+            print(f"    {BREAKDOWN_STAGES[stage]:78s} x{ratio:.3f} (x{min(ratios):.3f}-x{max(ratios):.3f})")
+        print(f"    all layers: x{total:.3f} the ceiling's CPU per photo: about {1 / total:.0%} of the ceiling's rate")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
