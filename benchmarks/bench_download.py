@@ -407,9 +407,8 @@ def breakdown_child(argv: list[str]) -> None:
     elif stage == "stored":
         spec = ResizeSpec()
         for job in jobs:
-            i = job.row["image_id"]
-            os.makedirs(f"{store}/{job.folder}", exist_ok=True)
-            photo = store_photo(pool[i % len(pool)], f"{store}/{job.relpath}", spec)
+            # The folder is made by the write, on the first photo in it, as in a download.
+            photo = store_photo(pool[job.row["image_id"] % len(pool)], f"{store}/{job.relpath}", spec)
             rows.append(batch.result_row(job, photo, None, False, 1))
     else:
         if stage == "threads":
@@ -429,7 +428,7 @@ def breakdown_child(argv: list[str]) -> None:
     print(json.dumps({"stage": stage, "cpu_ms": 1000 * spent / count}))
 
 
-def run_breakdown(work: Path, port: int, n: int, rounds: int) -> dict[tuple[str, str], list[float]]:
+def run_breakdown(work: Path, pool_dir: Path, port: int, n: int, rounds: int) -> dict[tuple[str, str], list[float]]:
     """Each pair of stages, ``rounds`` times, each time side by side (they swap halves of the URLs)."""
     count = min(2000, n // 2)
     ratios: dict[tuple[str, str], list[float]] = {pair: [] for pair in BREAKDOWN_PAIRS}
@@ -439,7 +438,7 @@ def run_breakdown(work: Path, port: int, n: int, rounds: int) -> dict[tuple[str,
         for pair in BREAKDOWN_PAIRS:
             store = fresh_folder(work, "breakdown")
             firsts = (0, n // 2) if r % 2 == 0 else (n // 2, 0)
-            procs = [subprocess.Popen([sys.executable, "-c", boot, stage, str(work / "pool"), str(port), str(store),
+            procs = [subprocess.Popen([sys.executable, "-c", boot, stage, str(pool_dir), str(port), str(store),
                                        str(first), str(count)], stdout=subprocess.PIPE, text=True)
                      for stage, first in zip(pair, firsts, strict=True)]
             outs = [p.communicate()[0] for p in procs]
@@ -572,7 +571,7 @@ def main() -> None:
                       + ", ".join(f"{m} {v:.1f}" for m, v in ceilings[-1].items())
                       + f" -> {ok / seconds / best:.0%} of the fastest; CPU ms per photo: "
                       + ", ".join(f"{k} {v:.2f}" for k, v in cpu_ms[-1].items()), flush=True)
-        breakdown = run_breakdown(work, port, n, args.breakdown) if args.breakdown else {}
+        breakdown = run_breakdown(work, pool_dir, port, n, args.breakdown) if args.breakdown else {}
     finally:
         server.terminate()
         if isinstance(server, subprocess.Popen):
