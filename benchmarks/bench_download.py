@@ -386,6 +386,7 @@ def breakdown_child(argv: list[str]) -> None:
     from hotelcap_pipeline.http import SessionPolicy
     from hotelcap_pipeline.photos import batch
     from hotelcap_pipeline.photos.fetch import FetchOutcome
+    from hotelcap_pipeline.photos.paths import image_relpath
     from hotelcap_pipeline.photos.resize import ResizeSpec, resize_photo
     from hotelcap_pipeline.photos.storage import store_photo
 
@@ -393,10 +394,13 @@ def breakdown_child(argv: list[str]) -> None:
     first, count = int(argv[4]), int(argv[5])
     pool = [p.read_bytes() for p in sorted(Path(pool_dir).glob("*.jpg"))]
     indices = range(first, first + count)
-    jobs = [batch.Job(n, {"image_id": i, "hotel_id": i // PHOTOS_PER_HOTEL, "chain_id": -1,
-                          "image_source": "travel_website", "url": "", "split": "train"},
-                      f"http://127.0.0.1:{port}/img/{i}.jpg", f"train/{i // PHOTOS_PER_HOTEL}/{i}.jpg")
-            for n, i in enumerate(indices)]
+    rows_in = [{"image_id": i, "hotel_id": i // PHOTOS_PER_HOTEL, "chain_id": -1,
+                "image_source": "travel_website", "url": "", "split": "train"} for i in indices]
+    # The store's own layout (the folder depth is part of what a write costs).
+    jobs = [batch.Job(n, row, f"http://127.0.0.1:{port}/img/{row['image_id']}.jpg",
+                      image_relpath(row["split"], row["chain_id"], row["hotel_id"], row["image_source"],
+                                    row["image_id"]))
+            for n, row in enumerate(rows_in)]
     rows: list[dict] = []
     _simplejpeg(pool[0])  # first calls import and set up; the other stages' processes pay theirs the same way
     resize_photo(pool[0], ResizeSpec())
@@ -579,7 +583,9 @@ def main() -> None:
         else:
             server.join(5)
 
-    print(f"\nsummary, photos/s, median (min-max) of {args.rounds} interleaved round(s), {width}x{height}:")
+    timed_rounds = 0 if args.skip_whole and args.skip_in_process else args.rounds
+    print(f"\nsummary, {width}x{height}" + (f", photos/s, median (min-max) of {timed_rounds} interleaved round(s)"
+                                           if timed_rounds else "") + ":")
     for name, rates in whole.items():
         if rates:
             print(f"  whole command  {name:18s} {spread(rates)}")
