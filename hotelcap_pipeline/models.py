@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from hotelcap_pipeline.settings import DEMO_CLIP_MODEL, Settings
+from hotelcap_pipeline.settings import (
+    DEMO_CLIP_MODEL,
+    DEMO_CONTROLNET_MODEL,
+    DEMO_DIFFUSION_MODEL,
+    DEMO_IP2P_MODEL,
+    Settings,
+)
 from hotelcap_pipeline.store import DataStore
 
 if TYPE_CHECKING:
@@ -365,16 +371,10 @@ def resolve_diffusion(model: str, variable: str, *, prefer_half: bool = False) -
 def diffusion_sources(settings: Settings, ip2p_model: str, controlnet_model: str) -> tuple[str, str, str]:
     """(img2img, InstructPix2Pix, ControlNet) model ids or folders; a demo model's name (the demo profile's
     defaults) is its folder under the store's models/, built on first use."""
-    from hotelcap_pipeline.demo.tiny_diffusion import (
-        TINY_CONTROLNET,
-        TINY_IP2P,
-        TINY_SD,
-        ensure_tiny_controlnet,
-        ensure_tiny_ip2p,
-        ensure_tiny_sd,
-    )
+    from hotelcap_pipeline.demo.tiny_diffusion import ensure_tiny_controlnet, ensure_tiny_ip2p, ensure_tiny_sd
 
-    builders = {TINY_SD: ensure_tiny_sd, TINY_IP2P: ensure_tiny_ip2p, TINY_CONTROLNET: ensure_tiny_controlnet}
+    builders = {DEMO_DIFFUSION_MODEL: ensure_tiny_sd, DEMO_IP2P_MODEL: ensure_tiny_ip2p,
+                DEMO_CONTROLNET_MODEL: ensure_tiny_controlnet}
 
     def source(model: str) -> str:
         build = builders.get(model)

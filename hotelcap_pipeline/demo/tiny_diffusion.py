@@ -1,10 +1,11 @@
 """The demo profile's diffusion models: tiny Stable Diffusion pipelines with deterministic random weights.
 
-Each is saved with ``save_pretrained`` under ``data_store/models/`` and loaded back through the same
-``from_pretrained`` call a hub id takes (``hotelcap_pipeline.edits.pipeline.load_diffusion``), so the demo
-exercises the real loading code offline. The VAE keeps SD's 8x downsampling so image sizes behave as with
-SD 1.5; everything else is as small as diffusers allows. The tokenizer is CLIP's real BPE tokenizer, built
-from the vocabulary open_clip ships. The weights are random: the demo's edits are noise-like.
+Each is saved with ``save_pretrained`` in a folder named after the model (``settings.DEMO_*_MODEL``) under
+``data_store/models/`` and loaded back through the same ``from_pretrained`` call a hub id takes
+(``hotelcap_pipeline.edits.pipeline.load_diffusion``), so the demo exercises the real loading code offline.
+The VAE keeps SD's 8x downsampling so image sizes behave as with SD 1.5; everything else is as small as
+diffusers allows. The tokenizer is CLIP's real BPE tokenizer, built from the vocabulary open_clip ships.
+The weights are random: the demo's edits are noise-like.
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ from pathlib import Path
 import torch
 
 from hotelcap_pipeline.settings import DEMO_CONTROLNET_MODEL, DEMO_DIFFUSION_MODEL, DEMO_IP2P_MODEL
-
-# The demo's model names are also their folder names under data_store/models/.
-TINY_SD = DEMO_DIFFUSION_MODEL
-TINY_IP2P = DEMO_IP2P_MODEL
-TINY_CONTROLNET = DEMO_CONTROLNET_MODEL
 
 # CLIP's BPE table: 256 byte symbols, their end-of-word variants, 48894 merges, then the two special tokens.
 CLIP_MERGES = 49152 - 256 - 2
@@ -171,7 +167,8 @@ def ensure_tiny_sd(models_dir: Path, seed: int = 0) -> Path:
     from diffusers import StableDiffusionPipeline
 
     # Saved as StableDiffusionPipeline, like SD 1.5 on the hub; the img2img auto-pipeline maps it.
-    return _save_atomically(Path(models_dir) / TINY_SD, _save_pipeline(StableDiffusionPipeline, 4, seed))
+    return _save_atomically(Path(models_dir) / DEMO_DIFFUSION_MODEL,
+                            _save_pipeline(StableDiffusionPipeline, 4, seed))
 
 
 def ensure_tiny_ip2p(models_dir: Path, seed: int = 0) -> Path:
@@ -179,7 +176,7 @@ def ensure_tiny_ip2p(models_dir: Path, seed: int = 0) -> Path:
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
     return _save_atomically(
-        Path(models_dir) / TINY_IP2P, _save_pipeline(StableDiffusionInstructPix2PixPipeline, 8, seed)
+        Path(models_dir) / DEMO_IP2P_MODEL, _save_pipeline(StableDiffusionInstructPix2PixPipeline, 8, seed)
     )
 
 
@@ -207,4 +204,4 @@ def ensure_tiny_controlnet(models_dir: Path, seed: int = 0) -> Path:
                 torch.nn.init.normal_(conv.weight, std=0.05)
         controlnet.save_pretrained(folder)
 
-    return _save_atomically(Path(models_dir) / TINY_CONTROLNET, save)
+    return _save_atomically(Path(models_dir) / DEMO_CONTROLNET_MODEL, save)

@@ -6,7 +6,8 @@ from pathlib import Path
 import open_clip
 from transformers import CLIPTokenizer
 
-from hotelcap_pipeline.demo.tiny_diffusion import TINY_SD, ensure_tiny_sd, write_clip_tokenizer_files
+from hotelcap_pipeline.demo.tiny_diffusion import ensure_tiny_sd, write_clip_tokenizer_files
+from hotelcap_pipeline.settings import DEMO_DIFFUSION_MODEL
 
 
 def test_tokenizer_files_reproduce_open_clips_tokens(tmp_path: Path):
@@ -21,7 +22,7 @@ def test_tokenizer_files_reproduce_open_clips_tokens(tmp_path: Path):
 
 def test_tiny_sd_folder_is_a_diffusers_pipeline_built_once(tiny_models: dict[str, Path]):
     folder = tiny_models["sd"]
-    assert folder.name == TINY_SD
+    assert folder.name == DEMO_DIFFUSION_MODEL
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionPipeline" and index["safety_checker"] == [None, None]
     tokenizer_config = json.loads((folder / "tokenizer" / "tokenizer_config.json").read_text())
