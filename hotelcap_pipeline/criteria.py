@@ -117,6 +117,34 @@ def wilson_interval(share: float | None, n: int, z: float = 1.96) -> tuple[float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def auc_interval(auc: float, n_positive: int, n_negative: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% interval (z = 1.96) of a ROC AUC measured on ``n_positive`` positives (photos that show the
+    object, true edits) and ``n_negative`` negatives: Newcombe's (2006) score interval (his method 5), the
+    AUCs theta that put the measured one within z standard errors, ``(auc - theta)^2 <= z^2 var(theta)``,
+    with Hanley and McNeil's variance in which both group sizes are replaced by their mean. Unlike the plain
+    auc +- z se, it does not shrink to nothing at an AUC of 1 or 0. With a handful of positives (a bathtub
+    on 8 photos) it is wide: one AUC says little there."""
+    if math.isnan(auc) or n_positive < 1 or n_negative < 1:
+        return math.nan, math.nan
+    half_n = (n_positive + n_negative) / 2
+
+    def excess(theta: float) -> float:  # <= 0 inside the interval
+        var = theta * (1 - theta) / (n_positive * n_negative) * (
+            2 * half_n - 1 - (3 * half_n - 3) / ((2 - theta) * (1 + theta))
+        )
+        return (auc - theta) ** 2 - z * z * max(var, 0.0)
+
+    def crossing(inside: float, outside: float) -> float:
+        for _ in range(60):
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if excess(middle) <= 0 else (inside, middle)
+        return (inside + outside) / 2
+
+    low = 0.0 if excess(0.0) <= 0 else crossing(auc, 0.0)
+    high = 1.0 if excess(1.0) <= 0 else crossing(auc, 1.0)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One measured value against one threshold, with the sentence that states it and its evidence."""

@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, TAG_AUC, Verdict, wilson_interval
+from hotelcap_pipeline.criteria import (
+    EDIT_RULE_NEGATIVE,
+    EDIT_RULE_TRUE,
+    TAG_AUC,
+    Verdict,
+    auc_interval,
+    wilson_interval,
+)
 
 
 def _verdict(value: float, n: int = 40, threshold=TAG_AUC) -> Verdict:
@@ -46,3 +53,17 @@ def test_a_share_names_its_interval_and_a_close_call_says_so() -> None:
     close = _verdict(46 / 48, n=48, threshold=EDIT_RULE_TRUE)  # 0.96, interval 0.86-0.99 straddles 0.9
     assert close.status == "worked" and close.close_call and "a close call" in close.sentence()
     assert "interval" not in _verdict(0.8).sentence()  # an AUC is no share: no interval claimed
+
+
+def test_auc_interval_by_hand() -> None:
+    # Newcombe's score interval: the theta with (A - theta)^2 <= 1.96^2 var(theta), var Hanley-McNeil's.
+    # Reference values from a brute-force scan of theta on a 1e-6 grid.
+    low, high = auc_interval(0.8, 10, 20)
+    assert low == pytest.approx(0.580745, abs=1e-5) and high == pytest.approx(0.914739, abs=1e-5)
+    low, high = auc_interval(1.0, 8, 52)  # a perfect AUC on 8 positives: not the empty interval [1, 1]
+    assert low == pytest.approx(0.857431, abs=1e-5) and high == 1.0
+    low, high = auc_interval(0.5, 5, 5)  # chance on 10 photos: symmetric and wide
+    assert low == pytest.approx(0.205610, abs=1e-5) and high == pytest.approx(1 - 0.205610, abs=1e-5)
+    narrow, wide = auc_interval(0.8, 100, 200), auc_interval(0.8, 4, 56)
+    assert narrow[1] - narrow[0] < 0.2 < wide[1] - wide[0]  # fewer positives, wider interval
+    assert all(math.isnan(v) for v in auc_interval(float("nan"), 0, 40))

@@ -31,7 +31,7 @@ import polars as pl
 from PIL import Image, ImageFilter
 from sklearn.metrics import roc_auc_score
 
-from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, Verdict
+from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE, Verdict, auc_interval
 from hotelcap_pipeline.edits.schema import VALIDATION_COLUMNS
 from hotelcap_pipeline.edits.scores import ClipEncoder, EditRule, off_direction, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
@@ -337,7 +337,8 @@ def rule_rates(frame: pl.DataFrame, rule: EditRule) -> pl.DataFrame:
 
 
 def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
-    """ROC AUC of each score for true edits against each negative class (1 = every true edit scores higher)."""
+    """ROC AUC of each score for true edits against each negative class (1 = every true edit scores higher),
+    with its 95% interval (``criteria.auc_interval``) and the counts it rests on."""
     rows = []
     frame = with_off_direction(frame)
     true = frame.filter(pl.col("class") == TRUE_EDIT)
@@ -348,7 +349,10 @@ def score_aucs(frame: pl.DataFrame) -> pl.DataFrame:
         labels = np.r_[np.ones(true.height), np.zeros(negative.height)]
         for score in (s for s in SCORES if s in frame.columns):
             values = np.r_[true[score].to_numpy(), negative[score].to_numpy()]
-            rows.append({"negative_class": kind, "score": score, "auc": float(roc_auc_score(labels, values))})
+            auc = float(roc_auc_score(labels, values))
+            low, high = auc_interval(auc, true.height, negative.height)
+            rows.append({"negative_class": kind, "score": score, "auc": auc, "auc_low": low, "auc_high": high,
+                         "n_true": true.height, "n_negative": negative.height})
     return pl.DataFrame(rows)
 
 

@@ -14,13 +14,13 @@ true tags); when the labels name room kinds, the caption's room word is checked 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.figures import figure_png, new_figure
 from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags, captions_for
 from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
@@ -54,34 +54,6 @@ def ranking_scores(truth: np.ndarray, scores: np.ndarray) -> tuple[float, float]
     if truth.all() or not truth.any():
         return float("nan"), float("nan")
     return float(average_precision_score(truth, scores)), float(roc_auc_score(truth, scores))
-
-
-def auc_interval(auc: float, n_present: int, n_absent: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% interval (z = 1.96) of a ROC AUC measured on ``n_present`` photos that show the object and
-    ``n_absent`` that do not: Newcombe's (2006) score interval (his method 5), the AUCs theta that put the
-    measured one within z standard errors, ``(auc - theta)^2 <= z^2 var(theta)``, with Hanley and McNeil's
-    variance in which both group sizes are replaced by their mean. Unlike the plain auc +- z se, it does
-    not shrink to nothing at an AUC of 1 or 0. With a handful of positives (a
-    bathtub on 8 photos) it is wide: one AUC says little there."""
-    if math.isnan(auc) or n_present < 1 or n_absent < 1:
-        return math.nan, math.nan
-    half_n = (n_present + n_absent) / 2
-
-    def excess(theta: float) -> float:  # <= 0 inside the interval
-        var = theta * (1 - theta) / (n_present * n_absent) * (
-            2 * half_n - 1 - (3 * half_n - 3) / ((2 - theta) * (1 + theta))
-        )
-        return (auc - theta) ** 2 - z * z * max(var, 0.0)
-
-    def crossing(inside: float, outside: float) -> float:
-        for _ in range(60):
-            middle = (inside + outside) / 2
-            inside, outside = (middle, outside) if excess(middle) <= 0 else (inside, middle)
-        return (inside + outside) / 2
-
-    low = 0.0 if excess(0.0) <= 0 else crossing(auc, 0.0)
-    high = 1.0 if excess(1.0) <= 0 else crossing(auc, 1.0)
-    return low, high
 
 
 def fit_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.edits.scores import EditRule, off_direction
 from hotelcap_pipeline.edits.validation import (
     BOUNDS,
@@ -205,6 +206,20 @@ def test_score_aucs_per_negative_class() -> None:
     assert aucs[("unchanged", "directional")] == 1.0  # the unchanged photo never moves toward the text
     assert aucs[("unchanged", "ssim")] == 0.0  # ...and keeps the layout better than any true edit
     assert aucs[("noise", "clip_image_sim")] == 1.0
+
+
+def test_score_aucs_carry_their_interval_and_counts() -> None:
+    frame = fixed_pairs()
+    table = score_aucs(frame)
+    n_true = frame.filter(pl.col("class") == TRUE_EDIT).height
+    for row in table.iter_rows(named=True):
+        n_negative = frame.filter(pl.col("class") == row["negative_class"]).height
+        assert (row["n_true"], row["n_negative"]) == (n_true, n_negative)
+        assert (row["auc_low"], row["auc_high"]) == auc_interval(row["auc"], n_true, n_negative)
+        assert row["auc_low"] <= row["auc"] <= row["auc_high"]
+    # A perfect separation on a handful of edits is still uncertain: the interval does not close at 1.
+    perfect = table.filter(pl.col("auc") == 1.0).row(0, named=True)
+    assert perfect["auc_low"] < 0.9 and perfect["auc_high"] == 1.0
 
 
 def test_validation_set_from_the_world_has_every_class_per_room(fake_clip) -> None:

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.document import Bullets
 from hotelcap_pipeline.report.render import markdown_html
@@ -249,6 +250,9 @@ def test_every_section_renders_with_numbers(full_store: DataStore) -> None:
     assert "| seed | hotels | 3 | hotel | 3 | 6 | 1 | 1 | 1 |" in md  # k = hotels recovers them exactly
     assert "- `night`: 50% of 4 rendered photos have an edit the validated rule accepts." in md
     assert "Edit rule per series" in md and "directional ≥ 0.100" in md
+    # Each score's AUC with its interval and the counts it rests on: 20 true edits against 20 of each kind.
+    low, high = auc_interval(1.0, 20, 20)
+    assert f"| night | noise | 20 | 20 | 1.00 ({low:.2f}-{high:.2f}) |" in md and low < 0.95
     assert "tag_evaluation per method and split" in md and "A bedroom with a bed and a desk." in md
     assert "an alien founder at a desk" in md
     assert "HOTELCAP_SEED=7" in md and "| polars | 1.0 |" in md

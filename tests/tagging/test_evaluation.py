@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.defs.failures import EXPECTED_ERRORS
 from hotelcap_pipeline.tagging.captions import caption_room, caption_tags, make_caption
 from hotelcap_pipeline.tagging.evaluation import (
@@ -15,7 +16,6 @@ from hotelcap_pipeline.tagging.evaluation import (
     CAPTION_ROW,
     HELD_OUT,
     LABELLED,
-    auc_interval,
     evaluate_tags,
     evaluation_summary,
     fit_f1_threshold,
@@ -41,20 +41,6 @@ def test_auc_and_average_precision_by_hand() -> None:
     assert auc == pytest.approx(0.75)
     assert ap == pytest.approx((1 / 1 + 2 / 3) / 2)  # precision at each positive, averaged
     assert all(math.isnan(v) for v in ranking_scores(np.array([1, 1]), np.array([0.1, 0.2])))
-
-
-def test_auc_interval_by_hand() -> None:
-    # Newcombe's score interval: the theta with (A - theta)^2 <= 1.96^2 var(theta), var Hanley-McNeil's.
-    # Reference values from a brute-force scan of theta on a 1e-6 grid.
-    low, high = auc_interval(0.8, 10, 20)
-    assert low == pytest.approx(0.580745, abs=1e-5) and high == pytest.approx(0.914739, abs=1e-5)
-    low, high = auc_interval(1.0, 8, 52)  # a perfect AUC on 8 positives: not the empty interval [1, 1]
-    assert low == pytest.approx(0.857431, abs=1e-5) and high == 1.0
-    low, high = auc_interval(0.5, 5, 5)  # chance on 10 photos: symmetric and wide
-    assert low == pytest.approx(0.205610, abs=1e-5) and high == pytest.approx(1 - 0.205610, abs=1e-5)
-    narrow, wide = auc_interval(0.8, 100, 200), auc_interval(0.8, 4, 56)
-    assert narrow[1] - narrow[0] < 0.2 < wide[1] - wide[0]  # fewer positives, wider interval
-    assert all(math.isnan(v) for v in auc_interval(float("nan"), 0, 40))
 
 
 def test_fitted_threshold_separates_when_it_can() -> None:
