@@ -151,8 +151,9 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
                 "cannot tell them apart; 0: every true edit scores lower, which separates just as well for a "
                 "score used as an upper bound (an unchanged photo has a higher SSIM than any true edit). In "
                 "brackets, the AUC's 95% interval (Newcombe's score interval) from the `n_true` true and "
-                "`n_negative` wrong edits it rests on (fitting and held-out rooms together): an AUC of 1 on a "
-                "few dozen edits still leaves room below it."
+                "`n_negative` wrong edits it rests on (fitting and held-out rooms together, taken as independent "
+                "draws though each room gives one edit of each kind): an AUC of 1 on a few dozen edits still "
+                "leaves room below it."
             ),
         ]
     return blocks
