@@ -219,6 +219,10 @@ class EditorSource(Protocol):
         ...
 
 
+class ControlNetUnavailableError(ModelUnavailableError):
+    """The ControlNet itself cannot load (the base model did): only the ControlNet series are skipped."""
+
+
 @dataclass
 class DiffusionEditor:
     """One loaded pipeline and the settings it was loaded with."""
@@ -351,7 +355,7 @@ class DiffusionEditor:
             else:
                 net = _from_pretrained(ControlNetModel.from_pretrained, source, dtype_kwargs(self.dtype))
         except Exception as exc:  # any failure to build it means this ControlNet is unavailable here
-            raise ModelUnavailableError(
+            raise ControlNetUnavailableError(
                 f"cannot load ControlNet {controlnet!r} ({source.kind}): {first_line(exc)}; "
                 "set HOTELCAP_CONTROLNET_MODEL to a diffusers ControlNet folder, checkpoint file or hub id"
             ) from exc

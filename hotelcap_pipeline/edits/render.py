@@ -23,7 +23,14 @@ from PIL import Image, ImageDraw
 
 from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
-from hotelcap_pipeline.edits.pipeline import EditorSource, Rendered, fit_dims, ip2p_image_guidance, uses_base_model
+from hotelcap_pipeline.edits.pipeline import (
+    ControlNetUnavailableError,
+    EditorSource,
+    Rendered,
+    fit_dims,
+    ip2p_image_guidance,
+    uses_base_model,
+)
 from hotelcap_pipeline.edits.schema import EDIT_SCHEMA
 from hotelcap_pipeline.edits.scores import SCORES_VERSION, ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
@@ -39,6 +46,14 @@ def _previous_rows(previous: pl.DataFrame | None) -> dict[tuple[int, str], dict[
     if previous is None or previous.is_empty() or "cache_key" not in previous.columns:
         return {}
     return {(r["image_id"], r["edit"]): r for r in previous.iter_rows(named=True) if r.get("status") == "ok"}
+
+
+# What a rendered row adds to the request's columns; a reused row takes these from the stored one.
+RENDERED_FIELDS = (
+    "path", "prompt", "strength", "image_guidance", "width", "height", "sweep", "clip_image_sim", "directional",
+    "ssim", "local_change", "change_elsewhere", "preserve_threshold", "choice_reason", "accepted", "rule",
+    "nsfw_flag", "nan_or_black", "clip_model", "cache_key",
+)
 
 
 class _SeriesRenderer:
@@ -73,6 +88,8 @@ class _SeriesRenderer:
                 "scores": SCORES_VERSION,
                 "threshold": self.s.preserve_threshold,
                 "rule": self.rule.as_columns() if self.rule else None,
+                # The directional score, and so the choice, is measured against this pair of texts.
+                "texts": [self.s.source_text, self.s.target_text],
                 **self.s.settings(),
             }
         )
@@ -118,7 +135,8 @@ class _SeriesRenderer:
         key = self.row_key(photo_row["sha256"], size)
         # A stored edit is reused only when it still decodes whole (a damaged file is rendered again).
         if previous is not None and previous["cache_key"] == key and image_problem(self.root / out_rel) is None:
-            return {**previous, "reused": True}
+            # Only what was rendered and measured: the request's own columns (condition, source path) are today's.
+            return {k: previous[k] for k in RENDERED_FIELDS} | {"reused": True}
 
         rendered = [self.candidate(photo, image_id, photo_row["sha256"], size, st) for st in s.sweep]
         scores = score_edits(self.clip, photo, [r.image for r, _ in rendered], self.text_pair())
@@ -231,7 +249,8 @@ def render_edits(
                     done_row = renderer.render(photo_row, prev.get((image_id, s.name)))
                     result = {**base, "status": "ok", "error": None, **done_row}
                 except ModelUnavailableError as exc:
-                    if uses_base_model(s.mode):
+                    # The base model failing ends the stage; a ControlNet or InstructPix2Pix model only its series.
+                    if uses_base_model(s.mode) and not isinstance(exc, ControlNetUnavailableError):
                         raise
                     skipped[s.name] = f"series skipped: {exc}"
                     result = {**base, "status": "skipped", "error": skipped[s.name]}

@@ -256,7 +256,8 @@ def choose_strength(
     usable = [e for e in sweep if not e.get("nan_or_black") and not e.get("nsfw_flag")]
     if not usable:
         lowest = min(e["strength"] for e in sweep)
-        return lowest, False, f"every strength gave a NaN, black or flagged image; kept the lowest, {lowest:g}"
+        verdict = None if rule is None else False  # without a rule nothing judged it, as below
+        return lowest, verdict, f"every strength gave a NaN, black or flagged image; kept the lowest, {lowest:g}"
     lowest = min(e["strength"] for e in usable)
     if rule is not None:
         accepted = [e for e in usable if rule.accepts(e)]

@@ -73,7 +73,7 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
     wheres: list[str | None] = [None]
     distances: list[float | None] = [None]  # the first pick has no earlier pick to be far from
     seen_hotels = {hotels[first]}
-    nearest = 1.0 - vectors @ vectors[first]  # distance of every photo to its nearest pick
+    nearest = _distances(vectors, first)  # distance of every photo to its nearest pick
     available[first] = False
     quotas.take(first)
     while len(picks) < min(k, n):
@@ -96,7 +96,7 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         seen_hotels.add(hotels[pick])
         available[pick] = False
         quotas.take(pick)
-        nearest = np.minimum(nearest, 1.0 - vectors @ vectors[pick])
+        nearest = np.minimum(nearest, _distances(vectors, pick))
 
     chosen = (
         frame[picks]
@@ -112,6 +112,11 @@ def select_diverse(embeddings: pl.DataFrame, tags: pl.DataFrame | None, k: int, 
         for row, where, subject_note in zip(chosen.iter_rows(named=True), wheres, why, strict=True)
     ]
     return chosen.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8))
+
+
+def _distances(vectors: np.ndarray, pick: int) -> np.ndarray:
+    # Clipped: a duplicate photo's cosine can round to just above 1, a distance of -2e-16.
+    return np.clip(1.0 - vectors @ vectors[pick], 0.0, 2.0)
 
 
 class _SubjectQuotas:

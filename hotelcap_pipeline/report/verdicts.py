@@ -102,7 +102,11 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
     unjudged: list[str] = []
     for name in edits["edit"].unique(maintain_order=True).to_list():
         rows = edits.filter(pl.col("edit") == name)
-        if validation is None or validation.filter(pl.col("series") == name).is_empty():
+        if validation is None:
+            unjudged.append(f"Edits `{name}`: not judged: `edit_validation` is not materialized, so no acceptance "
+                            f"rule could be read ({rows.height} photos).")
+            continue
+        if validation.filter(pl.col("series") == name).is_empty():
             unjudged.append(
                 f"Edits `{name}`: not judged: the synthetic world cannot show this change, so no acceptance "
                 f"rule was validated for it ({rows.height} photos)."

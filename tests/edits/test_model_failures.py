@@ -56,6 +56,23 @@ def test_series_with_an_unavailable_model_is_skipped_with_its_reason(photo_store
     assert rows["edit"].to_list() == ["night"] * 3 + ["petals"] * 3
 
 
+def test_a_controlnet_that_will_not_load_skips_only_its_series(photo_store, fake_clip, tiny_models,
+                                                                tmp_path: Path) -> None:
+    root, selection = photo_store
+    broken = tmp_path / "controlnet-broken"
+    shutil.copytree(tiny_models["controlnet"], broken)
+    for weights in broken.rglob("*.safetensors"):
+        weights.write_bytes(b"not safetensors")
+    editors = DiffusionEditors(str(tiny_models["sd"]), ip2p_model=str(tiny_models["ip2p"]),
+                               controlnet_model=str(broken), device="cpu")
+    rows = render_edits(selection, root, [series("night"), series("lights_off", "controlnet")], editors,
+                        fake_clip, None, max_side=64)
+    by_edit = dict(rows.group_by("edit").agg("status").iter_rows())
+    assert set(by_edit["night"]) == {"ok"} and set(by_edit["lights_off"]) == {"skipped"}
+    reasons = rows.filter(rows["status"] == "skipped")["error"].unique().to_list()
+    assert len(reasons) == 1 and "cannot load ControlNet" in reasons[0] and "HOTELCAP_CONTROLNET_MODEL" in reasons[0]
+
+
 def test_fp16_only_folder_loads_through_the_variant(tiny_models, tmp_path: Path, make_room) -> None:
     """A folder holding only *.fp16.safetensors (as many hub repos' fp16 branches) is found and loaded."""
     from diffusers import StableDiffusionPipeline

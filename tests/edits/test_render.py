@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -99,6 +101,20 @@ def test_changed_settings_render_again_a_new_threshold_only_rescores(photo_store
         selection, root, [series("night", preserve_threshold=0.999)], counting, fake_clip, first, max_side=64
     )
     assert counting.calls == 0 and (stricter["strength"] == 0.5).all()
+
+
+def test_new_texts_rescore_from_the_cache_and_a_new_wording_is_shown(photo_store, editors, counting, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], editors, fake_clip, None, max_side=64)
+    # The directional score is measured against the text pair: new texts, new scores, no new renders.
+    retexted = render_edits(selection, root, [replace(series("night"), target_text="a room lit by lamps at night")],
+                            counting, fake_clip, first, max_side=64)
+    assert counting.calls == 0 and set(retexted["cache_key"]).isdisjoint(first["cache_key"])
+    assert retexted["directional"].to_list() != pytest.approx(first["directional"].to_list())
+    # Only the wording changed: the rows are reused and say today's condition.
+    reworded = replace(series("night"), condition="dark outside")
+    again = render_edits(selection, root, [reworded], counting, fake_clip, first, max_side=64)
+    assert again["reused"].all() and set(again["condition"]) == {"dark outside"}
 
 
 def test_same_inputs_same_pixels_across_stores(photo_store, editors, fake_clip, tmp_path_factory):

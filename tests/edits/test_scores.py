@@ -176,5 +176,6 @@ def test_choose_strength_ties_go_to_the_lower_strength_and_flags_are_skipped():
     all_bad = [entry(0.45, 0.9, 0.1, nan_or_black=True), entry(0.3, 0.9, 0.3, nsfw_flag=True)]
     strength, accepted, reason = choose_strength(all_bad, EditRule(0, 0, 0), 0.8)
     assert strength == 0.3 and accepted is False and "black" in reason
+    assert choose_strength(all_bad, None, 0.8)[1] is None  # no rule: nothing judged it, even flagged
     with pytest.raises(ValueError):
         choose_strength([], None, 0.8)

@@ -46,6 +46,15 @@ def test_prefers_a_new_hotel_while_one_is_left():
     assert sorted(all_three["image_id"]) == [0, 1, 2] and all_three["new_hotel"].to_list()[-1] is False
 
 
+def test_duplicate_photos_are_at_distance_about_zero_never_below():
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # unit vectors whose cosine with themselves rounds to just above 1 now and then
+        v = rng.normal(size=16)
+        v /= np.linalg.norm(v)
+        got = select_diverse(table([v, v], [1, 2]), None, 2, seed=0)
+        assert 0.0 <= got["min_distance"][1] < 1e-6
+
+
 def test_deterministic_for_a_seed_whatever_the_row_order():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8))

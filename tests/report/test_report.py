@@ -362,6 +362,28 @@ def test_edit_verdicts_count_only_the_photos_tried(full_store: DataStore) -> Non
         "(share of photos with an accepted edit = 0.25" in verdicts[0]
 
 
+def test_edits_without_their_validation_are_reported_so(full_store: DataStore) -> None:
+    from hotelcap_pipeline.report.verdicts import edit_verdicts
+
+    validation = full_store.read_table("edit_validation")
+    # Renamed since edit_validation was materialized: no rule for it, and the report still builds.
+    write(full_store, "edit_validation", validation.with_columns(pl.lit("old_name").alias("series")))
+    md = build_report(full_store, context()).markdown.read_text()
+    assert "None of the edited series has an acceptance rule in `edit_validation`" in md
+    full_store.table("edit_validation").unlink()
+    _, unjudged = edit_verdicts(ReportTables(full_store))
+    assert unjudged == ["Edits `night`: not judged: `edit_validation` is not materialized, so no acceptance rule "
+                        "could be read (4 photos)."]
+
+
+def test_each_series_gets_its_own_grid_file(full_store: DataStore) -> None:
+    edits = full_store.read_table("diffusion_edits")
+    write(full_store, "diffusion_edits", pl.concat([edits.with_columns(pl.lit(name).alias("edit"))
+                                                    for name in ("no-snow", "no_snow")]))
+    md = build_report(full_store, context()).markdown.read_text()
+    assert "figures/report_edits_no-snow.png" in md and "figures/report_edits_no_snow.png" in md
+
+
 def test_format_and_markdown_helpers() -> None:
     assert format_cell(3.0) == "3" and format_cell(0.123456) == "0.1235" and format_cell(None) == "–"
     html = markdown_html("## Traits\n\n1. **Fast.** Never waits\n   for anything.\n2. Tidy.\n\n> an oath")

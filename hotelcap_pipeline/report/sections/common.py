@@ -13,10 +13,6 @@ def num(x: float) -> str:
     return f"{x:.3g}"
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
 def without_title(markdown: str) -> str:
     """A Markdown file's body without its first-level title (the section has its own)."""
     return re.sub(r"\A#\s[^\n]*\n", "", markdown)

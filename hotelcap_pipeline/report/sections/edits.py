@@ -8,7 +8,7 @@ from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE
 from hotelcap_pipeline.edits.summary import edit_summary
 from hotelcap_pipeline.figures import image_png
 from hotelcap_pipeline.report.document import Bullets, Figure, MarkdownText, Missing, Paragraph, Section, Table
-from hotelcap_pipeline.report.sections.common import pct, slug, without_title
+from hotelcap_pipeline.report.sections.common import pct, without_title
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
 from hotelcap_pipeline.settings import ASSETS_DIR
 
@@ -59,7 +59,8 @@ def edits_section(tables: ReportTables) -> Section:
             continue
         s.add(
             Figure(
-                f"{REPORT_FIGURE_PREFIX}edits_{slug(name)}.png",
+                # A series name is already a safe file name, and two names never map to one file.
+                f"{REPORT_FIGURE_PREFIX}edits_{name}.png",
                 image_png(grid),
                 f"{name}: original (left) and the strength the sweep chose (right), with its scores, marked accepted, "
                 "REJECTED by the series' rule, or not validated (no rule)",
@@ -116,6 +117,10 @@ def validation_blocks(tables: ReportTables, series: list[str]) -> list:
     if validation is None:
         return [Missing("edit_validation")]
     summary = validation_summary(validation, series)
+    if summary.is_empty():
+        return [Paragraph("None of the edited series has an acceptance rule in `edit_validation` (no photos were "
+                          "edited, or the series were renamed since it was materialized): there is nothing to "
+                          "validate here.")]
     aucs = [
         score_aucs(validation.filter(pl.col("series") == name)).with_columns(pl.lit(name).alias("series"))
         for name in summary["series"].to_list()
