@@ -66,6 +66,14 @@ def test_code_version_change_makes_the_asset_stale(instance):
     assert added(build_defs(code_version="2"), instance, "pieces") == {"table": "stale"}
 
 
+def test_what_reads_a_rebuilt_asset_is_rebuilt_too(instance):
+    run_all(build_defs(code_version="1"), instance)
+    # `table` changed: pieces and per_piece read it (directly or not) and are rebuilt before summary.
+    assert added(build_defs(code_version="2"), instance, "summary") == {
+        "table": "stale", "pieces": "stale (reads table, rebuilt in this run)",
+        "per_piece": "stale (reads pieces, rebuilt in this run)"}
+
+
 def test_a_changed_input_observation_makes_its_dependants_stale(instance):
     run_all(build_defs(source_version="v1"), instance)
     defs = build_defs(source_version="v2")
@@ -157,3 +165,25 @@ def test_a_deleted_shard_file_is_rebuilt_although_the_other_shards_are_there(tmp
         added = plan_run(defs, instance, ["image_embeddings"], stored_problem=problem).added
         assert list(added) == [dg.AssetKey("hotel_images")] and "shard-01.parquet is missing" in added[
             dg.AssetKey("hotel_images")]
+
+
+def test_a_table_rebuilt_with_other_settings_stales_what_read_it_and_the_same_table_does_not(tmp_path):
+    """Tables are versioned by their content: more hotels sampled is a change, the same sample again is not."""
+    from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.settings import DEMO_DIR
+
+    def config(n_hotels: int) -> dict:
+        return {"resources": {"settings": {"config": {
+            "profile": "demo", "data_store": str(tmp_path / "store"), "dataset": str(DEMO_DIR / "dataset"),
+            "n_hotels": n_hotels}}}}
+
+    sampled = dg.AssetKey("sampled_hotels")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = plan_run(defs, instance, ["hotel_images"])
+        assert run_plan(defs, instance, Plan(first.keys, {}), config(4)).success
+        assert plan_run(defs, instance, ["image_embeddings"]).added == {}
+        assert run_plan(defs, instance, Plan([sampled], {}), config(3)).success
+        assert plan_run(defs, instance, ["image_embeddings"]).added == {dg.AssetKey("hotel_images"): "stale"}
+        assert run_plan(defs, instance, Plan([sampled], {}), config(4)).success
+        assert plan_run(defs, instance, ["image_embeddings"]).added == {}

@@ -167,14 +167,33 @@ def plan_run(
     selected = [known[s] for s in select]
     reader = StalenessReader(instance, defs, materializable)
     added: dict[dg.AssetKey, str] = {}
-    for key in sorted(_upstream(graph, materializable, selected), key=lambda k: k.to_user_string()):
+    upstream = _upstream(graph, materializable, selected)
+    for key in sorted(upstream, key=lambda k: k.to_user_string()):
         why = reader.status(key)
         if why == "fresh" and stored_problem is not None:
             problem = stored_problem(key)
             why = f"stored output {problem}" if problem else why
         if why != "fresh":
             added[key] = why
-    return Plan(selected=selected, added=added)
+    return Plan(selected=selected, added=added | _rebuilt_inputs(graph, reader.specs, added, upstream))
+
+
+def _rebuilt_inputs(graph: Any, specs: dict[dg.AssetKey, Any], added: dict[dg.AssetKey, str],
+                    upstream: AbstractSet[dg.AssetKey]) -> dict[dg.AssetKey, str]:
+    """The upstream assets between a rebuilt one and the selection: each reads an input this run rebuilds, so
+    its stored output is stale although no newer record says so yet."""
+    if not added:
+        return {}
+    between = (dg.AssetSelection.assets(*added).downstream().resolve(graph) & upstream) - set(added)
+    rebuilt = set(added)
+    more: dict[dg.AssetKey, str] = {}
+    while pending := [k for k in sorted(between - set(more), key=lambda k: k.to_user_string())
+                      if any(d.asset_key in rebuilt for d in specs[k].deps)]:
+        for key in pending:
+            inputs = sorted(d.asset_key.to_user_string() for d in specs[key].deps if d.asset_key in rebuilt)
+            more[key] = f"stale (reads {', '.join(inputs)}, rebuilt in this run)"
+        rebuilt |= set(pending)
+    return more
 
 
 def run_plan(

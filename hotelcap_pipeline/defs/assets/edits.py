@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from hotelcap_pipeline.atomic_files import atomic_write_bytes
+from hotelcap_pipeline.defs.io import table_output
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import add_shard_metadata, declared_schema, served_figures, ui_table
@@ -58,7 +59,7 @@ def edit_selection(context: dg.AssetExecutionContext, config: SelectionConfig, s
         {"photos": picked.height, "hotels": picked.get_column("hotel_id").n_unique(),
          "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in picked.get_column("reason")))}
     )
-    return dg.Output(picked)
+    return table_output(picked)
 
 
 class ValidationConfig(dg.Config):
@@ -102,7 +103,7 @@ def edit_validation(
             "score_auc": dg.MetadataValue.md(ui_table(aucs, max_rows=80)),
         }
     )
-    return dg.Output(table)
+    return table_output(table)
 
 
 @dg.asset(
@@ -218,4 +219,4 @@ def visitor_portrait(
          "portrait": dg.MetadataValue.md(served_figures(store, [out]))}
     )
     # The declared columns in their order, whether the portrait was rendered now or reused.
-    return dg.Output(pl.DataFrame([row], schema=PORTRAIT_COLUMNS))
+    return table_output(pl.DataFrame([row], schema=PORTRAIT_COLUMNS))

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from hotelcap_pipeline.defs.io import table_output
 from hotelcap_pipeline.defs.resources import HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import declared_schema, save_figures
 from hotelcap_pipeline.metadata.extract import ExtractLimits
@@ -109,7 +110,7 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
             metadata |= _test_photo_metadata(df, tree, s.test_photos)
         # On the materialization only: Output metadata is stored again in the STEP_OUTPUT event.
         context.add_asset_metadata(metadata, asset_key=key)
-        yield dg.Output(df, output_name=key)
+        yield table_output(df, output_name=key)
 
 
 MAX_LISTED = 20
@@ -159,7 +160,7 @@ def dataset_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings)
                             test_images)
     figures = save_figures(review.figures, store, prefix="dataset_")
     context.add_asset_metadata({**review.headline, **_occlusion_headline(test_images), **figures})
-    return dg.Output(review.table)
+    return table_output(review.table)
 
 
 def _occlusion_headline(test_images: pl.DataFrame) -> dict:
@@ -202,4 +203,4 @@ def sampled_hotels(context: dg.AssetExecutionContext, config: SampleConfig, sett
             "chains": sample.get_column("chain_id").n_unique(),
         }
     )
-    return dg.Output(sample)
+    return table_output(sample)

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from hotelcap_pipeline.defs.io import table_output
 from hotelcap_pipeline.defs.partitions import per_shard_runs, shards
 from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings, seed_field
 from hotelcap_pipeline.defs.ui_metadata import declared_schema, save_figures, ui_table
@@ -160,7 +161,7 @@ def image_tags(
             ),
         }
     )
-    return dg.Output(table)
+    return table_output(table)
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="2", deps=["image_tags"],
@@ -184,7 +185,7 @@ def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings
         context.add_asset_metadata(
             {"labels": "none: set HOTELCAP_LABELS to a CSV of image_id,tags to measure the tags"}
         )
-        return dg.Output(pl.DataFrame(schema=EVALUATION_SCHEMA))
+        return table_output(pl.DataFrame(schema=EVALUATION_SCHEMA))
     labels_order = [t.label for t in load_vocabulary()]
     labels = read_labels(s.labels, labels_order)
     image_tags = settings.store().read_table("image_tags")
@@ -209,7 +210,7 @@ def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings
             **save_figures(figures, settings.store()),
         }
     )
-    return dg.Output(table)
+    return table_output(table)
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="2", deps=["image_tags"],
@@ -228,7 +229,7 @@ def tag_stats(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> 
         "tag_cooccurrence_seed": cooccurrence_figure(image_tags, "seed", labels),
     }
     context.add_asset_metadata(save_figures(figures, settings.store(), prefix="tag_stats_"))
-    return dg.Output(table)
+    return table_output(table)
 
 
 class ClusterConfig(dg.Config):
@@ -281,4 +282,4 @@ def tag_clusters(context: dg.AssetExecutionContext, settings: HotelcapSettings, 
             **figures,
         }
     )
-    return dg.Output(table)
+    return table_output(table)
