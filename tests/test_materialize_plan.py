@@ -74,6 +74,28 @@ def test_what_reads_a_rebuilt_asset_is_rebuilt_too(instance):
         "per_piece": "stale (reads pieces, rebuilt in this run)"}
 
 
+def test_an_asset_whose_blocking_check_failed_is_made_again(instance):
+    def defs_where(passes: bool) -> dg.Definitions:
+        @dg.asset(code_version="1")
+        def table() -> None: ...
+
+        @dg.asset_check(asset=table, blocking=True)
+        def table_usable() -> dg.AssetCheckResult:
+            return dg.AssetCheckResult(passed=passes)
+
+        @dg.asset(code_version="1", deps=[table])
+        def child() -> None: ...
+
+        return dg.Definitions(assets=[table, child], asset_checks=[table_usable], jobs=[materialize_job])
+
+    failing = defs_where(passes=False)
+    assert not run_plan(failing, instance, plan_run(failing, instance, ["table"]), {}).success
+    assert added(failing, instance, "child") == {"table": "its blocking check table_usable failed"}
+    passing = defs_where(passes=True)
+    assert run_plan(passing, instance, plan_run(passing, instance, ["table"]), {}).success
+    assert added(passing, instance, "child") == {}
+
+
 def test_a_changed_input_observation_makes_its_dependants_stale(instance):
     run_all(build_defs(source_version="v1"), instance)
     defs = build_defs(source_version="v2")

@@ -10,7 +10,10 @@ Staleness is read from the provenance Dagster records on every materialization, 
 instance's public record API: the tags ``dagster/code_version``, ``dagster/input_data_version/<key>``
 and ``dagster/input_event_pointer/<key>``. An asset is stale when its code version changed since it
 was materialized, or when a parent has a newer materialization (or observation) than the one it read
-whose data version differs from the one it read.
+whose data version differs from the one it read (tables are versioned by their content, so a rerun with
+other settings counts and a rerun giving the same table does not). An asset whose blocking check failed in
+the run of its latest materialization is made again, and so is everything between an added asset and the
+selection: it reads an input this run rebuilds.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Plan:
 class _Latest:
     storage_id: int
     tags: dict[str, str]
+    run_id: str = ""
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, observed: bool) -> _Latest | None:
@@ -70,7 +74,7 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | Non
     if not records:
         return None
     event = records[0].asset_observation if observed else records[0].asset_materialization
-    return _Latest(records[0].storage_id, dict(event.tags or {}) if event else {})
+    return _Latest(records[0].storage_id, dict(event.tags or {}) if event else {}, records[0].run_id)
 
 
 class StalenessReader:
@@ -81,6 +85,7 @@ class StalenessReader:
     ) -> None:
         self.instance = instance
         self.specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+        self.graph = defs.resolve_asset_graph()
         self.materializable = materializable
         self._cache: dict[tuple[dg.AssetKey, str | None], _Latest | None] = {}
 
@@ -114,15 +119,32 @@ class StalenessReader:
     def status(self, key: dg.AssetKey) -> str:
         spec = self.specs[key]
         stale = False
+        newest: _Latest | None = None
         for partition in self._partitions(key):
             latest = self.latest(key, partition)
             if latest is None:
                 return "missing"
+            newest = latest if newest is None or latest.storage_id > newest.storage_id else newest
             recorded = latest.tags.get(CODE_VERSION_TAG)
             code_changed = spec.code_version is not None and recorded not in (None, spec.code_version)
             inputs_changed = any(self._parent_changed(d.asset_key, latest, partition) for d in spec.deps)
             stale = stale or code_changed or inputs_changed
+        failed = self._failed_blocking_check(key, newest.run_id) if newest is not None else None
+        if failed is not None:
+            return f"its blocking check {failed} failed"
         return "stale" if stale else "fresh"
+
+    def _failed_blocking_check(self, key: dg.AssetKey, run_id: str) -> str | None:
+        """A blocking check that failed in the run of the latest materialization of ``key``: that output is not
+        to be used (its run stopped there), so it is made again rather than read."""
+        checks = [c for c in self.graph.get_check_keys_for_assets({key}) if self.graph.get_check_spec(c).blocking]
+        if not checks:
+            return None
+        latest = self.instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
+        for check, record in sorted(latest.items(), key=lambda item: item[0].name):
+            if record.run_id == run_id and record.status.value == "FAILED":
+                return check.name
+        return None
 
 
 def store_checker(defs: dg.Definitions, store: Any) -> StoredProblem:
