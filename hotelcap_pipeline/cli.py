@@ -11,7 +11,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from hotelcap_pipeline.settings import ensure_dagster_home, load_settings, unknown_variables, unusable_folder
+from hotelcap_pipeline.settings import (
+    Settings,
+    ensure_dagster_home,
+    load_settings,
+    settings_with,
+    unknown_variables,
+    unusable_folder,
+)
 from hotelcap_pipeline.store import DamagedFileError, DataStore, StoreBusyError, store_lock
 from hotelcap_pipeline.table_format import text_table
 from hotelcap_pipeline.terminal import safe_text
@@ -22,6 +29,16 @@ if TYPE_CHECKING:
 
 def _split_keys(value: str) -> list[str]:
     return [k.strip() for k in value.split(",") if k.strip()]
+
+
+def _run_settings(run_config: dict | None) -> Settings:
+    """The settings a run with ``run_config`` uses where the CLI needs them before the run (its data store)."""
+    given: object = run_config or {}
+    for part in ("resources", "settings", "config"):
+        given = given.get(part, {}) if isinstance(given, dict) else {}
+    if not isinstance(given, dict):
+        given = {}  # Dagster's own config check says what is wrong with it
+    return settings_with({name: given.get(name) for name in ("profile", "data_store")})
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -44,7 +61,12 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from hotelcap_pipeline.defs.materialize import plan_run, run_plan, store_checker
     from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
 
-    store = DataStore.at(load_settings().data_store)
+    try:
+        # The run config's settings resource may move the data store: lock and check the one the run writes.
+        store = DataStore.at(_run_settings(run_config).data_store)
+    except ValueError as exc:
+        print(safe_text(f"--config-json: {exc}", one_line=True), file=sys.stderr)
+        return 2
     lock = contextlib.ExitStack()
     try:
         lock.enter_context(store_lock(store))
@@ -67,10 +89,16 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             print(safe_text(f"adding upstream {key.to_user_string()} ({why})", one_line=True))
         names = ", ".join(k.to_user_string() for k in plan.keys)
         print(f"materializing {len(plan.keys)} asset(s): {names}")
-        result = run_plan(defs, instance, plan, run_config)
+        try:
+            result = run_plan(defs, instance, plan, run_config)
+        except dg.DagsterInvalidConfigError as exc:
+            problems = "; ".join(e.message for e in exc.errors) or str(exc).split("\n", 1)[0]
+            print(safe_text(f"--config-json: {problems}", one_line=True), file=sys.stderr)
+            return 2
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure and e.step_key]
-        print(f"run {result.run_id} FAILED at: {', '.join(failed) or 'unknown step'}", file=sys.stderr)
+        where = f"at: {', '.join(failed)}" if failed else "before any step ran"
+        print(f"run {result.run_id} FAILED {where}", file=sys.stderr)
         from hotelcap_pipeline.defs.failures import failure_report
 
         # Expected conditions are one line each; the reason to act on is the last line printed.

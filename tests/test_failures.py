@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,41 @@ def test_materialize_offline_without_dataset_ends_with_what_to_set(tmp_path: Pat
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("FAILED: metadata_tables: HOTELCAP_DATASET=") and "no such file or folder" in last
     assert "Traceback" not in done.stderr
+
+
+class Bounded(dg.ConfigurableResource):
+    share: float = Field(default=0.5, le=1.0)
+
+
+@dg.asset
+def needs_bounded(bounded: Bounded) -> None: ...
+
+
+def test_a_resource_config_out_of_bounds_says_which_field() -> None:
+    defs = dg.Definitions(assets=[needs_bounded], resources={"bounded": Bounded()})
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"resources": {"bounded": {"config": {"share": 1.5}}}})
+    assert failure_report(result)[1] == ("resources: 1 validation error for Bounded: share: Input should be less "
+                                         "than or equal to 1 (given 1.5)")
+
+
+def test_run_config_moves_the_store_the_cli_uses_and_a_bad_entry_is_one_line(tmp_path: Path) -> None:
+    from hotelcap_pipeline.settings import DEMO_DIR
+
+    env = {**os.environ, "HOTELCAP_PROFILE": "demo", "HOTELCAP_DATASET": str(DEMO_DIR / "dataset"),
+           "HOTELCAP_DATA_STORE": str(tmp_path / "store"), "DAGSTER_HOME": str(tmp_path / "home")}
+
+    def materialize(config: dict) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hotelcap_pipeline.cli", "materialize", "--select", "chains",
+                               "--config-json", json.dumps(config)], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    moved = materialize({"resources": {"settings": {"config": {"data_store": str(tmp_path / "other")}}}})
+    assert moved.returncode == 0, moved.stderr
+    assert (tmp_path / "other" / "tables" / "chains.parquet").is_file() and not (tmp_path / "store").exists()
+    assert f"outputs: {tmp_path / 'other'}" in moved.stdout
+    wrong = materialize({"ops": {"nope": {"config": {}}}})
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.strip().splitlines()[-1].startswith('--config-json: Received unexpected config entry "nope"')

@@ -1,4 +1,5 @@
-"""Why a run failed, in lines a person can act on: failed blocking checks and step errors.
+"""Why a run failed, in lines a person can act on: failed blocking checks, step errors and resources that
+would not start.
 
 Expected conditions (a model or dataset that cannot be had, a bad input file) are one line each, without
 a traceback; an unexpected error keeps its traceback. The most useful line comes last, so it is what a
@@ -69,6 +70,9 @@ def failure_report(result: Any) -> tuple[list[str], str]:
             problems = evaluation.metadata.get("problems")
             reason = evaluation.description or (problems.value if problems is not None else "failed")
             reasons.append(f"check {key.asset_key.to_user_string()}:{key.name} failed: {reason}")
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE and event.event_specific_data.error:
+            # A resource that would not start (a run config value out of bounds): no step ran to say why.
+            reasons.append(f"resources: {_message(_innermost(event.event_specific_data.error))}")
         elif event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             inner = _innermost(error)

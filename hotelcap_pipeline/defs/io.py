@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import dagster as dg
 import polars as pl
@@ -24,7 +25,9 @@ def table_output(table: pl.DataFrame, output_name: str = "result") -> dg.Output:
     """An unsharded table asset's output, versioned by its content: Dagster's own version is built from the
     code version and the inputs' versions only, so a run with other settings (more hotels, another seed) would
     look unchanged and its dependants fresh; with the content's version they are stale exactly when it changed."""
-    return dg.Output(table, output_name=output_name, data_version=dg.DataVersion(content_version(table)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # printed on every output of every run otherwise
+        return dg.Output(table, output_name=output_name, data_version=dg.DataVersion(content_version(table)))
 
 
 class ParquetTableIOManager(dg.IOManager):
