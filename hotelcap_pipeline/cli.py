@@ -84,7 +84,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         observe_changed_inputs(instance)
         # An upstream whose stored files are missing or damaged is rebuilt even where Dagster's records say
         # it is up to date (a deleted or truncated data store).
-        plan = plan_run(defs, instance, select or None, stored_problem=store_checker(defs, store))
+        plan = plan_run(defs, instance, select or None, stored_problem=store_checker(defs, store, instance))
         for key, why in plan.added.items():
             print(safe_text(f"adding upstream {key.to_user_string()} ({why})", one_line=True))
         names = ", ".join(k.to_user_string() for k in plan.keys)

@@ -22,7 +22,7 @@ from hotelcap_pipeline.atomic_files import FILE_MODE, atomic_path
 
 logger = logging.getLogger(__name__)
 # Tables whose rows name stored files (relative to the store root) that must be there for the table to hold.
-FILE_COLUMNS = {"hotel_images": "path", "diffusion_edits": "path"}
+FILE_COLUMNS = {"hotel_images": "path", "diffusion_edits": "path", "visitor_portrait": "path"}
 # Outputs that are files, not tables.
 FILE_OUTPUTS = {"report": ("report/index.html", "report/report.md")}
 

@@ -209,3 +209,25 @@ def test_a_table_rebuilt_with_other_settings_stales_what_read_it_and_the_same_ta
         assert plan_run(defs, instance, ["image_embeddings"]).added == {dg.AssetKey("hotel_images"): "stale"}
         assert run_plan(defs, instance, Plan([sampled], {}), config(4)).success
         assert plan_run(defs, instance, ["image_embeddings"]).added == {}
+
+
+def test_a_deleted_figure_rebuilds_the_asset_that_declared_it(tmp_path):
+    from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.defs.materialize import store_checker
+    from hotelcap_pipeline.settings import DEMO_DIR
+    from hotelcap_pipeline.store import DataStore
+
+    store = DataStore.at(str(tmp_path / "store"))
+    config = {"resources": {"settings": {"config": {
+        "profile": "demo", "data_store": str(store.root), "dataset": str(DEMO_DIR / "dataset")}}}}
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = plan_run(defs, instance, ["dataset_stats"])
+        assert run_plan(defs, instance, Plan(first.keys, {}), config).success
+        problem = store_checker(defs, store, instance)
+        assert plan_run(defs, instance, ["report"], stored_problem=problem).added.get(
+            dg.AssetKey("dataset_stats")) is None
+        figure = sorted(store.figures.glob("dataset_*.png"))[0]
+        figure.unlink()
+        added = plan_run(defs, instance, ["report"], stored_problem=problem).added
+        assert added[dg.AssetKey("dataset_stats")] == f"stored output figure {figure} is missing"

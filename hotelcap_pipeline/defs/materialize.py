@@ -147,16 +147,24 @@ class StalenessReader:
         return None
 
 
-def store_checker(defs: dg.Definitions, store: Any) -> StoredProblem:
+def store_checker(defs: dg.Definitions, store: Any, instance: dg.DagsterInstance | None = None) -> StoredProblem:
     """Checks the stored output of each asset in ``store`` (a DataStore), every shard of a sharded asset: one
-    deleted shard file makes the output unusable although the other shards are there."""
+    deleted shard file makes the output unusable although the other shards are there. With ``instance``,
+    the figures its latest materialization declared must be there too (the report shows them)."""
+    from hotelcap_pipeline.defs.ui_metadata import declared_figures
     from hotelcap_pipeline.store import stored_problem
 
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
 
     def problem(key: dg.AssetKey) -> str | None:
         partitions = specs[key].partitions_def
-        return stored_problem(store, key.to_user_string(), partitions.get_partition_keys() if partitions else None)
+        found = stored_problem(store, key.to_user_string(), partitions.get_partition_keys() if partitions else None)
+        if found is not None or instance is None:
+            return found
+        for rel in declared_figures(instance, [key.to_user_string()]).get(key.to_user_string(), []):
+            if not (store.root / rel).is_file():
+                return f"figure {store.root / rel} is missing"
+        return None
 
     return problem
 

@@ -83,6 +83,18 @@ def write_figure(png: bytes, store: DataStore, name: str) -> Path:
 FIGURE_FILES = "figure_files"  # the entry the report reads a stage's figures from
 
 
+def declared_figures(instance: dg.DagsterInstance, assets: list[str]) -> dict[str, list[str]]:
+    """The figure files each asset's latest materialization declared (paths relative to the store)."""
+    found: dict[str, list[str]] = {}
+    for key in assets:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        materialization = event.asset_materialization if event else None
+        entry = materialization.metadata.get(FIGURE_FILES) if materialization else None
+        if entry is not None and isinstance(entry.value, dict):
+            found[key] = [str(v) for v in entry.value.values()]
+    return found
+
+
 def served_figures(store: DataStore, paths: Iterable[Path], images: int | None = None) -> str:
     """Markdown showing figures where `hotelcap ui` serves the report (its ``figures/`` folder): the first ``images``
     (all by default) as full-size images, each a link to the file, the rest as links. A thumbnail small

@@ -80,6 +80,10 @@ def test_stored_problem_sees_missing_and_damaged_outputs(store):
     assert stored_problem(store, "hotel_images") is None
 
     assert stored_problem(store, "report") == f"{store.report / 'index.html'} is missing or empty"
+    write_parquet_atomic(pl.DataFrame({"path": ["report/figures/visitor_portrait.png"]}),
+                         store.table("visitor_portrait"))
+    assert stored_problem(store, "visitor_portrait") == (
+        f"{store.root / 'report/figures/visitor_portrait.png'} is missing (visitor_portrait.parquet lists it)")
 
 
 def test_parquet_problem_without_reading_data(tmp_path):

@@ -6,7 +6,7 @@ No `from __future__ import annotations`: Dagster reads config and resource types
 import dagster as dg
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
-from hotelcap_pipeline.defs.ui_metadata import FIGURE_FILES, served_figures
+from hotelcap_pipeline.defs.ui_metadata import declared_figures, served_figures
 from hotelcap_pipeline.report import ReportContext, build_report
 from hotelcap_pipeline.report.sections import REPORT_TABLES
 from hotelcap_pipeline.report.serve import report_url
@@ -17,18 +17,6 @@ from hotelcap_pipeline.report.tables import ReportTables
 REPORT_INPUTS = [t for t in REPORT_TABLES if t not in ("chains", "hotels", "train_images", "test_images")]
 SHOWN_FIGURES = 4  # full-size images on the asset page, from the report server; the report has them all
 LINKED_FIGURES = 24  # links to the served figures; the rest are in the report
-
-
-def declared_figures(instance: dg.DagsterInstance, assets: list[str]) -> dict[str, list[str]]:
-    """The figure files each asset's latest materialization declared (paths relative to the store)."""
-    found: dict[str, list[str]] = {}
-    for key in assets:
-        event = instance.get_latest_materialization_event(dg.AssetKey(key))
-        materialization = event.asset_materialization if event else None
-        entry = materialization.metadata.get(FIGURE_FILES) if materialization else None
-        if entry is not None and isinstance(entry.value, dict):
-            found[key] = [str(v) for v in entry.value.values()]
-    return found
 
 
 @dg.asset(
