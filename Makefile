@@ -35,8 +35,9 @@ test: install browser
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# The demo's profile, so the UI shows what `make demo` made; HOTELCAP_PROFILE=hotels50k make ui for the real data.
 ui: install
-	$(BIN)/hotelcap ui
+	HOTELCAP_PROFILE=$${HOTELCAP_PROFILE:-demo} $(BIN)/hotelcap ui
 
 clean:
 	rm -rf data_store/tables data_store/images data_store/edits data_store/report data_store/raw data_store/models
