@@ -301,8 +301,16 @@ def _fit_box(image: Image.Image, box: int) -> Image.Image:
     return cell
 
 
-def before_after_grid(rows: pl.DataFrame, store_root: Path, series_name: str, *, box: int = 256) -> Image.Image:
-    """One line per photo of ``series_name``: the original, then the chosen edit, with its scores below."""
+def _mark(accepted: bool | None, rule_validated: bool) -> str:
+    if accepted is None or rule_validated:
+        return ACCEPT_MARK[accepted]
+    return f"{'passes' if accepted else 'fails'} an unvalidated rule"
+
+
+def before_after_grid(rows: pl.DataFrame, store_root: Path, series_name: str, *, box: int = 256,
+                      rule_validated: bool = True) -> Image.Image:
+    """One line per photo of ``series_name``: the original, then the chosen edit, with its scores below.
+    Under a rule that failed validation, its verdict is marked as that rule's, not as a judgement."""
     done = rows.filter((pl.col("edit") == series_name) & (pl.col("status") == "ok")).sort("image_id")
     if done.is_empty():
         raise ValueError(f"no rendered edit of series {series_name!r} to show")
@@ -318,7 +326,9 @@ def before_after_grid(rows: pl.DataFrame, store_root: Path, series_name: str, *,
         draw.text(
             (box + 4, top + box + 2),
             f"s={row['strength']:g} clip={row['clip_image_sim']:.2f} dir={row['directional']:.2f} "
-            f"ssim={row['ssim']:.2f} {ACCEPT_MARK[row.get('accepted')]}",
+            f"ssim={row['ssim']:.2f}",
             fill="black",
         )
+        # A line of its own: after the scores it ran past a small cell's edge.
+        draw.text((box + 4, top + box + 14), _mark(row.get("accepted"), rule_validated), fill="black")
     return grid

@@ -166,6 +166,14 @@ def test_before_after_grid(photo_store, editors, fake_clip):
     assert grid.size == (200, 3 * (100 + 28))
     with pytest.raises(ValueError, match="no rendered edit"):
         before_after_grid(rows, root, "snow")
+    # A verdict of a rule that failed validation is not shown as a judgement.
+    accepted = rows.with_columns(pl.lit(True).alias("accepted"))
+    assert np.asarray(before_after_grid(accepted, root, "night", box=128, rule_validated=False)).tobytes() != \
+        np.asarray(before_after_grid(accepted, root, "night", box=128)).tobytes()
+    from hotelcap_pipeline.edits.render import _mark
+
+    assert [_mark(True, False), _mark(False, False), _mark(None, False), _mark(True, True)] == [
+        "passes an unvalidated rule", "fails an unvalidated rule", "not validated", "accepted"]
 
 
 def test_scores_with_the_real_demo_clip(photo_store, editors):

@@ -126,7 +126,7 @@ def diffusion_edits(
     rendered with the same photo bytes, model, settings and seed are reused."""
     from hotelcap_pipeline.edits.render import render_edits
     from hotelcap_pipeline.edits.series import load_series
-    from hotelcap_pipeline.edits.validation import rule_of
+    from hotelcap_pipeline.edits.validation import rule_of, rule_validated
 
     store = settings.store()
     edit_validation = store.read_table("edit_validation")
@@ -154,14 +154,16 @@ def diffusion_edits(
     )
     rows = with_shard(rows)
     store.push(rows.filter((pl.col("status") == "ok") & ~pl.col("reused")).get_column("path").to_list())
-    add_shard_metadata(context, rows, lambda shard_rows, shard: _edit_shard_metadata(shard_rows, shard, series, store))
+    validated = {s.name for s in series if rules[s.name] is not None and rule_validated(edit_validation, s.name)}
+    add_shard_metadata(context, rows, lambda shard_rows, shard: _edit_shard_metadata(shard_rows, shard, series, store,
+                                                                                      validated))
     # The rules are the run's, not a shard's: once, in the log, rather than copied onto every shard.
     described = (f"- {n}: {rule.describe() if rule else 'no validated rule'}" for n, rule in rules.items())
     context.log.info("edit rules:\n" + "\n".join(described))
     return dg.Output(rows)
 
 
-def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: DataStore) -> dict:
+def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: DataStore, validated: set[str]) -> dict:
     """One shard's counts, and its before/after grids written to report/figures/ (shown by URL, not inlined)."""
     from hotelcap_pipeline.edits.render import before_after_grid
 
@@ -169,7 +171,7 @@ def _edit_shard_metadata(rows: pl.DataFrame, shard: str, series: list, store: Da
     for s in series:
         if rows.filter((pl.col("edit") == s.name) & (pl.col("status") == "ok")).height:
             buf = io.BytesIO()
-            before_after_grid(rows, store.root, s.name).save(buf, format="PNG")
+            before_after_grid(rows, store.root, s.name, rule_validated=s.name in validated).save(buf, format="PNG")
             path = store.figures / f"edits_{s.name}_{shard}.png"
             atomic_write_bytes(path, buf.getvalue())
             grids.append(path)

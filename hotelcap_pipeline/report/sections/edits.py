@@ -50,10 +50,11 @@ def edits_section(tables: ReportTables) -> Section:
         Table(summary, "diffusion_edits per series (means over rendered edits)"),
     )
     s.add(*validation_blocks(tables, summary["edit"].to_list()))
+    validated = _validated(tables)
     for row in summary.iter_rows(named=True):
         name = row["edit"]
         try:
-            grid = before_after_grid(edits, tables.store.root, name)
+            grid = before_after_grid(edits, tables.store.root, name, rule_validated=name in validated)
         except (OSError, ValueError) as exc:
             s.add(Paragraph(f"No before/after grid for `{name}`: {exc}"))
             continue
@@ -63,7 +64,8 @@ def edits_section(tables: ReportTables) -> Section:
                 f"{REPORT_FIGURE_PREFIX}edits_{name}.png",
                 image_png(grid),
                 f"{name}: original (left) and the strength the sweep chose (right), with its scores, marked accepted, "
-                "REJECTED by the series' rule, or not validated (no rule)",
+                "REJECTED by the series' rule, passing or failing a rule that failed validation, or not validated "
+                "(no rule)",
             )
         )
     failed = edits.filter(pl.col("status") == "failed")
