@@ -71,10 +71,16 @@ def fit_distributions(counts: np.ndarray) -> dict[str, float]:
     out["lognorm_ad_stat"], out["lognorm_ad_p"] = float(ad_log.statistic), float(ad_log.pvalue)
     if np.ptp(logs) > 0:
         out["log_shapiro_stat"], out["log_shapiro_p"] = (float(v) for v in st.shapiro(logs))
-    # Log-likelihoods decide which law describes the counts better.
+    # Log-likelihoods decide which law describes the counts better (better_fit).
     out["expon_loglik"] = float(st.expon.logpdf(x, 0.0, scale).sum())
     out["lognorm_loglik"] = float(st.lognorm.logpdf(x, shape, 0.0, ln_scale).sum())
     return out
+
+
+def better_fit(fit: dict[str, float]) -> str:
+    """The law with the lower AIC (2 parameters - 2 log-likelihood): the log-normal's second parameter must
+    earn its place, or the one-parameter exponential wins."""
+    return "log-normal" if 2 * 2 - 2 * fit["lognorm_loglik"] < 2 * 1 - 2 * fit["expon_loglik"] else "exponential"
 
 
 @dataclass
@@ -134,9 +140,7 @@ def review_dataset(
 
     table = pl.DataFrame(rows, schema={"section": pl.Utf8, "metric": pl.Utf8, "value": pl.Float64}, orient="row")
     fit = fit_distributions(known)
-    better = "n/a"
-    if "expon_loglik" in fit:
-        better = "log-normal" if fit["lognorm_loglik"] > fit["expon_loglik"] else "exponential"
+    better = better_fit(fit) if "expon_loglik" in fit else "n/a"
     ipc = summarize_counts(images_per_hotel)
     headline: dict[str, float | int | str] = {
         **{k: v for k, v in counts.items() if k in ("chains", "hotels", "train_images", "test_images")},

@@ -6,7 +6,7 @@ from hotelcap_pipeline.demo.dataset import CHAINS, HOTELS, plan_photos
 from hotelcap_pipeline.figures import png_caption
 from hotelcap_pipeline.metadata.parse import read_table
 from hotelcap_pipeline.metadata.sample import SamplingError, sample_hotels
-from hotelcap_pipeline.metadata.stats import fit_distributions, gini, review_dataset, summarize_counts
+from hotelcap_pipeline.metadata.stats import better_fit, fit_distributions, gini, review_dataset, summarize_counts
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import SHARD_KEYS, shard_of
 
@@ -54,9 +54,13 @@ def test_fits_prefer_the_law_that_generated_the_data():
     rng = np.random.default_rng(0)
     lognormal = np.round(rng.lognormal(3, 1.2, 400)) + 1
     fit = fit_distributions(lognormal)
-    assert fit["lognorm_loglik"] > fit["expon_loglik"]
+    assert fit["lognorm_loglik"] > fit["expon_loglik"] and better_fit(fit) == "log-normal"
     assert fit["lognorm_ks_p"] > 0.01 > fit["expon_ks_p"]
     assert fit["log_shapiro_p"] > 0.001
+    # Exponential data: the log-normal's extra parameter buys a little likelihood, but not enough.
+    exponential = rng.exponential(20, 400) + 0.5
+    assert better_fit(fit_distributions(exponential)) == "exponential"
+    assert better_fit({"lognorm_loglik": -100.5, "expon_loglik": -101.0}) == "exponential"  # < 1 unit apart
 
 
 def test_review_counts_and_figures(tables):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from hotelcap_pipeline.criteria import ALPHA, MIN_TEST_N
+from hotelcap_pipeline.metadata.stats import better_fit
 from hotelcap_pipeline.report.document import Missing, Paragraph, Section, Table
 from hotelcap_pipeline.report.sections.common import num, pct
 from hotelcap_pipeline.report.tables import ReportTables
@@ -40,10 +41,10 @@ def _fit_sentence(fit: dict[str, float]) -> str:
             f"Hotels per known chain: {fit.get('n', 0):.0f} values, too few to test a distribution (at least "
             f"{MIN_TEST_N} needed); no fit is reported."
         )
-    better = "log-normal" if fit["lognorm_loglik"] > fit["expon_loglik"] else "exponential"
     parts = [
-        f"Hotels per known chain (n = {fit.get('n', 0):.0f}): the {better} law fits better by log-likelihood "
-        f"({num(fit['lognorm_loglik'])} log-normal vs {num(fit['expon_loglik'])} exponential)."
+        f"Hotels per known chain (n = {fit.get('n', 0):.0f}): the {better_fit(fit)} law fits better by AIC "
+        f"(log-likelihood {num(fit['lognorm_loglik'])} log-normal, 2 parameters, vs {num(fit['expon_loglik'])} "
+        "exponential, 1 parameter)."
     ]
     for law, keys in (
         ("exponential", ("expon_ks_p", "expon_ad_p")),
