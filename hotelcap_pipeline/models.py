@@ -116,7 +116,7 @@ class ClipSource:
     model_name: str
     pretrained: str
     model_id: str  # the identity recorded with every embedding
-    # create_model_and_transforms arguments a tag would have set (a tag served from the cache as a file).
+    # create_model_and_transforms arguments from a tag's settings, given online and offline alike.
     options: tuple[tuple[str, object], ...] = ()
 
 
@@ -248,6 +248,7 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
             f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} "
             f"(tags: {', '.join(tags) or 'none'}): set HOTELCAP_CLIP_PRETRAINED"
         )
+    options = _tag_options(model_name, pretrained)
     if hub_offline():
         cached = _tag_file_in_cache(model_name, pretrained)
         if cached is None:
@@ -255,9 +256,9 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
                 f"CLIP {model_name}/{pretrained} is not in the local cache ({hf_cache_dir()}) and {_offline_reason()}: "
                 "set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME to a cache holding it)"
             )
-        options = _tag_options(model_name, pretrained)
         return ClipSource(model_name, str(cached), clip_model_id(model_name, pretrained), options)
-    return ClipSource(model_name, pretrained, clip_model_id(model_name, pretrained))
+    # open_clip does not apply a tag's QuickGELU by itself: without the options the same id would name another network.
+    return ClipSource(model_name, pretrained, clip_model_id(model_name, pretrained), options)
 
 
 def clip_code_version(settings: Settings) -> str:

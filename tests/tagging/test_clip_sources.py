@@ -180,3 +180,20 @@ def test_unloadable_checkpoints_say_why_and_what_to_set(tmp_path: Path, demo_che
     torch.save(state, wrong)
     with pytest.raises(ModelUnavailableError, match=rf"size mismatch for {key}.*HOTELCAP_CLIP_MODEL names the"):
         load_clip(DEMO_CLIP_MODEL, str(wrong), "cpu")
+
+
+def test_quick_gelu_tag_builds_the_same_network_online_and_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenAI's weights were trained with QuickGELU; one model id must name one network whichever way it is found."""
+    cached = tmp_path / "open_clip_model.safetensors"
+    cached.write_bytes(b"cached weights")
+    monkeypatch.setattr(models, "_tag_file_in_cache", lambda model_name, tag: cached)
+    monkeypatch.setattr(models, "hub_offline", lambda: True)
+    offline_source = resolve_clip("ViT-B-32", "openai")
+    monkeypatch.setattr(models, "hub_offline", lambda: False)
+    online_source = resolve_clip("ViT-B-32", "openai")
+    assert online_source.model_id == offline_source.model_id == "ViT-B-32/openai"
+    assert online_source.pretrained == "openai"  # still downloaded by open_clip itself
+    assert dict(online_source.options) == dict(offline_source.options)
+    assert dict(online_source.options)["force_quick_gelu"] is True
