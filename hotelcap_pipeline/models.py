@@ -184,6 +184,23 @@ def _tag_file_in_cache(model_name: str, tag: str) -> Path | None:
     return None
 
 
+def is_torchscript(path: Path) -> bool:
+    """A TorchScript archive (how OpenAI's clip package stores its models): a zip holding constants.pkl, the
+    mark torch itself goes by."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.rpartition("/")[2] == "constants.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+TORCHSCRIPT_REFUSED = (
+    "a TorchScript archive (as OpenAI's clip package saves its models), which carries code and is not loaded"
+)
+
+
 def _tag_options(model_name: str, tag: str) -> tuple[tuple[str, object], ...]:
     """What open_clip takes from a pretrained tag's config (normalisation, resizing, QuickGELU), as arguments."""
     from open_clip.pretrained import get_pretrained_cfg
@@ -235,6 +252,11 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
         )
     local = Path(pretrained).expanduser()
     if local.is_file():
+        if is_torchscript(local):
+            raise ModelUnavailableError(
+                f"HOTELCAP_CLIP_PRETRAINED={pretrained} is {TORCHSCRIPT_REFUSED}: set it to open_clip weights "
+                f"(a state dict .pt/.bin or .safetensors) or to a pretrained tag of {model_name}"
+            )
         return ClipSource(model_name, str(local), clip_model_id(model_name, pretrained))
     tags = open_clip.list_pretrained_tags_by_model(model_name)
     if pretrained not in tags:
@@ -255,6 +277,13 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
             raise ModelUnavailableError(
                 f"CLIP {model_name}/{pretrained} is not in the local cache ({hf_cache_dir()}) and {_offline_reason()}: "
                 "set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME to a cache holding it)"
+            )
+        if is_torchscript(cached):
+            # Only ~/.cache/clip can hold one: open_clip fetches these tags from the hub as plain weights.
+            raise ModelUnavailableError(
+                f"CLIP {model_name}/{pretrained}: the only local copy, {cached}, is {TORCHSCRIPT_REFUSED}, and "
+                f"{_offline_reason()}: set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME "
+                "to a cache holding the tag)"
             )
         return ClipSource(model_name, str(cached), clip_model_id(model_name, pretrained), options)
     # open_clip does not apply a tag's QuickGELU by itself: without the options the same id would name another network.

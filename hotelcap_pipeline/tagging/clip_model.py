@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import pickle
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -168,14 +169,24 @@ class ClipModel:
         return _unit_rows(features)
 
 
+# Where torch's advice to load with weights_only=False begins, wherever it stands in the message.
+_UNSAFE_ADVICE = re.compile(r"(In PyTorch [\d.]+, we changed the default|Re-running `?torch\.load).*")
+
+
 def _load_failure(exc: BaseException) -> str:
     """One line on why weights did not load: torch's first line, with the first mismatch where it only
     announces a list of them, and never its advice to load an unreadable file with weights_only=False."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return "not a checkpoint torch reads with weights_only=True (a damaged file, or one that carries code)"
+    if "TorchScript" in text:
+        from hotelcap_pipeline.models import TORCHSCRIPT_REFUSED
+
+        return TORCHSCRIPT_REFUSED
+    lines = [line for line in (_UNSAFE_ADVICE.sub("", line).strip() for line in text.splitlines()) if line]
+    lines = [line for line in lines if not ("weights_only" in line and "False" in line)]
     if not lines:
         return type(exc).__name__
-    if "Weights only load failed" in lines[0]:
-        return "not a checkpoint torch reads with weights_only=True (a damaged file, or one that carries code)"
     return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 

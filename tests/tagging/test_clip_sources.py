@@ -197,3 +197,45 @@ def test_quick_gelu_tag_builds_the_same_network_online_and_offline(
     assert online_source.pretrained == "openai"  # still downloaded by open_clip itself
     assert dict(online_source.options) == dict(offline_source.options)
     assert dict(online_source.options)["force_quick_gelu"] is True
+
+
+def torchscript_file(path: Path) -> Path:
+    """A TorchScript archive, the format OpenAI's clip package downloads its models in."""
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated, and still how they are made
+        torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
+    return path
+
+
+def test_torchscript_weights_are_refused_with_what_to_set(
+    tmp_path: Path, offline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenAI's clip package leaves TorchScript in ~/.cache/clip: refused up front, without torch's advice."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    torchscript_file(tmp_path / ".cache" / "clip" / "ViT-B-32.pt")
+    with pytest.raises(ModelUnavailableError) as cached:
+        resolve_clip("ViT-B-32", "openai")
+    given = torchscript_file(tmp_path / "ViT-B-32.pt")
+    with pytest.raises(ModelUnavailableError) as named:
+        load_clip(DEMO_CLIP_MODEL, str(given), "cpu")
+    for caught in (cached, named):
+        message = str(caught.value)
+        assert "TorchScript" in message and "HOTELCAP_CLIP_PRETRAINED" in message and "\n" not in message
+        assert "weights_only" not in message and "Re-running" not in message
+
+
+def test_torch_advice_to_drop_weights_only_is_never_passed_on() -> None:
+    from hotelcap_pipeline.tagging.clip_model import _load_failure
+
+    advice = ("In PyTorch 2.6, we changed the default value of the `weights_only` argument in `torch.load` from "
+              "`False` to `True`. Re-running `torch.load` with `weights_only` set to `False` will likely succeed, "
+              "but it can result in arbitrary code execution. Do it only if you got the file from a trusted source.")
+    legacy = RuntimeError(f"Cannot use ``weights_only=True`` with files saved in the legacy .tar format. {advice}")
+    assert _load_failure(legacy) == "Cannot use ``weights_only=True`` with files saved in the legacy .tar format."
+    assert _load_failure(RuntimeError(f"Some other failure:\n{advice}")) == "Some other failure:"
