@@ -12,7 +12,9 @@
   baseline prompt (how much the tag explains beyond "a hotel room"). Then it is standardised per tag over
   the collection with the median and the MAD (robust to the photos that do show the object). The stored
   score is this z value, so one threshold (default 1.0: about 1 robust standard deviation above the
-  tag's typical photo) means the same for every tag; the best tag is the fallback as in ``seed``.
+  tag's typical photo) means the same for every tag; the best tag is the fallback as in ``seed``. A
+  tag with no spread (a one-photo collection) keeps its relative cosine, well below the default
+  threshold, so that fallback still ranks what the photo shows.
   It assumes that most photos do not show any one tag. A tag that is in nearly every photo (a bed, in
   bedroom photos) gets tagged less often than it should. The assumption needs a collection, so scores
   depend on the photos tagged together: rerun on the whole collection, not photo by photo.
@@ -58,8 +60,19 @@ def robust_standardise(values: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def calibrated_scores(cosines: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """Tag cosines (N, T) relative to the photos' baseline cosine (N,), standardised per tag."""
-    return robust_standardise(cosines - baseline[:, None], axis=0)
+    """Tag cosines (N, T) relative to the photos' baseline cosine (N,), standardised per tag.
+
+    A tag with no spread over the collection (every tag of a one-photo collection) has no scale to be
+    standardised by; it keeps the relative cosine, so the best-tag fallback picks what the photo shows
+    beyond a hotel room rather than the first tag of a row of zeros.
+    """
+    relative = cosines - baseline[:, None]
+    scores = robust_standardise(relative, axis=0)
+    if relative.shape[0]:
+        # The criterion robust_standardise falls back to dividing by 1 on.
+        flat = relative.std(axis=0) <= 1e-8
+        scores[:, flat] = relative[:, flat]
+    return scores
 
 
 def ensemble_prompts(tag: Tag, templates: PromptTemplates) -> list[str]:

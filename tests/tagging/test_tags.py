@@ -97,6 +97,18 @@ def test_robust_standardise_by_hand() -> None:
     np.testing.assert_allclose(calibrated_scores(cos, base), expected)
 
 
+def test_calibrated_one_photo_falls_back_to_what_it_shows_beyond_a_room(hand_made_clip: type) -> None:
+    """One photo (or identical ones) gives every tag a spread of 0: the relative cosine ranks, not column order."""
+    axes = {"bed": [1, 0, 0], "lamp": [0, 1, 0], "desk": [0, 0, 1]}
+    clip = hand_made_clip({f"{a} {label}": v for label, v in axes.items() for a in ("a", "the")} | {"room": [1, 1, 1]})
+    for rows in ([[0.1, 0.2, 0.9]], [[0.1, 0.2, 0.9]] * 2):
+        table = tag_images(_images(rows), clip, VOCAB, "calibrated", templates=TEMPLATES)
+        assert table["tags"].to_list() == [["desk"]] * len(rows)
+        assert table["caption"].to_list() == ["A desk corner with a desk."] * len(rows)
+        scores = table.select("score_bed", "score_lamp", "score_desk").to_numpy()
+        assert (np.argsort(scores[0]) == [0, 1, 2]).all() and (scores < 1.0).all()
+
+
 def test_tag_images_rejects_foreign_embeddings_and_unknown_method(hand_made_clip: type) -> None:
     clip = hand_made_clip({"a photo of a bed": [1, 0]})
     with pytest.raises(ValueError, match="re-embed"):
