@@ -104,6 +104,7 @@ PER_ASSET: dict[str, dict[str, str]] = {
         "auc_high": "Upper end of the AUC's 95% interval (Newcombe's score interval).",
         "n_present": "Labelled photos showing the object.",
         "n_absent": "Labelled photos not showing it.",
+        "n_given": "Labelled photos the method gave the tag (null on the caption row).",
         "threshold": "Score threshold the tags were given at.",
         "accuracy": "Caption row: share of captions whose room word is the photo's labelled room kind.",
         "room_photos": "Caption row: labelled photos with a room kind (the accuracy's n).",

@@ -99,13 +99,13 @@ def _tag_rows(
     for k, tag in enumerate(labels_order):
         precision, recall, f1 = precision_recall_f1(truth[:, k], given[:, k])
         ap, auc = ranking_scores(truth[:, k], scores[:, k])
-        n_present, n_absent = int(truth[:, k].sum()), int((~truth[:, k]).sum())
+        n_present, n_absent, n_given = int(truth[:, k].sum()), int((~truth[:, k]).sum()), int(given[:, k].sum())
         low, high = auc_interval(auc, n_present, n_absent)
         rows.append(
             {
                 "method": method, "split": split, "tag": tag, "precision": precision, "recall": recall,
                 "f1": f1, "average_precision": ap, "auc": auc, "auc_low": low, "auc_high": high,
-                "n_present": n_present, "n_absent": n_absent,
+                "n_present": n_present, "n_absent": n_absent, "n_given": n_given,
                 "threshold": None if thresholds is None else float(thresholds[k]), "photos": len(truth),
             }
         )
@@ -191,7 +191,10 @@ def _labelled_rows(
 def evaluation_summary(table: pl.DataFrame) -> pl.DataFrame:
     """One row per (method, split): median and mean per-tag AUC, mAP, macro P/R/F1 and the caption scores.
 
-    Tags with no present or no absent photo have no AUC or AP and are left out of those averages.
+    Tags with no present or no absent photo have no AUC or AP and are left out of those averages. Macro
+    precision is averaged over the tags given at least once, macro recall over the tags present at least
+    once, and macro F1 over both: a tag given but never present counts F1 0 (all its tags are wrong), a tag
+    neither given nor present is left out.
     """
     tags = table.filter(pl.col("tag") != CAPTION_ROW)
     captions = table.filter(pl.col("tag") == CAPTION_ROW).select(
@@ -199,6 +202,7 @@ def evaluation_summary(table: pl.DataFrame) -> pl.DataFrame:
         pl.col("room_photos").alias("caption_room_photos"),
     )
     measured = (pl.col("n_present") > 0) & (pl.col("n_absent") > 0)
+    present, given = pl.col("n_present") > 0, pl.col("n_given") > 0
     return (
         tags.group_by("method", "split", maintain_order=True)
         .agg(
@@ -207,9 +211,10 @@ def evaluation_summary(table: pl.DataFrame) -> pl.DataFrame:
             pl.col("auc").filter(measured).median().alias("median_auc"),
             pl.col("auc").filter(measured).mean().alias("mean_auc"),
             pl.col("average_precision").filter(measured).mean().alias("map"),
-            pl.col("precision").filter(pl.col("n_present") > 0).mean().alias("macro_precision"),
-            pl.col("recall").filter(pl.col("n_present") > 0).mean().alias("macro_recall"),
-            pl.col("f1").filter(pl.col("n_present") > 0).fill_nan(None).mean().alias("macro_f1"),
+            pl.col("precision").filter(given).mean().alias("macro_precision"),
+            pl.col("recall").filter(present).mean().alias("macro_recall"),
+            # F1 is NaN (no recall) for a tag given but never present: every one of its tags is wrong.
+            pl.col("f1").fill_nan(0.0).filter(given | present).mean().alias("macro_f1"),
         )
         .join(captions, on=["method", "split"], how="left")
     )

@@ -30,6 +30,7 @@ EVALUATION_SCHEMA = pl.Schema(
         "auc_high": pl.Float64,
         "n_present": pl.Int64,
         "n_absent": pl.Int64,
+        "n_given": pl.Int64,
         "threshold": pl.Float64,
         "accuracy": pl.Float64,
         "room_photos": pl.Int64,

@@ -463,8 +463,9 @@ def test_a_word_no_labelled_photo_shows_is_named_with_how_often_it_is_given_wron
                          "tags": [["bed", "balcony"], ["bed"], ["balcony"]]})
     (note,) = _unmeasured_tags(evaluation, tags)
     assert note.text == ("Not measured: balcony: no labelled photo shows it, so there is no ROC AUC, AP or recall to "
-                         "compute, and the medians and macro averages above leave it out. The methods give it "
-                         "anyway, always wrongly: `seed` on 1 photo, `calibrated` on 1 photo.")
+                         "compute, and the medians, mAP and macro recall above leave it out; macro precision and F1 "
+                         "count it as wrong wherever a method gives it. The methods give it anyway, always wrongly: "
+                         "`seed` on 1 photo, `calibrated` on 1 photo.")
     assert _unmeasured_tags(evaluation.filter(pl.col("tag") != "balcony"), tags) == []
 
 

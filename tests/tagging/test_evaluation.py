@@ -113,6 +113,35 @@ def test_evaluate_tags_measures_each_tag_and_the_labelled_method() -> None:
     assert (LABELLED, HELD_OUT) in summary and (LABELLED, ALL) not in summary
 
 
+def test_macro_averages_count_a_tag_given_but_never_present() -> None:
+    """A word no photo shows but a method gives everywhere is all wrong: it lowers macro precision and F1."""
+    tags, labels = _tags_table()
+    # balcony, minibar: given to every photo, shown on none; desk: shown on every fifth photo, never given.
+    tags = tags.with_columns(pl.col("tags").list.concat(pl.lit(["balcony", "minibar"])), score_balcony=pl.lit(0.3),
+                             score_minibar=pl.lit(0.3), score_desk=pl.lit(0.0))
+    labels = labels.with_columns(
+        pl.when(pl.col("image_id") % 5 == 0).then(pl.col("tags").list.concat(pl.lit(["desk"])))
+        .otherwise(pl.col("tags")).alias("tags"))
+    table = evaluate_tags(tags, labels, ["bed", "lamp", "balcony", "minibar", "desk"], seed=0)
+    seed_rows = table.filter((pl.col("method") == "seed") & (pl.col("split") == ALL))
+    row = {r["tag"]: r for r in seed_rows.iter_rows(named=True)}
+    assert [(row[t]["n_given"], row[t]["n_present"]) for t in ("bed", "lamp", "balcony", "minibar", "desk")] == [
+        (20, 20), (30, 10), (40, 0), (40, 0), (0, 8)]
+    seed = evaluation_summary(table).filter((pl.col("method") == "seed") & (pl.col("split") == ALL)).row(0, named=True)
+    # Precision over the tags given (bed 1, lamp, balcony, minibar 0), recall over those present (bed 1, lamp,
+    # desk 0), F1 over both (bed 1, the other four 0).
+    assert seed["macro_precision"] == pytest.approx(1 / 4)
+    assert seed["macro_recall"] == pytest.approx(1 / 3)
+    assert seed["macro_f1"] == pytest.approx(1 / 5)
+    # The labelled method never gives balcony or minibar (no photo to fit them on): neither given nor present,
+    # they are left out.
+    held = table.filter((pl.col("method") == LABELLED) & (pl.col("tag") != CAPTION_ROW))
+    unseen = pl.col("tag").is_in(["balcony", "minibar"])
+    assert held.filter(unseen).select("n_given", "n_present").rows() == [(0, 0), (0, 0)]
+    labelled = evaluation_summary(table).filter(pl.col("method") == LABELLED)
+    assert labelled["macro_f1"][0] == pytest.approx(held.filter(~unseen)["f1"].mean())
+
+
 def test_evaluate_tags_refuses_labels_of_another_collection() -> None:
     tags, labels = _tags_table()
     with pytest.raises(InputFileError, match=r"labels file \(HOTELCAP_LABELS\) belongs to another collection"):

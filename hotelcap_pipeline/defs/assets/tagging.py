@@ -164,7 +164,7 @@ def image_tags(
     return table_output(table)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="2", deps=["image_tags"],
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"}, code_version="3", deps=["image_tags"],
           metadata=declared_schema(EVALUATION_COLUMNS, "tag_evaluation"))
 def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings) -> dg.Output:
     """Tags and captions measured against known truth (the labels CSV, HOTELCAP_LABELS): per method

@@ -65,8 +65,8 @@ def tagging_section(tables: ReportTables) -> Section:
 
 
 def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) -> list[Paragraph]:
-    """Vocabulary words no labelled photo shows: left out of the averages, and every time one is given it is
-    wrong, which the averages cannot show."""
+    """Vocabulary words no labelled photo shows: left out of the ranking averages and macro recall, and every
+    time one is given it is wrong, which macro precision and F1 count."""
     from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW
 
     absent = sorted(set(evaluation.filter(
@@ -82,7 +82,8 @@ def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) 
             f"`{m}` on {n} photo{'' if n == 1 else 's'}" for m, n in counts.iter_rows()) + "."
     return [Paragraph(
         f"Not measured: {', '.join(absent)}: no labelled photo shows {them}, so there is no ROC AUC, AP or "
-        f"recall to compute, and the medians and macro averages above leave {them} out.{given}"
+        f"recall to compute, and the medians, mAP and macro recall above leave {them} out; macro precision and F1 "
+        f"count {them} as wrong wherever a method gives {them}.{given}"
     )]
 
 
