@@ -18,6 +18,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from hotelcap_pipeline.criteria import CLUSTER_ARI, Verdict
 from hotelcap_pipeline.figures import figure_png
 from hotelcap_pipeline.tagging.stats import labels_of, tag_matrix
+from hotelcap_pipeline.wording import listing
 
 
 @dataclass(frozen=True)
@@ -181,11 +182,11 @@ def match_answer(table: pl.DataFrame, summary: dict, method: str) -> str:
     rows = table.filter((pl.col("method") == method) & (pl.col("k_choice") == "elbow"))
     counts = {r["grouping"]: r["groups"] for r in rows.iter_rows(named=True)}
     k = summary["elbow_k"]
-    equal = [name for name, n in counts.items() if n == k]
+    equal = [f"{name}s" for name, n in counts.items() if n == k]
     parts = [
         f"The cost elbow of the `{method}` tags is at k = {k}; the sample has "
-        + ", ".join(f"{n} {name}s" for name, n in counts.items())
-        + (f": k equals the number of {' and '.join(equal)}s." if equal else ": k matches none of them.")
+        + ", ".join(f"{n} {name}" + ("" if n == 1 else "s") for name, n in counts.items())
+        + (f": k equals the number of {listing(equal)}." if equal else ": k matches none of them.")
     ]
     verdicts = cluster_verdicts(table, method)
     parts += [v.sentence() for v in verdicts]

@@ -92,3 +92,11 @@ def test_cluster_tags_is_deterministic_and_follows_room_kinds_not_hotels() -> No
     answer = match_answer(table, first.summary, "seed")
     assert "k = 3" in answer and "4 hotels, 2 chains, 3 room kinds" in answer and "room kinds (ARI" in answer
     assert first.elbow_png.startswith(b"\x89PNG")
+
+
+def test_match_answer_names_each_grouping_k_equals() -> None:
+    table = pl.DataFrame({"method": ["seed"] * 3, "k_choice": ["elbow"] * 3,
+                          "grouping": ["hotel", "chain", "room kind"], "groups": [2, 1, 2]})
+    answer = match_answer(table, {"elbow_k": 2, "photos": 9, "distinct_tag_sets": 5}, "seed")
+    assert answer.startswith("The cost elbow of the `seed` tags is at k = 2; the sample has 2 hotels, 1 chain, "
+                             "2 room kinds: k equals the number of hotels and room kinds. ")
