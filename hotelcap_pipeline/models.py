@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -53,12 +54,20 @@ def offline_requested() -> bool:
     return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+def _probe_address(endpoint: str) -> tuple[str, int]:
+    """Where a request to ``endpoint`` goes first: its proxy (HTTPS_PROXY and the like, unless NO_PROXY
+    names the host), which is all a proxy-only network lets through, else the host itself."""
+    url = urlparse(endpoint)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
+        url = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+    return url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+
+
 @functools.cache
 def _hub_reachable(endpoint: str) -> bool:
-    url = urlparse(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        with socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_TIMEOUT_S):
+        with socket.create_connection(_probe_address(endpoint), timeout=HUB_PROBE_TIMEOUT_S):
             return True
     except OSError:
         return False

@@ -108,6 +108,16 @@ def test_unreachable_hub_is_probed_once(monkeypatch: pytest.MonkeyPatch) -> None
     models._hub_reachable.cache_clear()
 
 
+def test_the_hub_probe_goes_to_the_proxy_a_request_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert models._probe_address("https://huggingface.co") == ("huggingface.co", 443)
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert models._probe_address("https://huggingface.co") == ("proxy.internal", 3128)
+    monkeypatch.setenv("no_proxy", "huggingface.co")
+    assert models._probe_address("https://huggingface.co") == ("huggingface.co", 443)
+
+
 def test_search_model_is_the_one_recorded_with_the_embeddings(demo_clip: ClipModel) -> None:
     """Default (hotels50k) settings, offline: the recorded demo model is found, not the default downloaded."""
     clip = load_clip_by_id(demo_clip.model_id, Settings(device="cpu"))
