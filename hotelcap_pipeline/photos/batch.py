@@ -23,7 +23,13 @@ from hotelcap_pipeline.http import SessionPolicy, open_session
 from hotelcap_pipeline.photos.fetch import FetchLimits, PhotoFetcher
 from hotelcap_pipeline.photos.parallel import Emit, ItemStream
 from hotelcap_pipeline.photos.resize import ImageRejected, ResizeSpec
-from hotelcap_pipeline.photos.storage import StoredPhoto, remove_stale_temps, reusable_photo, store_photo
+from hotelcap_pipeline.photos.storage import (
+    PhotoWriteError,
+    StoredPhoto,
+    remove_stale_temps,
+    reusable_photo,
+    store_photo,
+)
 
 # The request columns a manifest row repeats, with their Python types (``download`` gives their dtypes).
 REQUEST_FIELDS: dict[str, type] = {
@@ -142,7 +148,7 @@ async def _run(jobs: Sequence[Job] | ItemStream[Job], store_root: Path, options:
             photo = await loop.run_in_executor(executor, store_photo, fetched.data, dest, spec)
         except ImageRejected as exc:
             return result_row(job, None, str(exc), False, fetched.attempts)
-        except OSError as exc:
+        except PhotoWriteError as exc:
             error = f"could not write {job.relpath}: {exc.strerror}"
             return result_row(job, None, error, False, fetched.attempts)
         return result_row(job, photo, None, False, fetched.attempts)

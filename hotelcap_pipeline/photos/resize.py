@@ -97,6 +97,9 @@ def _open(data: bytes, spec: ResizeSpec) -> Image.Image:
         raise ImageRejected(f"decompression bomb: {count}") from None
     except UnidentifiedImageError:
         raise ImageRejected("not an image (undecodable bytes)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        # A plugin that recognised the format failed on its header (truncated, corrupt, no decoder).
+        raise _decode_failed(exc) from None
     _check_pixels(im.width, im.height, spec)
     return im
 
@@ -107,15 +110,18 @@ def _check_pixels(width: int, height: int, spec: ResizeSpec) -> None:
         raise ImageRejected(f"decompression bomb: {pixels:.2g} pixels (limit {spec.max_pixels:.2g})")
 
 
+def _decode_failed(exc: Exception) -> ImageRejected:
+    """Pillow's error while reading an image as the manifest's reason ("Truncated File Read" too)."""
+    if "truncated" in str(exc).lower():
+        return ImageRejected("truncated image")
+    return ImageRejected(f"not an image (decode failed: {exc})")
+
+
 def _load(im: Image.Image) -> None:
     try:
         im.load()
-    except OSError as exc:
-        if "truncated" in str(exc):
-            raise ImageRejected("truncated image") from None
-        raise ImageRejected(f"not an image (decode failed: {exc})") from None
-    except (ValueError, SyntaxError) as exc:
-        raise ImageRejected(f"not an image (decode failed: {exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _decode_failed(exc) from None
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -184,7 +190,11 @@ def resize_photo(data: bytes, spec: ResizeSpec) -> EncodedImage:
         plain_jpeg = True
     else:
         im = _open(data, spec)
-        (width, height), orientation = im.size, im.getexif().get(ORIENTATION_TAG, 1)
+        try:
+            # For PNG this loads the pixels (its EXIF may follow them), so a broken body fails here.
+            (width, height), orientation = im.size, im.getexif().get(ORIENTATION_TAG, 1)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise _decode_failed(exc) from None
         # CMYK, 12-bit and other rare JPEGs keep Pillow's colour handling.
         plain_jpeg = im.format == "JPEG" and im.mode in ("RGB", "L")
     transpose = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None

@@ -13,6 +13,10 @@ from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.photos.resize import ResizeSpec, inspect_stored, resize_photo
 
 
+class PhotoWriteError(OSError):
+    """Writing the resized photo failed (disk full, permissions); decoding errors are never this."""
+
+
 @dataclass(frozen=True)
 class StoredPhoto:
     width: int
@@ -24,9 +28,15 @@ class StoredPhoto:
 
 
 def store_photo(data: bytes, dest: str | Path, spec: ResizeSpec) -> StoredPhoto:
-    """Resize downloaded bytes and write the JPEG to ``dest`` atomically (raises ``ImageRejected``)."""
+    """Resize downloaded bytes and write the JPEG to ``dest`` atomically.
+
+    Raises ``ImageRejected`` for unusable bytes and :class:`PhotoWriteError` when the write fails.
+    """
     encoded = resize_photo(data, spec)
-    atomic_write_bytes(dest, encoded.jpeg)
+    try:
+        atomic_write_bytes(dest, encoded.jpeg)
+    except OSError as exc:
+        raise PhotoWriteError(exc.errno, exc.strerror or str(exc)) from exc
     return StoredPhoto(encoded.width, encoded.height, encoded.orig_width, encoded.orig_height,
                        hashlib.sha256(encoded.jpeg).hexdigest(), len(encoded.jpeg))
 

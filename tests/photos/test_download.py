@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from helpers_photos import fast, requests_for
-from photo_factories import BLUE, RED
+from photo_factories import BLUE, RED, encode, halves
 from PIL import Image
 
 from hotelcap_pipeline.photos import MANIFEST_SCHEMA, download_images
@@ -73,6 +73,18 @@ def test_fault_ends_as_failed_row_with_reason(photo_server, tmp_path, path, erro
     assert row["attempts"] == 1  # none of these is worth a retry
     assert not (tmp_path / "images/train/3/391/traffickcam/1001.jpg").exists()
     assert_no_stray_files(tmp_path)
+
+
+def test_only_a_failed_write_is_reported_as_one(photo_server, tmp_path):
+    png = encode(halves((400, 300)), "PNG")
+    photo_server.blobs["half-png"] = (png[: len(png) // 2], "image/png")
+    requests = requests_for([photo_server.url("/blob/half-png"), photo_server.url("/blob/photo")])
+    blocked = tmp_path / "images/train/-1/392/traffickcam"  # the second photo's folder is a file
+    blocked.parent.mkdir(parents=True)
+    blocked.write_bytes(b"")
+    manifest = download_images(requests, tmp_path, fast())
+    assert manifest["error"].to_list() == [
+        "truncated image", "could not write images/train/-1/392/traffickcam/1002.jpg: Not a directory"]
 
 
 def test_redirect_chain_within_limit_is_followed(photo_server, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from photo_factories import encode, exif_rotated_jpeg, halves
 from PIL import Image, ImageOps
 
-from hotelcap_pipeline.photos.resize import ResizeSpec, inspect_stored, resize_photo, with_comment
+from hotelcap_pipeline.photos.resize import ImageRejected, ResizeSpec, inspect_stored, resize_photo, with_comment
 
 
 def textured(size: tuple[int, int], seed: int = 0) -> Image.Image:
@@ -93,3 +93,27 @@ def test_comment_goes_after_the_jfif_segment_or_straight_after_soi():
         tagged = with_comment(jpeg, b"hello")
         assert Image.open(io.BytesIO(tagged)).info["comment"] == b"hello"
         assert np.array_equal(decoded(tagged), decoded(jpeg))
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _webp_without_frame_header() -> bytes:
+    webp = encode(halves((400, 300)), "WEBP")
+    return webp[:20] + b"\0" * 8 + webp[28:]  # the VP8 frame header zeroed: libwebp has no decoder for it
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: _half(encode(halves((400, 300)), "PNG")), "truncated image"),  # fails in getexif's load
+        (_webp_without_frame_header, "not an image (decode failed: could not create decoder object)"),
+        (lambda: exif_rotated_jpeg(6)[:100], "truncated image"),  # cut inside the EXIF segment: Pillow's open
+    ],
+    ids=["half-png", "webp-header", "jpeg-header"],
+)
+def test_broken_non_jpeg_headers_are_rejected_with_a_reason(make, error):
+    with pytest.raises(ImageRejected) as info:
+        resize_photo(make(), ResizeSpec())
+    assert str(info.value) == error
