@@ -127,9 +127,12 @@ class SessionPolicy:
         return (url.host or "").lower() not in {h.lower() for h in self.insecure_hosts}
 
 
-def open_session(policy: SessionPolicy,
-                 timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:
-    """A session with the policy above; call inside a running event loop and close it (``async with``)."""
+def open_session(policy: SessionPolicy, timeout: aiohttp.ClientTimeout | None = None, *,
+                 auto_decompress: bool = True) -> aiohttp.ClientSession:
+    """A session with the policy above; call inside a running event loop and close it (``async with``).
+
+    ``auto_decompress=False`` keeps bodies as sent, whatever their ``Content-Encoding`` says.
+    """
     resolver = GuardedResolver(aiohttp.ThreadedResolver(), parse_networks(policy.allowed_networks))
     connector = aiohttp.TCPConnector(
         limit=policy.limit,
@@ -142,7 +145,7 @@ def open_session(policy: SessionPolicy,
         connector=connector,
         timeout=timeout or aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60),
         headers={"User-Agent": USER_AGENT},
-        auto_decompress=True,
+        auto_decompress=auto_decompress,
     )
 
 
@@ -190,14 +193,15 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
     ``dest`` only ever appears by an atomic rename of a complete file, so an existing ``dest`` is
     complete and is not fetched again (this works offline). A network download streams into
     ``dest.part``; a broken or killed download resumes from there with an HTTP Range request, and the
-    part is renamed only when its size matches the length the server announced. The response the part
-    came from is remembered beside it (``dest.part.json``: URL, ETag, Last-Modified, length): a resume
-    sends ``If-Range`` and keeps the new bytes only if they continue that same file, so a file replaced
-    upstream, or another URL for the same ``dest``, starts over instead of splicing two files. Local sources are
-    copied, again unless ``dest`` exists with the same size. ``rng`` draws the jittered waits between
-    attempts (seed it for reproducible tests). A body over ``max_bytes`` is refused; a server silent
-    for ``stall_s`` fails the attempt, and every failed attempt and every ``PROGRESS_EVERY_S`` of
-    transfer is logged.
+    part is renamed only when its size matches the length the server announced. Only a 200, or a 206
+    answering a resume, is the file; its bytes are stored as sent, whatever its ``Content-Encoding``.
+    The response the part came from is remembered beside it (``dest.part.json``: URL, ETag,
+    Last-Modified, length): a resume sends ``If-Range`` and keeps the new bytes only if they continue
+    that same file, so a file replaced upstream, or another URL for the same ``dest``, starts over
+    instead of splicing two files. Local sources are copied, again unless ``dest`` exists with the same
+    size. ``rng`` draws the jittered waits between attempts (seed it for reproducible tests). A body
+    over ``max_bytes`` is refused; a server silent for ``stall_s`` fails the attempt, and every failed
+    attempt and every ``PROGRESS_EVERY_S`` of transfer is logged.
     """
     dest = Path(dest)
     try:
@@ -335,7 +339,9 @@ async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, retry
     def on_retry(attempt: int, reason: str, wait_s: float) -> None:
         logger.warning("%s: attempt %d failed (%s); retrying in %.0f s", url, attempt, reason, wait_s)
 
-    async with open_session(policy, timeout) as session:
+    # The archive is stored as sent: a server that labels a .tar.gz "Content-Encoding: gzip" (Apache's
+    # AddEncoding) means the file itself, and Content-Length counts those bytes.
+    async with open_session(policy, timeout, auto_decompress=False) as session:
 
         async def once(_: int) -> None:
             try:
@@ -376,6 +382,11 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
         if resp.status >= 400:
             raise status_retry(resp.status, resp.headers.get("Retry-After")) or PermanentFetchError(
                 f"HTTP {resp.status}")
+        if resp.status not in (200, 206):
+            # A 204, a 300 or a redirect without Location carries no archive; saving its body would keep it
+            # as the finished file, never fetched again.
+            what = " redirect without Location" if resp.status in REDIRECT_STATUSES else ""
+            raise PermanentFetchError(f"HTTP {resp.status}{what}")
         if resp.status == 206:
             start, total = _content_range(resp.headers.get("Content-Range", ""))
             if have and (origin is None or start != have or not _continues(origin, resp, total)):
@@ -404,7 +415,8 @@ async def _download_once(session: aiohttp.ClientSession, policy: SessionPolicy, 
                     logger.info("%s: %.1f MB%s received", url, have / 1e6,
                                 f" of {total / 1e6:.1f} MB" if total else "")
     if total is not None and have != total:
-        raise Retryable("body shorter than announced")
+        raise Retryable(f"body {'shorter' if have < total else 'longer'} than announced ({have} bytes, {total} "
+                        "announced)")
 
 
 def _content_range(value: str) -> tuple[int | None, int | None]:

@@ -98,6 +98,17 @@ def _build_app(server: PhotoServer) -> web.Application:
         # FileResponse answers Range requests with 206 (it honours only date If-Range values, not ETags).
         return web.FileResponse(server.archive)
 
+    async def archive_gzip_encoded(request: web.Request) -> web.Response:
+        # Apache's "AddEncoding x-gzip .gz": the .tar.gz itself, labelled as a gzip-encoded tar.
+        assert server.archive is not None
+        return web.Response(body=server.archive.read_bytes(),
+                            headers={"Content-Type": "application/x-tar", "Content-Encoding": "gzip"})
+
+    async def status(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        server.hits[f"status:{code}"] += 1
+        return web.Response(status=code, text="<html>moved, see the mirror list</html>", content_type="text/html")
+
     async def gzip_bomb(request: web.Request) -> web.Response:
         # ~20 KB on the wire that inflates to 20 MB: a Content-Length well under any body limit.
         server.hits["gzip_bomb"] += 1
@@ -123,6 +134,8 @@ def _build_app(server: PhotoServer) -> web.Application:
     app.router.add_get("/redirect/{hops}", redirect)
     app.router.add_get("/loop/{side}", loop)
     app.router.add_get("/archive.tar.gz", archive)
+    app.router.add_get("/encoded/archive.tar.gz", archive_gzip_encoded)
+    app.router.add_get("/status/{code}", status)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import os
 import random
@@ -136,6 +137,26 @@ def test_download_file_error_names_the_url(photo_server, tmp_path):
     with pytest.raises(DownloadError, match=re.escape(f"{url}: HTTP 404")):
         download_file(url, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_an_archive_sent_as_gzip_encoded_is_stored_as_sent(photo_server, tmp_path):
+    payload = gzip.compress(bytes(range(256)) * 4096)
+    photo_server.archive = tmp_path / "served.tar.gz"
+    photo_server.archive.write_bytes(payload)
+    dest = tmp_path / "raw" / "dataset.tar.gz"
+    download_file(photo_server.url("/encoded/archive.tar.gz"), dest, attempts=1)
+    assert dest.read_bytes() == payload
+
+
+@pytest.mark.parametrize(("status", "reason"),
+                         [(300, "HTTP 300"), (302, "HTTP 302 redirect without Location"), (204, "HTTP 204")])
+def test_an_answer_without_the_archive_is_not_kept_as_it(photo_server, tmp_path, status, reason):
+    url = photo_server.url(f"/status/{status}")
+    dest = tmp_path / "dataset.tar.gz"
+    with pytest.raises(DownloadError, match=re.escape(f"{url}: {reason}") + "$"):
+        download_file(url, dest, attempts=2)
+    assert not dest.exists()
+    assert photo_server.hits[f"status:{status}"] == 1  # not retried
 
 
 def test_download_file_copies_local_sources(tmp_path):
