@@ -452,7 +452,10 @@ class follow_redirects:
                 self._resp = resp
                 return resp
             resp.release()
-            url = url.join(URL(location))
+            try:
+                url = url.join(URL(location))
+            except ValueError:  # yarl's parse errors ("Invalid IPv6 URL"): the server's fault, final
+                raise PermanentFetchError(f"invalid redirect Location {location!r}") from None
             if url.scheme not in ("http", "https"):
                 raise PermanentFetchError(f"redirect to unsupported scheme {url.scheme!r}")
             if str(url) in seen:

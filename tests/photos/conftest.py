@@ -74,6 +74,10 @@ def _build_app(server: PhotoServer) -> web.Application:
         target = "/blob/photo" if hops == 0 else f"/redirect/{hops - 1}"
         raise web.HTTPFound(target)
 
+    async def bad_location(request: web.Request) -> web.Response:
+        server.hits["bad_location"] += 1
+        return web.Response(status=302, headers={"Location": "http://[::1/x.jpg"})
+
     async def loop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/loop/b" if request.match_info["side"] == "a" else "/loop/a")
 
@@ -133,6 +137,7 @@ def _build_app(server: PhotoServer) -> web.Application:
     app.router.add_get("/oversize", oversize)
     app.router.add_get("/redirect/{hops}", redirect)
     app.router.add_get("/loop/{side}", loop)
+    app.router.add_get("/bad-location", bad_location)
     app.router.add_get("/archive.tar.gz", archive)
     app.router.add_get("/encoded/archive.tar.gz", archive_gzip_encoded)
     app.router.add_get("/status/{code}", status)

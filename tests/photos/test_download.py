@@ -64,6 +64,7 @@ def test_small_photo_upscaled_unless_disabled(photo_server, tmp_path, upscale, s
         ("/blob/bomb", "decompression bomb: 1.2e+09 pixels"),
         ("/loop/a", "redirect loop"),
         ("/redirect/5", "more than 3 redirects"),
+        ("/bad-location", "invalid redirect Location 'http://[::1/x.jpg'"),
     ],
 )
 def test_fault_ends_as_failed_row_with_reason(photo_server, tmp_path, path, error):

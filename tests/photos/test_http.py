@@ -159,6 +159,13 @@ def test_an_answer_without_the_archive_is_not_kept_as_it(photo_server, tmp_path,
     assert photo_server.hits[f"status:{status}"] == 1  # not retried
 
 
+def test_a_malformed_redirect_location_fails_the_download_once(photo_server, tmp_path):
+    url = photo_server.url("/bad-location")
+    with pytest.raises(DownloadError, match=re.escape(f"{url}: invalid redirect Location 'http://[::1/x.jpg'")):
+        download_file(url, tmp_path / "dataset.tar.gz", attempts=2)
+    assert photo_server.hits["bad_location"] == 1
+
+
 def test_download_file_copies_local_sources(tmp_path):
     source = tmp_path / "mirror" / "dataset.tar.gz"
     source.parent.mkdir()
