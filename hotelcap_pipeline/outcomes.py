@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from hotelcap_pipeline.photos.summary import failure_reason
+
 # The share of photos that must be ok for the photo stage to count as having worked.
 MIN_PHOTO_OK_SHARE = 0.5
 
@@ -19,7 +21,9 @@ def photo_share_problems(manifest: pl.DataFrame, min_share: float = MIN_PHOTO_OK
     if ok / total >= min_share:
         return []
     errors = manifest.filter(pl.col("status") != "ok").get_column("error").drop_nulls()
-    common = errors.str.replace(r"^.*?: ", "").value_counts(sort=True).head(1) if errors.len() else None
+    # Quoted whole ("decompression bomb: 2e+08 pixels"), the attempt counts grouped as the summary does.
+    reasons = errors.map_elements(failure_reason, return_dtype=pl.Utf8)
+    common = reasons.value_counts(sort=True).head(1) if errors.len() else None
     example = f"; most common error: {common.row(0)[0]}" if common is not None and common.height else ""
     return [f"only {ok} of {total} photos are ok ({ok / total:.0%}, below the {min_share:.0%} required){example}"]
 

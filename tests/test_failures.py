@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 from pydantic import Field
 
 from hotelcap_pipeline import outcomes
@@ -19,7 +20,7 @@ from hotelcap_pipeline.models import ModelUnavailableError
 
 def test_photo_share_and_edit_series_rules() -> None:
     manifest = pl.DataFrame({"status": ["ok", "failed", "failed"],
-                             "error": [None, "http://x/1.jpg: HTTP 404", "http://x/2.jpg: HTTP 404"]})
+                             "error": [None, "HTTP 404", "HTTP 404"]})
     [line] = outcomes.photo_share_problems(manifest)
     assert "only 1 of 3 photos are ok (33%" in line and "HTTP 404" in line
     assert outcomes.photo_share_problems(manifest, min_share=0.3) == []
@@ -32,9 +33,25 @@ def test_photo_share_and_edit_series_rules() -> None:
     assert outcomes.edit_series_problems(edits) == ["edit series night: no successful edit of 2 (a.jpg: boom)"]
 
 
+@pytest.mark.parametrize(
+    ("errors", "common"),
+    [
+        (["decompression bomb: 2e+08 pixels (limit 1e+08)"] * 2 + ["HTTP 404"],
+         "decompression bomb: 2e+08 pixels (limit 1e+08)"),
+        # The same reason after any number of attempts is one reason.
+        (["timeout after 2 attempts", "timeout after 3 attempts", "timeout after 4 attempts", "HTTP 404", "HTTP 404"],
+         "timeout"),
+    ],
+)
+def test_most_common_photo_error_is_quoted_whole(errors: list[str], common: str) -> None:
+    manifest = pl.DataFrame({"status": ["failed"] * len(errors) + ["ok"], "error": [*errors, None]})
+    [line] = outcomes.photo_share_problems(manifest)
+    assert line.endswith(f"; most common error: {common}"), line
+
+
 @dg.asset
 def rows() -> pl.DataFrame:
-    return pl.DataFrame({"status": ["failed"] * 4, "error": ["u: timeout"] * 4})
+    return pl.DataFrame({"status": ["failed"] * 4, "error": ["timeout after 4 attempts"] * 4})
 
 
 @dg.asset_check(asset=rows, blocking=True)
