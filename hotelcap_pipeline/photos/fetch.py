@@ -77,6 +77,9 @@ class PhotoFetcher:
         self._timeout = aiohttp.ClientTimeout(total=limits.total_timeout_s,
                                               sock_connect=limits.connect_timeout_s,
                                               sock_read=limits.stall_timeout_s)
+        # One slot per connection the connector allows a host: an attempt waits here, before its total
+        # timeout starts, instead of in the connector's queue, where a slow host's photos timed out unsent.
+        self._host_slots: dict[tuple[str | None, int | None], asyncio.Semaphore] = {}
 
     async def fetch(self, url: str) -> FetchOutcome:
         try:
@@ -87,11 +90,23 @@ class PhotoFetcher:
             return await asyncio.to_thread(self._read_local, local)
         attempts = 0
 
+        try:
+            parsed = URL(url)
+        except ValueError as exc:  # "Invalid IPv6 URL": no request can be made
+            return FetchOutcome(None, f"invalid URL ({exc})", 0)
+        host = (parsed.host, parsed.port)
+        slot = self._host_slots.get(host)
+        if slot is None:
+            # 0 is aiohttp's "no per-host limit".
+            slot = asyncio.Semaphore(max(1, self._policy.limit_per_host or self._policy.limit))
+            self._host_slots[host] = slot
+
         async def once(n: int) -> bytes:
             nonlocal attempts
             attempts = n
             try:
-                return await self._attempt(URL(url))
+                async with slot:  # held for one attempt only, not across the back-off between attempts
+                    return await self._attempt(parsed)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise as_retry_failure(exc) from exc
 

@@ -123,6 +123,20 @@ def test_stalled_body_times_out_and_is_retried(photo_server, tmp_path):
     assert time.monotonic() - start < 5
 
 
+def test_photos_waiting_for_a_busy_host_do_not_time_out_before_their_turn(photo_server, tmp_path):
+    # One connection to the host, six photos of 0.4 s: the last waits ~2 s for its turn, longer than the
+    # total timeout, which counts only its own request.
+    urls = [photo_server.url("/blob/photo?delay=0.4")] * 6
+    options = fast(per_host=1, max_in_flight=6, total_timeout_s=1.5, stall_timeout_s=5, retries=0)
+    manifest = download_images(requests_for(urls), tmp_path, options)
+    assert manifest["error"].to_list() == [None] * 6
+
+
+def test_malformed_photo_url_fails_its_row(tmp_path):
+    row = download_images(requests_for(["http://[::1/1001.jpg"]), tmp_path, fast()).row(0, named=True)
+    assert (row["status"], row["error"]) == ("failed", "invalid URL (Invalid IPv6 URL)")
+
+
 def test_octet_stream_is_judged_by_decoding(photo_server, tmp_path):
     assert one(photo_server, "/blob/octet", tmp_path)["status"] == "ok"
 
