@@ -124,17 +124,24 @@ def _load(im: Image.Image) -> None:
         raise _decode_failed(exc) from None
 
 
+def _eight_bit_grey(im: Image.Image) -> Image.Image:
+    """16-bit and float samples scaled into 8 bits instead of clipped at 255."""
+    return im.convert("I").point(lambda v: v / 256).convert("L")
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Palette, grayscale, CMYK, 16-bit and alpha images as RGB; transparency is composited on white."""
-    if im.mode == "RGB":
+    # A PNG's tRNS chunk makes one colour of a palette, grey or RGB image transparent.
+    transparent = "transparency" in im.info
+    if im.mode == "RGB" and not transparent:
         return im
-    if im.mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif im.mode in ("LA", "PA", "La", "RGBa"):
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        alpha = im.convert("RGBA").getchannel("A") if transparent else None  # the tRNS value is in 16 bits
+        im = _eight_bit_grey(im)
+        if alpha is not None:
+            im = Image.merge("RGBA", (im, im, im, alpha))
+    elif transparent or im.mode in ("LA", "PA", "La", "RGBa"):
         im = im.convert("RGBA")
-    elif im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        # 16-bit and float samples: scale into 8 bits instead of clipping at 255.
-        im = im.convert("I").point(lambda v: v / 256).convert("L")
     if im.mode == "RGBA":
         background = Image.new("RGB", im.size, (255, 255, 255))
         background.paste(im, mask=im.getchannel("A"))

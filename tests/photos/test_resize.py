@@ -117,3 +117,15 @@ def test_broken_non_jpeg_headers_are_rejected_with_a_reason(make, error):
     with pytest.raises(ImageRejected) as info:
         resize_photo(make(), ResizeSpec())
     assert str(info.value) == error
+
+
+@pytest.mark.parametrize(("mode", "opaque", "grey"),
+                         [("L", 100, 100), ("RGB", (200, 100, 50), 200), ("I;16", 40000, 156)])
+def test_a_colour_made_transparent_by_trns_becomes_white(mode, opaque, grey):
+    pixels = np.zeros((600, 800) if mode != "RGB" else (600, 800, 3), np.uint16 if mode == "I;16" else np.uint8)
+    pixels[:, :400] = opaque
+    transparent = (0, 0, 0) if mode == "RGB" else 0
+    source = encode(Image.fromarray(pixels), "PNG", transparency=transparent)  # the right half's colour: tRNS
+    out = decoded(resize_photo(source, ResizeSpec()).jpeg)
+    assert abs(int(out[240, 100, 0]) - grey) <= 3
+    assert out[240, 540].min() >= 250
