@@ -19,7 +19,7 @@ import re
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import simplejpeg
@@ -125,7 +125,12 @@ def _load(im: Image.Image) -> None:
 
 
 def _eight_bit_grey(im: Image.Image) -> Image.Image:
-    """16-bit and float samples scaled into 8 bits instead of clipped at 255."""
+    """16-bit, 32-bit and float samples scaled into 8 bits instead of clipped at 255."""
+    if im.mode == "F":
+        # Float samples carry no range: [0, 1] is the usual one, larger peaks are taken as 8- or 16-bit.
+        peak = cast("tuple[float, float]", im.getextrema())[1]  # one band: (min, max)
+        scale = 255.0 if peak <= 1 else 1.0 if peak <= 255 else 1 / 256
+        return im.point(lambda v: v * scale).convert("L")
     return im.convert("I").point(lambda v: v / 256).convert("L")
 
 

@@ -129,3 +129,11 @@ def test_a_colour_made_transparent_by_trns_becomes_white(mode, opaque, grey):
     out = decoded(resize_photo(source, ResizeSpec()).jpeg)
     assert abs(int(out[240, 100, 0]) - grey) <= 3
     assert out[240, 540].min() >= 250
+
+
+@pytest.mark.parametrize(("value", "grey"), [(0.5, 127), (200.0, 200)])
+def test_float_samples_keep_their_brightness(value, grey):
+    # [0, 1] floats (the usual range), then floats holding 8-bit values.
+    source = encode(Image.fromarray(np.full((300, 400), value, np.float32)), "TIFF")
+    out = decoded(resize_photo(source, ResizeSpec()).jpeg)
+    assert abs(int(out[240, 320, 0]) - grey) <= 2
