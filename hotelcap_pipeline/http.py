@@ -477,7 +477,8 @@ def is_refused(exc: BaseException) -> bool:
 
 def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
     """A network failure as the retry loop sees it: refused by the address policy is final, the rest transient."""
-    if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+    if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError,
+                                           aiohttp.ClientResponseError)):
         return PermanentFetchError(describe_client_error(exc))
     return Retryable(describe_client_error(exc))
 
@@ -495,7 +496,10 @@ def describe_client_error(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused or unreachable"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"HTTP {exc.status}"
+        # Raised by aiohttp's parser only (nothing here calls raise_for_status); its "400" is not the
+        # server's. The message's first words name the fault; the rest quotes the raw bytes.
+        fault = exc.message.partition("\n")[0].partition(":")[0].strip()[:80]
+        return f"malformed HTTP response ({fault})"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "connection closed mid-body"
     if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):

@@ -78,6 +78,10 @@ def _build_app(server: PhotoServer) -> web.Application:
         server.hits["bad_location"] += 1
         return web.Response(status=302, headers={"Location": "http://[::1/x.jpg"})
 
+    async def long_header(request: web.Request) -> web.Response:
+        server.hits["long_header"] += 1
+        return web.Response(body=server.blobs["photo"][0], content_type="image/jpeg", headers={"X-Junk": "a" * 20_000})
+
     async def loop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/loop/b" if request.match_info["side"] == "a" else "/loop/a")
 
@@ -138,6 +142,7 @@ def _build_app(server: PhotoServer) -> web.Application:
     app.router.add_get("/redirect/{hops}", redirect)
     app.router.add_get("/loop/{side}", loop)
     app.router.add_get("/bad-location", bad_location)
+    app.router.add_get("/long-header", long_header)
     app.router.add_get("/archive.tar.gz", archive)
     app.router.add_get("/encoded/archive.tar.gz", archive_gzip_encoded)
     app.router.add_get("/status/{code}", status)

@@ -65,6 +65,7 @@ def test_small_photo_upscaled_unless_disabled(photo_server, tmp_path, upscale, s
         ("/loop/a", "redirect loop"),
         ("/redirect/5", "more than 3 redirects"),
         ("/bad-location", "invalid redirect Location 'http://[::1/x.jpg'"),
+        ("/long-header", "malformed HTTP response (Got more than 8190 bytes when reading)"),  # not "HTTP 400"
     ],
 )
 def test_fault_ends_as_failed_row_with_reason(photo_server, tmp_path, path, error):
