@@ -476,9 +476,10 @@ def is_refused(exc: BaseException) -> bool:
 
 
 def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
-    """A network failure as the retry loop sees it: refused by the address policy is final, the rest transient."""
+    """A network failure as the retry loop sees it: what another attempt would meet again (a refused address,
+    an invalid URL or certificate, a response aiohttp cannot parse) is final, the rest transient."""
     if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError,
-                                           aiohttp.ClientResponseError)):
+                                           aiohttp.ClientConnectorCertificateError, aiohttp.ClientResponseError)):
         return PermanentFetchError(describe_client_error(exc))
     return Retryable(describe_client_error(exc))
 

@@ -1,7 +1,8 @@
 """Fetch one photo's bytes: redirects checked hop by hop, limits enforced while streaming, retries.
 
 Retries follow the shared policy of :mod:`hotelcap_pipeline.retry`. Not retried: other 4xx, bodies
-that are not images or too large, redirect loops, refused addresses.
+that are not images or too large, redirect loops and bad Locations, refused addresses, untrusted TLS
+certificates, responses aiohttp cannot parse.
 """
 
 from __future__ import annotations

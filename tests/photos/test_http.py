@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
 import ipaddress
 import os
 import random
 import re
 import socket
+import ssl
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
@@ -26,9 +29,10 @@ from hotelcap_pipeline.http import (
     download_file,
     is_refused,
     local_path_of,
+    open_session,
     parse_networks,
 )
-from hotelcap_pipeline.photos.fetch import parse_retry_after
+from hotelcap_pipeline.photos.fetch import FetchLimits, FetchOutcome, PhotoFetcher, parse_retry_after
 
 
 @pytest.mark.parametrize(
@@ -199,6 +203,53 @@ def test_guarded_resolver_drops_blocked_addresses():
         asyncio.run(only_metadata.resolve("metadata.example", 80))
     allowed = GuardedResolver(_FakeResolver(["169.254.169.254"]), parse_networks(["169.254.0.0/16"]))
     assert len(asyncio.run(allowed.resolve("metadata.example", 80))) == 1
+
+
+def _self_signed_server_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context for 127.0.0.1 whose certificate no client trusts."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def test_an_untrusted_certificate_fails_at_once(tmp_path):
+    async def photo(request: web.Request) -> web.Response:
+        return web.Response(body=b"x", content_type="image/jpeg")
+
+    async def fetch_over_tls() -> FetchOutcome:
+        app = web.Application()
+        app.router.add_get("/x.jpg", photo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed_server_context(tmp_path)).start()
+        policy = SessionPolicy()
+        try:
+            async with open_session(policy) as session:
+                fetcher = PhotoFetcher(session, policy, FetchLimits(retries=2, backoff_base_s=0.01))
+                return await fetcher.fetch(f"https://127.0.0.1:{runner.addresses[0][1]}/x.jpg")
+        finally:
+            await runner.cleanup()
+
+    outcome = asyncio.run(fetch_over_tls())
+    assert outcome.error == "TLS certificate not valid (list the host in HOTELCAP_INSECURE_HOSTS to accept it)"
+    assert outcome.attempts == 1  # another attempt meets the same certificate
 
 
 def test_refusal_through_a_connector_is_not_retried():
