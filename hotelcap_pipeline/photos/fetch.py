@@ -89,8 +89,6 @@ class PhotoFetcher:
             return FetchOutcome(None, str(exc), 0)
         if local is not None:
             return await asyncio.to_thread(self._read_local, local)
-        attempts = 0
-
         try:
             parsed = URL(url)
         except ValueError as exc:  # "Invalid IPv6 URL": no request can be made
@@ -101,6 +99,7 @@ class PhotoFetcher:
             # 0 is aiohttp's "no per-host limit".
             slot = asyncio.Semaphore(max(1, self._policy.limit_per_host or self._policy.limit))
             self._host_slots[host] = slot
+        attempts = 0
 
         async def once(n: int) -> bytes:
             nonlocal attempts

@@ -125,7 +125,7 @@ def _load(im: Image.Image) -> None:
 
 
 def _eight_bit_grey(im: Image.Image) -> Image.Image:
-    """16-bit, 32-bit and float samples scaled into 8 bits instead of clipped at 255."""
+    """16-bit and float samples scaled into 8 bits instead of clipped at 255."""
     if im.mode == "F":
         # Float samples carry no range: [0, 1] is the usual one, larger peaks are taken as 8- or 16-bit.
         peak = cast("tuple[float, float]", im.getextrema())[1]  # one band: (min, max)
@@ -141,7 +141,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "RGB" and not transparent:
         return im
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        alpha = im.convert("RGBA").getchannel("A") if transparent else None  # the tRNS value is in 16 bits
+        # The mask is taken before scaling: the tRNS value is a 16-bit sample.
+        alpha = im.convert("RGBA").getchannel("A") if transparent else None
         im = _eight_bit_grey(im)
         if alpha is not None:
             im = Image.merge("RGBA", (im, im, im, alpha))
