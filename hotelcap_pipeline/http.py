@@ -478,6 +478,8 @@ def is_refused(exc: BaseException) -> bool:
 def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
     """A network failure as the retry loop sees it: what another attempt would meet again (a refused address,
     an invalid URL or certificate, a response aiohttp cannot parse) is final, the rest transient."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return Retryable(describe_client_error(exc))  # the proxy's own answer (a 502, a 503) may pass
     if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError,
                                            aiohttp.ClientConnectorCertificateError, aiohttp.ClientResponseError)):
         return PermanentFetchError(describe_client_error(exc))
@@ -496,6 +498,8 @@ def describe_client_error(exc: BaseException) -> str:
         return "DNS lookup failed"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused or unreachable"
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"proxy answered HTTP {exc.status}"
     if isinstance(exc, aiohttp.ClientResponseError):
         # Raised by aiohttp's parser only (nothing here calls raise_for_status); its "400" is not the
         # server's. The message's first words name the fault; the rest quotes the raw bytes.

@@ -252,6 +252,15 @@ def test_an_untrusted_certificate_fails_at_once(tmp_path):
     assert outcome.attempts == 1  # another attempt meets the same certificate
 
 
+def test_a_proxy_error_is_the_proxys_and_is_retried():
+    from hotelcap_pipeline.http import as_retry_failure
+    from hotelcap_pipeline.retry import Retryable
+
+    error = aiohttp.ClientHttpProxyError(None, (), status=502, message="Bad Gateway")  # type: ignore[arg-type]
+    assert describe_client_error(error) == "proxy answered HTTP 502"
+    assert isinstance(as_retry_failure(error), Retryable)
+
+
 def test_refusal_through_a_connector_is_not_retried():
     error = aiohttp.ClientConnectorDNSError(None, BlockedAddressError("refused x: resolves to 169.254.1.1"))
     assert is_refused(error)
