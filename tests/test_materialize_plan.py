@@ -146,6 +146,19 @@ def test_cli_runs_are_a_named_job_tagged_with_their_selection(instance):
     assert run.tags["hotelcap/select"] == "table"
 
 
+def demo_config(store_root: object, **settings: object) -> dict:
+    """Run config of the real graph on the demo world, its outputs in ``store_root``."""
+    from hotelcap_pipeline.settings import DEMO_DIR
+
+    return {"resources": {"settings": {"config": {
+        "profile": "demo", "data_store": str(store_root), "dataset": str(DEMO_DIR / "dataset"), **settings}}}}
+
+
+def materialize_upstream_of(defs: dg.Definitions, instance: dg.DagsterInstance, key: str, config: dict) -> None:
+    first = plan_run(defs, instance, [key])
+    assert run_plan(defs, instance, Plan(first.keys, {}), config).success
+
+
 def test_a_deleted_table_is_rebuilt_although_the_instance_records_it(tmp_path):
     """`make clean` (or a lost disk) with DAGSTER_HOME kept: the planner adds what the store no longer has."""
     from hotelcap_pipeline.definitions import defs
@@ -171,16 +184,12 @@ def test_a_deleted_shard_file_is_rebuilt_although_the_other_shards_are_there(tmp
     """One shard file of a sharded table deleted by hand: the planner checks every shard the asset has."""
     from hotelcap_pipeline.definitions import defs
     from hotelcap_pipeline.defs.materialize import store_checker
-    from hotelcap_pipeline.settings import DEMO_DIR
     from hotelcap_pipeline.store import DataStore
 
     store = DataStore.at(str(tmp_path / "store"))
-    config = {"resources": {"settings": {"config": {
-        "profile": "demo", "data_store": str(store.root), "dataset": str(DEMO_DIR / "dataset")}}}}
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        first = plan_run(defs, instance, ["hotel_images"])
-        assert run_plan(defs, instance, Plan(first.keys, {}), config).success
+        materialize_upstream_of(defs, instance, "hotel_images", demo_config(store.root))
         problem = store_checker(defs, store)
         assert plan_run(defs, instance, ["image_embeddings"], stored_problem=problem).added == {}
         (store.table("hotel_images") / "shard-01.parquet").unlink()
@@ -192,38 +201,27 @@ def test_a_deleted_shard_file_is_rebuilt_although_the_other_shards_are_there(tmp
 def test_a_table_rebuilt_with_other_settings_stales_what_read_it_and_the_same_table_does_not(tmp_path):
     """Tables are versioned by their content: more hotels sampled is a change, the same sample again is not."""
     from hotelcap_pipeline.definitions import defs
-    from hotelcap_pipeline.settings import DEMO_DIR
-
-    def config(n_hotels: int) -> dict:
-        return {"resources": {"settings": {"config": {
-            "profile": "demo", "data_store": str(tmp_path / "store"), "dataset": str(DEMO_DIR / "dataset"),
-            "n_hotels": n_hotels}}}}
 
     sampled = dg.AssetKey("sampled_hotels")
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        first = plan_run(defs, instance, ["hotel_images"])
-        assert run_plan(defs, instance, Plan(first.keys, {}), config(4)).success
+        materialize_upstream_of(defs, instance, "hotel_images", demo_config(tmp_path / "store", n_hotels=4))
         assert plan_run(defs, instance, ["image_embeddings"]).added == {}
-        assert run_plan(defs, instance, Plan([sampled], {}), config(3)).success
+        assert run_plan(defs, instance, Plan([sampled], {}), demo_config(tmp_path / "store", n_hotels=3)).success
         assert plan_run(defs, instance, ["image_embeddings"]).added == {dg.AssetKey("hotel_images"): "stale"}
-        assert run_plan(defs, instance, Plan([sampled], {}), config(4)).success
+        assert run_plan(defs, instance, Plan([sampled], {}), demo_config(tmp_path / "store", n_hotels=4)).success
         assert plan_run(defs, instance, ["image_embeddings"]).added == {}
 
 
 def test_a_deleted_figure_rebuilds_the_asset_that_declared_it(tmp_path):
     from hotelcap_pipeline.definitions import defs
     from hotelcap_pipeline.defs.materialize import store_checker
-    from hotelcap_pipeline.settings import DEMO_DIR
     from hotelcap_pipeline.store import DataStore
 
     store = DataStore.at(str(tmp_path / "store"))
-    config = {"resources": {"settings": {"config": {
-        "profile": "demo", "data_store": str(store.root), "dataset": str(DEMO_DIR / "dataset")}}}}
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        first = plan_run(defs, instance, ["dataset_stats"])
-        assert run_plan(defs, instance, Plan(first.keys, {}), config).success
+        materialize_upstream_of(defs, instance, "dataset_stats", demo_config(store.root))
         problem = store_checker(defs, store, instance)
         assert plan_run(defs, instance, ["report"], stored_problem=problem).added.get(
             dg.AssetKey("dataset_stats")) is None
