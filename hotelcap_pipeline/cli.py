@@ -128,26 +128,35 @@ def cmd_search(args: argparse.Namespace) -> int:
         recorded_model,
         search_by_tags,
         search_by_text,
+        searched_tags,
+        select_method,
     )
     from hotelcap_pipeline.tagging.vocabulary import load_vocabulary
 
     settings = load_settings()
     store = DataStore.at(settings.data_store)
     try:
+        if args.text and args.words:
+            print("give tag words or --text, not both", file=sys.stderr)
+            return 2
         if args.text:
+            captions = _captions(store, args.method)  # first: a wrong --method is said before a model loads
             # The model that made the stored embeddings, not the profile's default (which may need the network).
             embeddings = store.read_table("image_embeddings")
             clip = load_clip_by_id(recorded_model(embeddings), settings)
-            photos = search_by_text(embeddings, clip, args.text, args.limit)
+            photos = _with_hotel_names(store, search_by_text(embeddings, clip, args.text, args.limit))
+            if captions is not None:
+                photos = photos.join(captions, on="image_id", how="left", maintain_order="left")
             print(f"photos closest to {args.text!r} (CLIP cosine):")
-            print(text_table(_with_captions(store, _with_hotel_names(store, photos), args.method)))
+            print(text_table(photos))
             return 0
         if not args.words:
             print("give tag words (hotelcap search bed window) or --text 'free text'", file=sys.stderr)
             return 2
         tags = store.read_table("image_tags")
-        hotels, photos = search_by_tags(tags, args.words, args.limit, method=args.method,
-                                        vocabulary=load_vocabulary())
+        vocabulary = load_vocabulary()
+        hotels, photos = search_by_tags(tags, args.words, args.limit, method=args.method, vocabulary=vocabulary)
+        searched = searched_tags(select_method(tags, args.method), args.words, vocabulary)
     except ModelUnavailableError as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 1
@@ -158,24 +167,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     except (UnknownTagError, ValueError) as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 2
-    print(safe_text(f"hotels ranked by the words {', '.join(args.words)} (method {args.method}):", one_line=True))
+    print(safe_text(f"hotels ranked by the tags {', '.join(searched)} (from {' '.join(args.words)!r}, method "
+                    f"{args.method}):", one_line=True))
     print(text_table(_with_hotel_names(store, hotels)))
     print("\nphotos:")
     print(text_table(photos.with_columns(pl.col("score").round(3))))
     return 0
 
 
-def _with_captions(store: DataStore, df: pl.DataFrame, method: str) -> pl.DataFrame:
-    """The photos' captions in the visitors' words, from the stored tags (when tagged)."""
-    import polars as pl
+def _captions(store: DataStore, method: str) -> pl.DataFrame | None:
+    """The photos' captions in the visitors' words by ``method``, from the stored tags (None: not tagged)."""
+    from hotelcap_pipeline.tagging.search import select_method
 
     try:
         tags = store.read_table("image_tags")
     except FileNotFoundError as exc:
         _warn_if_damaged(exc)
-        return df
-    captions = tags.filter(pl.col("method") == method).select("image_id", "caption")
-    return df.join(captions, on="image_id", how="left", maintain_order="left")
+        return None
+    return select_method(tags, method).select("image_id", "caption")
 
 
 def _with_hotel_names(store: DataStore, df: pl.DataFrame) -> pl.DataFrame:
@@ -227,6 +236,14 @@ def positive_int(value: str) -> int:
     return number
 
 
+def port_number(value: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    number = positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r}: a port is at most 65535")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotelcap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -243,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(func=cmd_search)
     ui = sub.add_parser("ui", help="the Dagster web UI (dagster dev) with the report served beside it")
     ui.add_argument("--workspace", default="workspace.yaml", help="the Dagster workspace file")
-    ui.add_argument("--report-port", type=positive_int, default=3001, help="port of the report on 127.0.0.1")
+    ui.add_argument("--report-port", type=port_number, default=3001, help="port of the report on 127.0.0.1")
     ui.set_defaults(func=cmd_ui)
     return parser
 

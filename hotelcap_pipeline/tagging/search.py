@@ -21,7 +21,7 @@ class UnknownTagError(ValueError):
 
 
 def resolve_words(words: Sequence[str], labels: Sequence[str], vocabulary: Sequence[Tag] = ()) -> list[str]:
-    """Map search words to vocabulary labels (synonyms and a plural 's' accepted), in query order."""
+    """Map search words to vocabulary labels (synonyms, singulars and plurals accepted), in query order."""
     aliases = {label.lower(): label for label in labels}
     for tag in vocabulary:
         if tag.label in labels:
@@ -29,7 +29,9 @@ def resolve_words(words: Sequence[str], labels: Sequence[str], vocabulary: Seque
     resolved: list[str] = []
     unknown: list[str] = []
     for word in (w.strip().lower() for w in words if w.strip()):
-        label = aliases.get(word) or aliases.get(word.removesuffix("s"))
+        # The word as given, its singular ("beds", "couches") or its plural ("curtain" for "curtains").
+        label = next((aliases[w] for w in (word, word.removesuffix("s"), word.removesuffix("es"), word + "s")
+                      if w in aliases), None)
         if label is None:
             unknown.append(word)
         elif label not in resolved:
@@ -45,10 +47,17 @@ def resolve_words(words: Sequence[str], labels: Sequence[str], vocabulary: Seque
 
 def split_query(query: str | Sequence[str], phrases: Sequence[str]) -> list[str]:
     """Split "bed coffee machine window" (one string or shell words) into search words, the longest known
-    multi-word phrase first: "coffee machine" stays one word, as does its plural "coffee machines"."""
-    tokens = " ".join([query] if isinstance(query, str) else query).lower().replace(",", " ").split()
+    multi-word phrase first: "coffee machine" stays one word, as does its plural "coffee machines". A comma
+    separates words for sure: "desk, lamp" is two words, though "desk lamp" is a known phrase."""
     known = {p.lower() for p in phrases if " " in p.strip()}
     longest = max((len(p.split()) for p in known), default=1)
+    words: list[str] = []
+    for part in " ".join([query] if isinstance(query, str) else query).lower().split(","):
+        words += _phrases_first(part.split(), known, longest)
+    return words
+
+
+def _phrases_first(tokens: list[str], known: set[str], longest: int) -> list[str]:
     words: list[str] = []
     i = 0
     while i < len(tokens):
@@ -72,7 +81,8 @@ def recorded_model(embeddings_df: pl.DataFrame) -> str:
     return str(counts["model"][0])
 
 
-def _select_method(tags_df: pl.DataFrame, method: str | None) -> pl.DataFrame:
+def select_method(tags_df: pl.DataFrame, method: str | None) -> pl.DataFrame:
+    """One method's rows of a table that may hold several (ValueError naming those it holds)."""
     if "method" not in tags_df.columns:
         return tags_df
     methods = tags_df["method"].unique(maintain_order=True).to_list()
@@ -81,8 +91,16 @@ def _select_method(tags_df: pl.DataFrame, method: str | None) -> pl.DataFrame:
             raise ValueError(f"the table holds several tagging methods ({', '.join(methods)}): choose one")
         return tags_df
     if method not in methods:
-        raise ValueError(f"no tags by method {method!r}; the table holds {', '.join(methods)}")
+        raise ValueError(f"no tags by method {method!r}; the table holds "
+                         + (", ".join(methods) if methods else "no tags (materialize image_tags)"))
     return tags_df.filter(pl.col("method") == method)
+
+
+def searched_tags(tags_df: pl.DataFrame, words: str | Sequence[str], vocabulary: Sequence[Tag] = ()) -> list[str]:
+    """The vocabulary labels that ``words`` stand for, among those ``tags_df`` holds, in query order."""
+    known = labels_of(tags_df)
+    phrases = [*known, *(name for tag in vocabulary if tag.label in known for name in tag.synonyms)]
+    return resolve_words(split_query(words, phrases), known, vocabulary)
 
 
 def search_by_tags(
@@ -99,10 +117,8 @@ def search_by_tags(
     covered by any of their photos, then the number of photos matching every word, then the best
     photo's score. ``method`` picks one method's rows of a long table holding several.
     """
-    tags_df = _select_method(tags_df, method)
-    known = labels_of(tags_df)
-    phrases = [*known, *(name for tag in vocabulary if tag.label in known for name in tag.synonyms)]
-    labels = resolve_words(split_query(words, phrases), known, vocabulary)
+    tags_df = select_method(tags_df, method)
+    labels = searched_tags(tags_df, words, vocabulary)
     wanted = pl.lit(pl.Series(labels, dtype=pl.Utf8))
     score = pl.sum_horizontal(
         [pl.when(pl.col("tags").list.contains(lbl)).then(pl.col(score_column(lbl))).otherwise(0.0) for lbl in labels]

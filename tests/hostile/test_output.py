@@ -58,6 +58,21 @@ def test_search_prints_no_escape_sequences(hostile_store, capsys):
     assert "\\x1b]0;owned" in out
 
 
+def test_search_says_which_tags_it_searched_and_refuses_what_it_would_ignore(hostile_store, capsys):
+    assert cli.main(["search", "beds", "--method", "seed"]) == 0
+    assert "hotels ranked by the tags bed (from 'beds', method seed):" in capsys.readouterr().out
+    assert cli.main(["search", "bed", "--text", "a bed"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli.main(["search", "--text", "a bed", "--method", "labeled"]) == 2
+    assert "no tags by method 'labeled'; the table holds seed" in capsys.readouterr().err
+
+
+def test_report_port_is_a_port(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["ui", "--report-port", "70000"])
+    assert info.value.code == 2 and "at most 65535" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("limit", ["0", "-1", "x"])
 def test_search_limit_must_be_positive(hostile_store, capsys, limit):
     with pytest.raises(SystemExit) as info:

@@ -10,6 +10,7 @@ from hotelcap_pipeline.tagging.search import (
     UnknownTagError,
     search_by_tags,
     search_by_text,
+    searched_tags,
     split_query,
 )
 from hotelcap_pipeline.tagging.vocabulary import Tag
@@ -50,6 +51,17 @@ def test_synonyms_plurals_and_multi_word_labels() -> None:
     assert photos["image_id"][0] == 4
     _, photos = search_by_tags(_tags(), ["kettle"], vocabulary=vocab)
     assert photos["image_id"].to_list() == [4]
+
+
+def test_a_comma_keeps_words_apart_and_singulars_are_known() -> None:
+    vocab = [Tag("desk", "desk"), Tag("lamp", "lamp", synonyms=("desk lamp",)), Tag("curtains", "curtains")]
+    phrases = ["desk", "lamp", "desk lamp", "curtains"]
+    assert split_query("desk lamp", phrases) == ["desk lamp"]  # the known phrase: a lamp
+    assert split_query(["desk,", "lamp"], phrases) == ["desk", "lamp"]
+    assert split_query("desk,lamp", phrases) == ["desk", "lamp"]
+    tags = _tags().with_columns(pl.lit(0.1).alias("score_lamp"), pl.lit(0.1).alias("score_curtains"))
+    assert searched_tags(tags, ["desk,", "lamp"], vocab) == ["desk", "lamp"]
+    assert searched_tags(tags, ["curtain"], vocab) == ["curtains"]
 
 
 def test_unknown_words_list_the_vocabulary() -> None:
