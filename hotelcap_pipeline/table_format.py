@@ -48,7 +48,7 @@ def markdown_table(
     def cell(value: object) -> str:
         return cut(markdown_text(format_cell(value)), max_width).replace("|", "\\|")
 
-    lines = [f"*{markdown_text(caption)}*", ""] if caption else []
+    lines = [f"*{markdown_text(caption, keep_markup=True)}*", ""] if caption else []
     lines.append("| " + " | ".join(head.columns) + " |")
     lines.append("|" + "".join("---:|" if t.is_numeric() else "---|" for t in head.dtypes))
     used, shown = sum(len(line) + 1 for line in lines), 0

@@ -25,6 +25,12 @@ def safe_text(text: str, *, one_line: bool = False) -> str:
     return (_CONTROL_ONE_LINE if one_line else _CONTROL).sub(_escape, text)
 
 
-def markdown_text(text: str) -> str:
-    """A data value as Markdown text: no raw HTML (``<``, ``>``, ``&`` escaped) and no control characters."""
-    return html.escape(safe_text(text, one_line=True), quote=False)
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]])")
+
+
+def markdown_text(text: str, *, keep_markup: bool = False) -> str:
+    """A data value as Markdown text: read as itself, not as emphasis, code or a link (those characters are
+    backslash-escaped), with no raw HTML (``<``, ``>``, ``&`` escaped) and no control characters.
+    ``keep_markup``: our own words (a caption), whose Markdown is meant; only raw HTML is escaped."""
+    text = safe_text(text, one_line=True)
+    return html.escape(text if keep_markup else _MARKDOWN_INLINE.sub(r"\\\1", text), quote=False)

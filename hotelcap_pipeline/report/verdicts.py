@@ -21,6 +21,7 @@ from hotelcap_pipeline.criteria import (
 )
 from hotelcap_pipeline.report.document import Bullets, Paragraph, Section
 from hotelcap_pipeline.report.tables import ReportTables
+from hotelcap_pipeline.terminal import markdown_text
 
 
 def photo_verdicts(tables: ReportTables) -> list[Verdict]:
@@ -122,7 +123,9 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
         # A skipped photo (the model unavailable) was never tried; a failed render was, and counts as not accepted.
         tried = rows.filter(pl.col("status") != "skipped")
         if tried.is_empty():
-            reasons = "; ".join(sorted({str(e) for e in rows["error"].to_list() if e})) or "no reason recorded"
+            # Error text is data (model paths, library messages): shown as itself, never read as Markdown.
+            reasons = "; ".join(sorted({markdown_text(str(e)) for e in rows["error"].to_list() if e})) or (
+                "no reason recorded")
             unjudged.append(f"Edits `{name}`: not measured: none of its {rows.height} photos was rendered ({reasons}).")
             continue
         accepted = tried.filter((pl.col("status") == "ok") & pl.col("accepted").fill_null(False)).height

@@ -37,6 +37,21 @@ def test_report_markdown_escapes_names():
     assert markdown_text("a | b") == "a | b"
 
 
+def test_data_in_markdown_reads_as_itself():
+    from markdown_it import MarkdownIt
+
+    # report.md as a Markdown viewer with tables (GitHub's, an editor's) shows it.
+    render = MarkdownIt("commonmark").enable("table").render
+    odd = r"/models/_tmp_/ip2p v1*final* [docs](https://evil.example) `hub` a\|b"
+    table = Table(pl.DataFrame({"error": [odd]}))
+    cell = render(to_markdown("Report", [Section("Errors", "errors", [table])])).partition("<tbody>")[2]
+    paragraph = render(f"Not measured ({markdown_text(odd)}).")
+    for page in (cell, paragraph):
+        assert "<em>" not in page and "<a " not in page and "<code>" not in page
+        assert odd in page  # as given, every character shown
+    assert cell.count("<td>") == 1  # the backslashed pipe stays in its cell
+
+
 @pytest.fixture
 def hostile_store(tmp_path, monkeypatch):
     store = DataStore.at(tmp_path / "store")

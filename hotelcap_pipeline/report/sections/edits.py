@@ -11,6 +11,7 @@ from hotelcap_pipeline.report.document import Bullets, Figure, MarkdownText, Mis
 from hotelcap_pipeline.report.sections.common import pct, without_title
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
 from hotelcap_pipeline.settings import ASSETS_DIR
+from hotelcap_pipeline.terminal import markdown_text
 
 
 def edits_section(tables: ReportTables) -> Section:
@@ -56,7 +57,7 @@ def edits_section(tables: ReportTables) -> Section:
         try:
             grid = before_after_grid(edits, tables.store.root, name, rule_validated=name in validated)
         except (OSError, ValueError) as exc:
-            s.add(Paragraph(f"No before/after grid for `{name}`: {exc}"))
+            s.add(Paragraph(f"No before/after grid for `{name}`: {markdown_text(str(exc))}"))
             continue
         s.add(
             Figure(
