@@ -53,6 +53,27 @@ def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, st
     return versions
 
 
+# Settings that describe the machine, not the run: another machine sets its own.
+MACHINE_SETTINGS = frozenset({"data_store", "device", "insecure_hosts", "allow_local_files"})
+
+
+def _what_the_run_chose(run_config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run config's assets' and resources' settings (the CLIP's batch size, the edits' side, a model
+    given there), without those that describe the machine: what another machine needs to redo the run."""
+    kept: dict[str, Any] = {}
+    if run_config.get("ops"):
+        kept["ops"] = dict(run_config["ops"])
+    resources: dict[str, Any] = {}
+    for name, entry in dict(run_config.get("resources") or {}).items():
+        config = {k: v for k, v in dict((entry or {}).get("config") or {}).items()
+                  if not (name == "settings" and k in MACHINE_SETTINGS)}
+        if config:
+            resources[name] = {"config": config}
+    if resources:
+        kept["resources"] = resources
+    return kept or None
+
+
 @dataclass(frozen=True)
 class ReportContext:
     """The run settings the report states, and what the Dagster layer knows that the tables do not."""
@@ -113,10 +134,9 @@ class ReportContext:
         seed, n_hotels = settings.seed, settings.n_hotels
         if sample is not None and sample.height and "seed" in sample.columns:
             seed, n_hotels = int(sample["seed"][0]), sample.height
-        ops = dict((run_config or {}).get("ops") or {})
         return cls.from_settings(
             settings.with_overrides(seed=seed, n_hotels=n_hotels, device=device),
-            run_config={"ops": ops} if ops else None,
+            run_config=_what_the_run_chose(run_config or {}),
         )
 
     @property

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+import shlex
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -408,7 +410,8 @@ def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):
 
 
 def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) -> None:
-    from hotelcap_pipeline.report.sections.about import MACHINE_SETTINGS, reproduce_section
+    from hotelcap_pipeline.report.context import MACHINE_SETTINGS
+    from hotelcap_pipeline.report.sections.about import reproduce_section
     from hotelcap_pipeline.report.tables import ReportTables
     from hotelcap_pipeline.settings import ENV_VARS, load_settings
     from hotelcap_pipeline.store import DataStore
@@ -424,6 +427,22 @@ def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) ->
     for expected in ("HOTELCAP_PRECISION=fp16", "HOTELCAP_IP2P_MODEL=org/ip2p", "HOTELCAP_CONTROLNET_MODEL=org/canny",
                      "HOTELCAP_TEST_PHOTOS=https://example.org/test.tar.lz4"):
         assert expected in command
+
+
+def test_the_reproduce_command_keeps_the_run_configs_choices_but_not_the_machines(tmp_path: Path) -> None:
+    from hotelcap_pipeline.report.sections.about import reproduce_section
+    from hotelcap_pipeline.settings import load_settings
+
+    run_config = {"resources": {"diffusion": {"config": {"max_side": 128}}, "clip": {"config": {"batch_size": 8}},
+                                "settings": {"config": {"min_ok_share": 0.9, "data_store": "/srv/store"}}},
+                  "ops": {"tag_clusters": {"config": {"k": 5}}}}
+    store = DataStore(tmp_path)
+    ctx = ReportContext.from_run(load_settings({"HOTELCAP_PROFILE": "demo"}), ReportTables(store), run_config)
+    command = reproduce_section(ctx, ReportTables(store)).blocks[0].text
+    given = json.loads(shlex.split(command.strip("`").split("--config-json ", 1)[1])[0])
+    assert given == {"resources": {"diffusion": {"config": {"max_side": 128}}, "clip": {"config": {"batch_size": 8}},
+                                   "settings": {"config": {"min_ok_share": 0.9}}},
+                     "ops": {"tag_clusters": {"config": {"k": 5}}}}
 
 
 def test_models_recorded_in_the_tables_show_no_path_of_the_machine_that_ran_them(tmp_path: Path) -> None:

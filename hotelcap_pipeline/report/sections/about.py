@@ -7,7 +7,7 @@ import shlex
 
 import polars as pl
 
-from hotelcap_pipeline.report.context import ReportContext, portable_path
+from hotelcap_pipeline.report.context import MACHINE_SETTINGS, ReportContext, portable_path
 from hotelcap_pipeline.report.document import Bullets, Paragraph, Section, Table
 from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.settings import ENV_VARS
@@ -82,10 +82,6 @@ def _recorded_models(tables: ReportTables) -> list[str]:
                     for m in sorted(frame[column].drop_nulls().unique().to_list())
                 ]
     return found
-
-
-# Settings that describe the machine, not the run: another machine sets its own.
-MACHINE_SETTINGS = frozenset({"data_store", "device", "insecure_hosts", "allow_local_files"})
 
 
 def reproduce_section(ctx: ReportContext, tables: ReportTables) -> Section:
