@@ -7,6 +7,7 @@ half-written file: write to a temporary sibling, then rename over the target.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -89,9 +90,13 @@ def is_remote(spec: str | os.PathLike[str]) -> bool:
 
 
 def local_cache_for(url: str) -> Path:
-    """Where a remote store keeps its local working copy (HOTELCAP_CACHE_DIR, default ~/.cache/hotelcap)."""
+    """Where a remote store keeps its local working copy (HOTELCAP_CACHE_DIR, default ~/.cache/hotelcap):
+    a readable form of the URL and a digest of it and of the endpoint, so that s3://b/team/prod and
+    s3://b/team_prod, or one bucket name on two servers, never share a copy."""
     base = Path(os.environ.get("HOTELCAP_CACHE_DIR") or Path.home() / ".cache" / "hotelcap")
-    return (base / re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/"))).resolve()
+    url = url.rstrip("/")
+    digest = hashlib.sha256(f"{url}\n{os.environ.get('AWS_ENDPOINT_URL', '')}".encode()).hexdigest()[:10]
+    return (base / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', url)}-{digest}").resolve()
 
 
 @dataclass(frozen=True)
@@ -162,11 +167,26 @@ class DataStore:
 
     def location(self, path: Path | str) -> str:
         """Where ``path`` lives for a person: the object URL for a remote store, else the local path."""
-        return f"{self.remote}/{self._rel(path)}" if self.remote else str(self.root / self._rel(path))
+        rel = self._rel(path)
+        if self.remote:
+            return self.remote if rel == "." else f"{self.remote}/{rel}"
+        return str(self.root / rel)
 
     @staticmethod
     def _rel_remote(found: str, base: str) -> str:
         return found[len(base.rstrip("/")) + 1:] if found.startswith(base.rstrip("/")) else found
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        """The store-relative ``paths`` the store does not hold: not in the local copy and, for a remote
+        store, not in the bucket either (one listing per top-level folder, not a request per file)."""
+        absent = [p for p in paths if not (self.root / p).is_file()]
+        if self.remote is None or not absent:
+            return absent
+        fs, base = self._fs()
+        held: set[str] = set()
+        for top in sorted({p.split("/", 1)[0] for p in absent}):
+            held.update(self._rel_remote(f, base) for f in fs.find(f"{base}/{top}"))
+        return [p for p in absent if p not in held]
 
 
     @property
@@ -253,30 +273,33 @@ def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] 
     A table must be there and parse as Parquet (every shard of a sharded one, or the ``shard_keys`` given);
     a table that lists stored files (photos, edits) must find them; the report must have its pages. The
     run history can say an asset is up to date while its files were deleted or damaged since: this says
-    what the store itself holds. Only local files are checked (a remote store's working copy included).
+    what the store itself holds. A remote store is judged by its bucket: missing tables are fetched into
+    the working copy, and listed files not there are looked up in the bucket.
     """
     if asset_name in FILE_OUTPUTS:
+        store.pull(FILE_OUTPUTS[asset_name])
         for rel in FILE_OUTPUTS[asset_name]:
             target = store.root / rel
             if not target.is_file() or target.stat().st_size == 0:
-                return f"{target} is missing or empty"
+                return f"{store.location(target)} is missing or empty"
         return None
     path = store.table(asset_name)
+    store.pull([path])  # a remote store's tables are judged as the bucket holds them (only missing ones fetched)
     if path.is_dir():
         if shard_keys is not None:
             files = [path / f"{k}.parquet" for k in shard_keys]
         else:
             files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
             if not files:
-                return f"{path} holds no shard"
+                return f"{store.location(path)} holds no shard"
     elif path.exists():
         files = [path]
     else:
-        return f"{path} is missing"
+        return f"{store.location(path)} is missing"
     for f in files:
         problem = parquet_problem(f)
         if problem is not None:
-            return f"{f} is {problem}"
+            return f"{store.location(f)} is {problem}"
     column = FILE_COLUMNS.get(asset_name)
     if column is None:
         return None
@@ -284,12 +307,12 @@ def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] 
         try:
             table = pl.read_parquet(f, columns=[column, "status"] if asset_name == "hotel_images" else [column])
         except (pl.exceptions.PolarsError, OSError) as exc:
-            return f"{f} is damaged ({first_line(exc)})"
+            return f"{store.location(f)} is damaged ({first_line(exc)})"
         if "status" in table.columns:
             table = table.filter(pl.col("status") == "ok")
-        for rel in table.get_column(column).drop_nulls().to_list():
-            if not (store.root / rel).is_file():
-                return f"{store.root / rel} is missing ({f.name} lists it)"
+        absent = store.missing(table.get_column(column).drop_nulls().to_list())
+        if absent:
+            return f"{store.location(absent[0])} is missing ({f.name} lists it)"
     return None
 
 

@@ -161,10 +161,8 @@ def store_checker(defs: dg.Definitions, store: Any, instance: dg.DagsterInstance
         found = stored_problem(store, key.to_user_string(), partitions.get_partition_keys() if partitions else None)
         if found is not None or instance is None:
             return found
-        for rel in declared_figures(instance, [key.to_user_string()]).get(key.to_user_string(), []):
-            if not (store.root / rel).is_file():
-                return f"figure {store.root / rel} is missing"
-        return None
+        absent = store.missing(declared_figures(instance, [key.to_user_string()]).get(key.to_user_string(), []))
+        return f"figure {store.location(absent[0])} is missing" if absent else None
 
     return problem
 

@@ -35,9 +35,13 @@ class ReportTables:
         return self._frames[key]
 
     def resolve(self, path: str) -> Path:
-        """Tables store paths relative to the store root (or absolute ones)."""
+        """Tables store paths relative to the store root (or absolute ones). A file of a remote store is
+        fetched into its local copy first: the report may be built on a machine that made none of them."""
         p = Path(path)
-        return p if p.is_absolute() else self.store.root / p
+        if p.is_absolute():
+            return p
+        self.store.pull([p])
+        return self.store.root / p
 
     def figures_of(self, asset: str) -> list[Figure]:
         """The figures ``asset`` declared, in its order; a declared file that is gone is skipped."""

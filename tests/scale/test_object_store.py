@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from hotelcap_pipeline.defs.assets import metadata, photos, tagging
@@ -95,4 +96,42 @@ def test_round_trip_through_the_object_store(s3_endpoint, tmp_path, monkeypatch)
     monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
     b = DataStore.at(url).read_table("image_embeddings").sort("image_id")
     assert a.equals(b)
-    assert (tmp_path / "cache-b" / "s3_hotelcap-test_store" / "images" / "train").is_dir()
+    assert (DataStore.at(url).root / "images" / "train").is_dir()
+    assert DataStore.at(url).root.parent == tmp_path / "cache-a"
+
+
+def test_a_fresh_copy_judges_and_shows_what_the_bucket_holds(s3_endpoint, tmp_path, monkeypatch):
+    """Another machine (an empty local copy) finds the outputs in the bucket: nothing is called missing,
+    and the report gets the figures and photos it shows from there."""
+    from hotelcap_pipeline.report.tables import ReportTables
+    from hotelcap_pipeline.store import stored_problem
+
+    url = "s3://hotelcap-test/store"
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+    assert run_stages(url).success
+    made = DataStore.at(url)
+    (made.figures / "stage.png").parent.mkdir(parents=True, exist_ok=True)
+    (made.figures / "stage.png").write_bytes(b"\x89PNG figure")
+    made.push([made.figures / "stage.png"])
+
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-b"))
+    fresh = DataStore.at(url)
+    assert not fresh.root.exists()
+    for key in ("hotels", "sampled_hotels", "hotel_images", "image_embeddings"):
+        assert stored_problem(fresh, key) is None, key
+    photo = fresh.read_table("hotel_images").filter(pl.col("status") == "ok")["path"][0]
+    assert fresh.missing([photo, "images/train/none.jpg"]) == ["images/train/none.jpg"]
+    tables = ReportTables(fresh, {"stage": ["report/figures/stage.png"]})
+    assert [f.png for f in tables.figures_of("stage")] == [b"\x89PNG figure"]
+    assert tables.resolve(photo).is_file()
+
+
+def test_two_stores_never_share_a_local_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path))
+    store = DataStore.at("s3://b/team/prod")
+    assert (store.location(store.root), store.location(store.tables)) == ("s3://b/team/prod", "s3://b/team/prod/tables")
+    assert DataStore.at("s3://b/team/prod").root != DataStore.at("s3://b/team_prod").root
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    elsewhere = DataStore.at("s3://b/team/prod").root
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9001")
+    assert DataStore.at("s3://b/team/prod").root != elsewhere

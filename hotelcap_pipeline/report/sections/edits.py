@@ -52,6 +52,9 @@ def edits_section(tables: ReportTables) -> Section:
     )
     s.add(*validation_blocks(tables, summary["edit"].to_list()))
     validated = _validated(tables)
+    # The grids show stored photos and edits: a remote store's are fetched here first (only what is missing).
+    shown = edits.filter(pl.col("status") == "ok")
+    tables.store.pull([*shown["source_path"].drop_nulls(), *shown["path"].drop_nulls()])
     for row in summary.iter_rows(named=True):
         name = row["edit"]
         try:
