@@ -40,7 +40,8 @@ class ReportTables:
         p = Path(path)
         if p.is_absolute():
             return p
-        self.store.pull([p])
+        if not (self.store.root / p).exists():
+            self.store.pull([p])
         return self.store.root / p
 
     def figures_of(self, asset: str) -> list[Figure]:
