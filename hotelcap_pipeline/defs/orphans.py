@@ -1,9 +1,10 @@
 """Runs whose process died (SIGKILL, power loss) stay STARTED in Dagster forever; mark them failed.
 
 Runs executed in process (``hotelcap materialize``) and run workers of ``dagster dev`` both record the pid
-of the process that started the run in its RUN_START event. A run still STARTED whose process no longer
-exists on this machine cannot finish any more: it is reported failed, with the reason, so the UI and the
-next plan do not take it for one in progress, and the pool slots its steps held are given back. A pid
+of the process that started the run in its RUN_START event, and each step's process in its STEP_START
+event. A run still STARTED whose processes no longer exist on this machine cannot finish any more: it is
+reported failed, with the reason, so the UI and the next plan do not take it for one in progress, and the
+pool slots its steps held are given back. A pid
 says something only on the machine that started the run: runs of `hotelcap materialize` carry their host
 (``HOST_TAG``); untagged runs are judged only in an instance whose runs live in SQLite under DAGSTER_HOME,
 which is one machine's (a shared Postgres instance has runs of other machines, whose pids mean nothing
@@ -50,6 +51,13 @@ def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     return None
 
 
+def step_pids(instance: dg.DagsterInstance, run_id: str) -> set[int]:
+    """The pids of the processes that ran ``run_id``'s steps (a multiprocess run's step processes outlive a
+    killed parent, and may still be using the pool slot they hold)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return {int(e.pid) for r in records if (e := r.event_log_entry.dagster_event) is not None and e.pid is not None}
+
+
 def mark_orphaned_runs(instance: dg.DagsterInstance, alive: Callable[[int], bool] = pid_alive) -> list[str]:
     """Report every STARTED run whose process is gone as failed; returns their run ids."""
     marked = []
@@ -61,6 +69,8 @@ def mark_orphaned_runs(instance: dg.DagsterInstance, alive: Callable[[int], bool
         pid = run_pid(instance, run.run_id)
         if pid is None or pid == os.getpid() or alive(pid):
             continue
+        if any(alive(step) for step in step_pids(instance, run.run_id) - {pid, os.getpid()}):
+            continue  # its launcher is gone, but a step still runs: not finished, not failed yet
         instance.report_run_failed(
             run, f"the process that ran it (pid {pid}) ended without finishing it (killed?); marked failed "
                  "by hotelcap on the next start")

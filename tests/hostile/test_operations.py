@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import dagster as dg
 import pytest
 
 from hotelcap_pipeline.atomic_files import FILE_MODE, atomic_write_bytes
-from hotelcap_pipeline.defs.orphans import HOST_TAG, mark_orphaned_runs, this_host
+from hotelcap_pipeline.defs.orphans import HOST_TAG, mark_orphaned_runs, pid_alive, this_host
 from hotelcap_pipeline.settings import DAGSTER_YAML
 from hotelcap_pipeline.store import DataStore, StoreBusyError, store_lock
 
@@ -164,3 +166,47 @@ def test_a_failed_non_blocking_check_is_printed_although_the_run_succeeds(tmp_pa
     assert cli.main(["materialize", "--select", "train_images"]) == 0  # the check gates nothing
     err = capsys.readouterr().err
     assert "check failed: train_images train_images_reference_known_hotels: 2 photo(s) of unknown hotels" in err
+
+
+def test_a_run_whose_step_outlives_its_killed_launcher_is_marked_only_when_the_step_ends(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (tmp_path / "orphan_job.py").write_text(textwrap.dedent(f"""
+        import os, signal, time
+        import dagster as dg
+
+        @dg.op
+        def outlives_its_launcher():
+            with open({str(tmp_path / "step.pid")!r}, "w") as f:
+                f.write(str(os.getpid()))
+            os.kill(os.getppid(), signal.SIGKILL)  # the run's launcher dies; this step process goes on
+            time.sleep(60)
+
+        @dg.job(executor_def=dg.multiprocess_executor)
+        def doomed():
+            outlives_its_launcher()
+    """))
+    code = textwrap.dedent("""
+        import dagster as dg
+        import orphan_job
+
+        with dg.DagsterInstance.get() as instance:
+            dg.execute_job(dg.reconstructable(orphan_job.doomed), instance=instance)
+    """)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, cwd=tmp_path)
+    assert result.returncode == -signal.SIGKILL
+    step = int((tmp_path / "step.pid").read_text())
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            [run] = instance.get_runs()
+            assert mark_orphaned_runs(instance) == []  # its step still runs
+            os.kill(step, signal.SIGKILL)
+            deadline = time.time() + 10
+            while pid_alive(step) and time.time() < deadline:
+                time.sleep(0.1)
+            assert mark_orphaned_runs(instance) == [run.run_id]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(step, signal.SIGKILL)
