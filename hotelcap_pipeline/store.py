@@ -154,6 +154,8 @@ class DataStore:
         wanted: list[str] = []
         for path in paths:
             rel = self._rel(path)
+            if not refresh and (self.root / rel).is_file():
+                continue  # held already: no request to the bucket (a folder is still listed for new files)
             remote = f"{base}/{rel}"
             if fs.isdir(remote):
                 wanted += [self._rel_remote(f, base) for f in fs.find(remote)]

@@ -40,8 +40,7 @@ class ReportTables:
         p = Path(path)
         if p.is_absolute():
             return p
-        if not (self.store.root / p).exists():
-            self.store.pull([p])
+        self.store.pull([p])
         return self.store.root / p
 
     def figures_of(self, asset: str) -> list[Figure]:

@@ -54,8 +54,7 @@ def edits_section(tables: ReportTables) -> Section:
     validated = _validated(tables)
     # The grids show stored photos and edits: a remote store's are fetched here first (only what is missing).
     shown = edits.filter(pl.col("status") == "ok")
-    paths = [*shown["source_path"].drop_nulls(), *shown["path"].drop_nulls()]
-    tables.store.pull([p for p in paths if not (tables.store.root / p).is_file()])
+    tables.store.pull([*shown["source_path"].drop_nulls(), *shown["path"].drop_nulls()])
     for row in summary.iter_rows(named=True):
         name = row["edit"]
         try:
