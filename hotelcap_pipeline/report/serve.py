@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import urllib.parse
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,10 +20,21 @@ REPORT_URL_ENV = "HOTELCAP_REPORT_URL"  # set by `hotelcap ui` for the dagster d
 
 
 def report_url(port: int | None = None) -> str:
-    """Where the report is served: on ``port``, else where `hotelcap ui` said it serves it."""
+    """The report's index page: on ``port``, else where `hotelcap ui` (or the user) said it is served."""
     if port is None and os.environ.get(REPORT_URL_ENV):
-        return os.environ[REPORT_URL_ENV]
+        return index_page(os.environ[REPORT_URL_ENV])
     return f"http://127.0.0.1:{port or DEFAULT_REPORT_PORT}/index.html"
+
+
+def index_page(url: str) -> str:
+    """``url`` as the report's page: a folder's URL (``https://host/reports/hotelcap``, with or without the
+    slash) gets ``index.html``, so that figure links made relative to the page stay inside that folder."""
+    parts = urllib.parse.urlsplit(url)
+    last = parts.path.rsplit("/", 1)[-1]
+    if "." in last:
+        return url
+    path = parts.path + ("index.html" if parts.path.endswith("/") else "/index.html")
+    return urllib.parse.urlunsplit(parts._replace(path=path))
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

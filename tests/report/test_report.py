@@ -407,6 +407,11 @@ def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):
     assert report_url() == "http://127.0.0.1:3001/index.html"
     monkeypatch.setenv(REPORT_URL_ENV, report_url(3005))
     assert report_url() == "http://127.0.0.1:3005/index.html"
+    # A folder's URL set by hand is taken as that folder's index page.
+    monkeypatch.setenv(REPORT_URL_ENV, "https://example.org/reports/hotelcap")
+    assert report_url() == "https://example.org/reports/hotelcap/index.html"
+    monkeypatch.setenv(REPORT_URL_ENV, "http://host:8080")
+    assert report_url() == "http://host:8080/index.html"
 
 
 def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) -> None:

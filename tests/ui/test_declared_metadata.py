@@ -114,3 +114,9 @@ def test_figures_are_files_in_the_store_shown_by_url_not_inlined(tmp_path, monke
     fig, _ = new_figure()
     captioned = save_figures({"elbow": figure_png(fig, "k-modes cost by k")}, store)["figures"].value
     assert captioned.endswith("(http://127.0.0.1:4321/figures/elbow.png)\n\n*k-modes cost by k*")
+    # A report served from a folder behind a proxy, named without its page or trailing slash: the figures
+    # stay inside that folder.
+    for given in ("https://example.org/reports/hotelcap", "https://example.org/reports/hotelcap/"):
+        monkeypatch.setenv(REPORT_URL_ENV, given)
+        shown = save_figures({"auc": png}, store)["figures"].value
+        assert "(https://example.org/reports/hotelcap/figures/auc.png)" in shown, shown
