@@ -6,6 +6,8 @@ carry no raw HTML into Markdown and no control characters into a terminal.
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 from hotelcap_pipeline.terminal import markdown_text, safe_text
@@ -30,8 +32,34 @@ def format_cell(value: object, *, none: str = "–") -> str:
     return str(value)
 
 
+def _char_width(char: str) -> int:
+    # Columns a terminal gives a character: CJK and other wide ones take two, combining marks none.
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (not its length: a hotel named in Chinese is twice as wide)."""
+    return sum(_char_width(c) for c in text) if not text.isascii() else len(text)
+
+
 def cut(text: str, max_width: int | None) -> str:
-    return text if max_width is None or len(text) <= max_width else text[: max_width - 1] + "…"
+    """``text`` in at most ``max_width`` columns, ending in "…" when shortened."""
+    if max_width is None or display_width(text) <= max_width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += _char_width(char)
+        if used > max_width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def markdown_table(
@@ -46,7 +74,8 @@ def markdown_table(
     head = df if max_rows is None else df.head(max_rows)
 
     def cell(value: object) -> str:
-        return cut(markdown_text(format_cell(value)), max_width).replace("|", "\\|")
+        # Cut before escaping: a cut through an escape ("&amp;", "\\*") would leave a broken one.
+        return markdown_text(cut(format_cell(value), max_width)).replace("|", "\\|")
 
     lines = [f"*{markdown_text(caption, keep_markup=True)}*", ""] if caption else []
     lines.append("| " + " | ".join(head.columns) + " |")
@@ -69,10 +98,10 @@ def text_table(df: pl.DataFrame, *, max_width: int | None = 48) -> str:
         return "(no results)"
     header = list(df.columns)
     cells = [[cut(safe_text(format_cell(v, none=""), one_line=True), max_width) for v in row] for row in df.iter_rows()]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
+    widths = [max(display_width(h), *(display_width(row[i]) for row in cells)) for i, h in enumerate(header)]
     numeric = [df.schema[c].is_numeric() for c in header]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+        return "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=True))
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row).rstrip() for row in cells)])

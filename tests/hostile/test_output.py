@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import unicodedata
+
 import polars as pl
 import pytest
 
@@ -50,6 +53,30 @@ def test_data_in_markdown_reads_as_itself():
         assert "<em>" not in page and "<a " not in page and "<code>" not in page
         assert odd in page  # as given, every character shown
     assert cell.count("<td>") == 1  # the backslashed pipe stays in its cell
+
+
+def test_a_cut_cell_keeps_its_escapes_whole():
+    from markdown_it import MarkdownIt
+
+    from hotelcap_pipeline.table_format import markdown_table
+
+    render = MarkdownIt("commonmark").enable("table").render
+    # Cut at 12 columns, the escaped text would end inside "&amp;" or right after a lone backslash.
+    for name in ("Bed & Breakfast & Spa", "Hotel_Name*Star*Inn"):
+        md = markdown_table(pl.DataFrame({"name": [name]}), max_width=12)
+        cell = html.unescape(render(md).partition("<td>")[2].partition("</td>")[0])
+        assert cell == name[:11] + "…", (md, cell)
+
+
+def test_terminal_tables_align_wide_characters():
+    df = pl.DataFrame({"hotel": ["北京饭店", "Quiet Inn"], "photos": [12, 3]})
+    lines = text_table(df).splitlines()
+
+    def columns(text: str) -> int:  # what a terminal gives it: each CJK character takes two
+        return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+    assert len({columns(line) for line in lines}) == 1, lines  # the numbers end in one column
+    assert columns(text_table(pl.DataFrame({"hotel": ["北京" * 40]}), max_width=9).splitlines()[2]) <= 9
 
 
 @pytest.fixture
