@@ -38,7 +38,10 @@ report_job = dg.define_asset_job("report_job", selection=dg.AssetSelection.group
 sharded_stages_job = dg.define_asset_job(
     "sharded_stages_job",
     selection=dg.AssetSelection.assets(*SHARDED_ASSETS),
-    description="The heavy per-shard stages; backfill it to run shards in parallel.",
+    # diffusion_edits is sharded too, but it follows stages over every shard (tags, clusters, edit_selection):
+    # in a shard's run here it would render from a selection made before that shard's new photos.
+    description="Photos and embeddings, per shard; backfill it to run shards in parallel. diffusion_edits, "
+    "also sharded, depends on stages over every shard: backfill it by itself once they have run.",
 )
 refresh_job = dg.define_asset_job(
     "refresh_job",
