@@ -156,12 +156,19 @@ class DataStore:
             rel = self._rel(path)
             if not refresh and (self.root / rel).is_file():
                 continue  # held already: no request to the bucket (a folder is still listed for new files)
-            remote = f"{base}/{rel}"
-            if fs.isdir(remote):
-                wanted += [self._rel_remote(f, base) for f in fs.find(remote)]
-            elif fs.exists(remote):
-                wanted.append(rel)
-        missing = [r for r in wanted if refresh or not (self.root / r).exists()]
+            wanted += self._bucket_files(fs, base, rel)
+        return self._fetch(fs, base, wanted, refresh=refresh)
+
+    def _bucket_files(self, fs, base: str, rel: str) -> list[str]:
+        """What the bucket holds at ``rel`` (store-relative): a folder's files (one listing), the file, or none."""
+        remote = f"{base}/{rel}"
+        if fs.isdir(remote):
+            return [self._rel_remote(f, base) for f in fs.find(remote)]
+        return [rel] if fs.exists(remote) else []
+
+    def _fetch(self, fs, base: str, rels: Iterable[str], *, refresh: bool) -> int:
+        """Download the bucket's ``rels`` into the local copy: all of them with ``refresh``, else those it lacks."""
+        missing = [r for r in rels if refresh or not (self.root / r).exists()]
         for rel in missing:
             with atomic_path(self.root / rel) as tmp:
                 fs.get_file(f"{base}/{rel}", str(tmp))
