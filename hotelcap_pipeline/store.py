@@ -84,6 +84,12 @@ def write_parquet_atomic(df: pl.DataFrame, target: Path) -> None:
         df.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
 
 
+def _is_shard(path: Path) -> bool:
+    # Hidden names are other writers' temporary files (atomic_path) and checkpoints, never shards. match()
+    # as glob("*.parquet"), so a bucket's listing and a local folder name the same files.
+    return path.match("*.parquet") and not path.name.startswith(".")
+
+
 def is_remote(spec: str | os.PathLike[str]) -> bool:
     text = str(spec)
     return "://" in text and not text.startswith("file://")
@@ -147,7 +153,10 @@ class DataStore:
 
     def pull(self, paths: Iterable[Path | str], *, refresh: bool = False) -> int:
         """Fetch files (or folders) missing from the local copy, or all of them with ``refresh``
-        (tables change between runs; photos and edits are immutable under their path)."""
+        (tables change between runs; photos and edits are immutable under their path).
+
+        A local file the bucket no longer holds is kept (another process may be writing it, not pushed yet);
+        the table readers leave it out (``table_files``)."""
         if self.remote is None:
             return 0
         fs, base = self._fs()
@@ -173,6 +182,35 @@ class DataStore:
             with atomic_path(self.root / rel) as tmp:
                 fs.get_file(f"{base}/{rel}", str(tmp))
         return len(missing)
+
+    def table_files(self, key: str, shard_keys: Iterable[str] | None = None, *, refresh: bool = False) -> list[Path]:
+        """The files that hold table ``key`` now: its one file, or its shards (sorted; only those of
+        ``shard_keys`` when given); none when the store holds neither.
+
+        A remote store answers from its bucket (one listing, as ``pull``) and fetches those files into the
+        local copy (all of them with ``refresh``, else the ones it lacks): a shard deleted from the bucket, or
+        left over from a rewrite with fewer shards, is left out, though the local copy keeps it (see ``pull``).
+        Without ``refresh`` a table file the local copy holds is taken as it is, with no request (as ``pull``).
+        """
+        path = self.table(key)
+        wanted = None if shard_keys is None else {path / f"{k}.parquet" for k in shard_keys}
+        if self.remote is None:
+            if wanted is not None:
+                return sorted(f for f in wanted if f.exists())
+            if path.is_dir():
+                return sorted(p for p in path.glob("*.parquet") if _is_shard(p))
+            return [path] if path.exists() else []
+        if not refresh and wanted is None and path.is_file():
+            return [path]
+        fs, base = self._fs()
+        rel = self._rel(path)
+        # This process's cached listing of the folder may predate another machine's change (isdir answers from it).
+        fs.invalidate_cache(f"{base}/{rel}")
+        held = [self.root / r for r in self._bucket_files(fs, base, rel)]
+        if held != [path]:
+            held = [f for f in held if f.parent == path and _is_shard(f) and (wanted is None or f in wanted)]
+        self._fetch(fs, base, [self._rel(f) for f in held], refresh=refresh)
+        return sorted(held)
 
     def location(self, path: Path | str) -> str:
         """Where ``path`` lives for a person: the object URL for a remote store, else the local path."""
@@ -240,16 +278,17 @@ class DataStore:
     def read_shards(self, key: str, shard_keys: Iterable[str], *, missing_ok: bool = False) -> pl.DataFrame | None:
         """Read some shards of a sharded table. Every one must exist, unless ``missing_ok``: then the
         shards written so far are read (None when there are none), as a stage reading its own last output does."""
-        files = [self.table(key) / f"{shard}.parquet" for shard in shard_keys]
+        keys = list(shard_keys)
+        files = [self.table(key) / f"{shard}.parquet" for shard in keys]
         if not files and not missing_ok:
             raise ValueError(f"{self.table(key)}: no shard keys given, so there is no shard to read")
-        self.pull(files, refresh=True)
-        missing = [f.name for f in files if not f.exists()]
+        held = set(self.table_files(key, keys, refresh=True))  # a remote store's: those its bucket holds now
+        missing = [f.name for f in files if f not in held]
         if missing and not missing_ok:
             raise FileNotFoundError(f"{self.table(key)}: shards not materialized yet: {', '.join(missing)}")
         frames = []
         for f in files:
-            if not f.exists():
+            if f not in held:
                 continue
             try:
                 frames.append(read_parquet_checked(f, key))
@@ -264,16 +303,14 @@ class DataStore:
     def read_table(self, key: str) -> pl.DataFrame:
         """Read a table asset, whole or sharded (a folder of Parquet files)."""
         path = self.table(key)
-        self.pull([path], refresh=True)
+        files = self.table_files(key, refresh=True)
+        if files == [path]:
+            return read_parquet_checked(path, key)
+        if files:
+            return pl.concat([read_parquet_checked(p, key) for p in files], how="diagonal_relaxed")
         if path.is_dir():
-            # Hidden names are other writers' temporary files (atomic_path), never shards.
-            parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
-            if not parts:
-                raise FileNotFoundError(f"{path} holds no shard yet")
-            return pl.concat([read_parquet_checked(p, key) for p in parts], how="diagonal_relaxed")
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: materialize '{key}' first")
-        return read_parquet_checked(path, key)
+            raise FileNotFoundError(f"{path} holds no shard yet")
+        raise FileNotFoundError(f"{path} does not exist: materialize '{key}' first")
 
 
 def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] | None = None) -> str | None:
@@ -293,12 +330,12 @@ def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] 
                 return f"{store.location(target)} is missing or empty"
         return None
     path = store.table(asset_name)
-    store.pull([path])  # a remote store's tables are judged as the bucket holds them (only missing ones fetched)
+    held = store.table_files(asset_name)  # a remote store's tables as the bucket holds them (missing ones fetched)
     if path.is_dir():
         if shard_keys is not None:
             files = [path / f"{k}.parquet" for k in shard_keys]
         else:
-            files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+            files = held
             if not files:
                 return f"{store.location(path)} holds no shard"
     elif path.exists():
@@ -306,7 +343,7 @@ def stored_problem(store: DataStore, asset_name: str, shard_keys: Iterable[str] 
     else:
         return f"{store.location(path)} is missing"
     for f in files:
-        problem = parquet_problem(f)
+        problem = parquet_problem(f) if f in held else "missing"
         if problem is not None:
             return f"{store.location(f)} is {problem}"
     column = FILE_COLUMNS.get(asset_name)

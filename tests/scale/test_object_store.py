@@ -18,7 +18,7 @@ from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
 from hotelcap_pipeline.demo.dataset import plan_photos
 from hotelcap_pipeline.settings import DEMO_DIR
 from hotelcap_pipeline.sharding import SHARD_KEYS
-from hotelcap_pipeline.store import DataStore
+from hotelcap_pipeline.store import DataStore, stored_problem, write_parquet_atomic
 
 MOTO = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
 N_TRAIN = sum(p.split == "train" for p in plan_photos())  # every demo hotel is in the default sample of 10
@@ -104,7 +104,6 @@ def test_a_fresh_copy_judges_and_shows_what_the_bucket_holds(s3_endpoint, tmp_pa
     """Another machine (an empty local copy) finds the outputs in the bucket: nothing is called missing,
     and the report gets the figures and photos it shows from there."""
     from hotelcap_pipeline.report.tables import ReportTables
-    from hotelcap_pipeline.store import stored_problem
 
     url = "s3://hotelcap-test/store"
     monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
@@ -124,6 +123,89 @@ def test_a_fresh_copy_judges_and_shows_what_the_bucket_holds(s3_endpoint, tmp_pa
     tables = ReportTables(fresh, {"stage": ["report/figures/stage.png"]})
     assert [f.png for f in tables.figures_of("stage")] == [b"\x89PNG figure"]
     assert tables.resolve(photo).is_file()
+
+
+def write_shards(store: DataStore, key: str, shards: dict[str, list[int]]) -> None:
+    files = [store.table(key) / f"{shard}.parquet" for shard in shards]
+    for (shard, ids), file in zip(shards.items(), files, strict=True):
+        write_parquet_atomic(pl.DataFrame({"image_id": ids, "shard": [shard] * len(ids)}), file)
+    store.push(files)
+
+
+URL, KEY, KEYS = "s3://hotelcap-test/store", "image_embeddings", ["shard-00", "shard-01", "shard-02"]
+
+
+@pytest.fixture
+def stale_copy(s3_endpoint, tmp_path, monkeypatch):
+    """A writer's and a reader's store (two machines' local copies) of one bucket, whose table KEY has
+    three shards that the reader has read, and a client of the bucket to change it behind their backs."""
+    import s3fs
+
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+    writer = DataStore.at(URL)
+    write_shards(writer, KEY, {"shard-00": [1, 2], "shard-01": [3], "shard-02": [4, 5]})
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-b"))
+    reader = DataStore.at(URL)
+    assert read_ids(reader) == [1, 2, 3, 4, 5]
+    return writer, reader, s3fs.S3FileSystem(endpoint_url=s3_endpoint)
+
+
+def read_ids(store: DataStore) -> list[int]:
+    return sorted(store.read_table(KEY).get_column("image_id").to_list())
+
+
+def test_a_shard_gone_from_the_bucket_is_not_read_from_a_stale_local_copy(stale_copy):
+    """A machine's local copy keeps a shard that the bucket no longer holds (deleted there, or the table
+    rewritten with fewer shards by another machine): reads go by the bucket."""
+    writer, reader, bucket = stale_copy
+    stale = reader.table(KEY) / "shard-02.parquet"
+    bucket.rm(f"hotelcap-test/store/tables/{KEY}.parquet/shard-02.parquet")
+    assert read_ids(reader) == [1, 2, 3]
+    assert sorted(reader.read_shards(KEY, KEYS, missing_ok=True).get_column("image_id").to_list()) == [1, 2, 3]
+    with pytest.raises(FileNotFoundError, match=r"not materialized yet: shard-02\.parquet$"):
+        reader.read_shards(KEY, KEYS)
+    # Left in the local copy: a shard written there and not pushed yet would be left too.
+    assert stale.is_file()
+
+    bucket.rm(f"hotelcap-test/store/tables/{KEY}.parquet", recursive=True)
+    write_shards(writer, KEY, {"shard-00": [6], "shard-01": [7, 8]})
+    assert read_ids(reader) == [6, 7, 8]
+    bucket.rm(f"hotelcap-test/store/tables/{KEY}.parquet", recursive=True)
+    with pytest.raises(FileNotFoundError, match="holds no shard yet"):
+        reader.read_table(KEY)
+
+
+def test_stored_output_check_sees_a_shard_gone_from_the_bucket(stale_copy):
+    """The check that decides what to rebuild calls a shard missing that only a stale local copy holds."""
+    _, reader, bucket = stale_copy
+    bucket.rm(f"hotelcap-test/store/tables/{KEY}.parquet/shard-02.parquet")
+    assert stored_problem(reader, KEY, KEYS) == f"{URL}/tables/{KEY}.parquet/shard-02.parquet is missing"
+    assert stored_problem(reader, KEY, KEYS[:2]) is None
+    bucket.rm(f"hotelcap-test/store/tables/{KEY}.parquet", recursive=True)
+    assert stored_problem(reader, KEY) == f"{URL}/tables/{KEY}.parquet holds no shard"
+
+
+def test_reading_shards_lists_the_folder_once(s3_endpoint, tmp_path, monkeypatch):
+    """Shards are looked up in one listing of the table's folder, not with a request per shard."""
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+    write_shards(DataStore.at(URL), KEY, {f"shard-0{n}": [n] for n in range(4)})
+    monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-b"))
+    reader = DataStore.at(URL)
+    fs = reader._fs()[0]
+    calls: list[str] = []
+
+    def counted(name: str, real):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("isdir", "exists", "find", "info", "ls"):
+        monkeypatch.setattr(fs, name, counted(name, getattr(fs, name)))
+    shards = reader.read_shards(KEY, ["shard-01", "shard-02", "shard-09"], missing_ok=True)
+    assert sorted(shards.get_column("image_id").to_list()) == [1, 2]
+    assert calls.count("find") == 1 and len(calls) <= 2, calls  # an isdir and the folder's listing
+    assert sorted(p.name for p in reader.table(KEY).iterdir()) == ["shard-01.parquet", "shard-02.parquet"]
 
 
 def test_two_stores_never_share_a_local_copy(tmp_path, monkeypatch):
