@@ -10,7 +10,7 @@ import polars as pl
 
 from hotelcap_pipeline.defs.resources import HotelcapSettings
 from hotelcap_pipeline.defs.ui_metadata import COLUMN_SCHEMA, table_metadata, table_schema
-from hotelcap_pipeline.store import read_parquet_checked, write_parquet_atomic
+from hotelcap_pipeline.store import write_parquet_atomic
 
 
 def content_version(table: pl.DataFrame) -> str:
@@ -70,13 +70,9 @@ class ParquetTableIOManager(dg.IOManager):
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         store = self.settings.store()
-        path = store.table(context.asset_key.path[-1])
         if context.has_asset_partitions:
             return store.read_shards(context.asset_key.path[-1], context.asset_partition_keys)
-        store.pull([path], refresh=True)
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: materialize {context.asset_key.to_user_string()} first")
-        return read_parquet_checked(path, context.asset_key.to_user_string())
+        return store.read_table(context.asset_key.path[-1])
 
 
 def _schema_differs(context: dg.OutputContext, table: pl.DataFrame) -> bool:

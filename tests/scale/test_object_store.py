@@ -185,6 +185,24 @@ def test_stored_output_check_sees_a_shard_gone_from_the_bucket(stale_copy):
     assert stored_problem(reader, KEY) == f"{URL}/tables/{KEY}.parquet holds no shard"
 
 
+def test_an_asset_input_gone_from_the_bucket_is_not_read_from_a_stale_local_copy(stale_copy, monkeypatch):
+    """A whole table loaded as an asset's input goes by the bucket too: deleted there, it is missing."""
+    from hotelcap_pipeline.defs.io import ParquetTableIOManager
+
+    writer, _, bucket = stale_copy
+    write_parquet_atomic(pl.DataFrame({"hotel_id": [1, 2]}), writer.table("sampled_hotels"))
+    writer.push([writer.table("sampled_hotels")])
+    manager = ParquetTableIOManager(HotelcapSettings(data_store=URL))  # the reader's cache dir is set
+
+    def load() -> pl.DataFrame:
+        return manager.load_input(dg.build_input_context(asset_key=dg.AssetKey("sampled_hotels")))
+
+    assert load().height == 2
+    bucket.rm("hotelcap-test/store/tables/sampled_hotels.parquet")
+    with pytest.raises(FileNotFoundError, match="does not exist: materialize 'sampled_hotels' first"):
+        load()
+
+
 def test_reading_shards_lists_the_folder_once(s3_endpoint, tmp_path, monkeypatch):
     """Shards are looked up in one listing of the table's folder, not with a request per shard."""
     monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
