@@ -63,7 +63,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     try:
         # The run config's settings resource may move the data store: lock and check the one the run writes.
-        store = DataStore.at(_run_settings(run_config).data_store)
+        run_settings = _run_settings(run_config)
+        store = DataStore.at(run_settings.data_store)
     except ValueError as exc:
         print(safe_text(f"--config-json: {exc}", one_line=True), file=sys.stderr)
         return 2
@@ -74,8 +75,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         print(safe_text(str(exc)), file=sys.stderr)
         return 1
     except OSError as exc:
-        print(safe_text(unusable_folder("HOTELCAP_DATA_STORE", store.root, exc, "the data store folder")),
-              file=sys.stderr)
+        why = unusable_folder(run_settings.origin("data_store"), store.root, exc, "the data store folder")
+        print(safe_text(why), file=sys.stderr)
         return 1
     with lock, dg.DagsterInstance.get() as instance:
         for run_id in mark_orphaned_runs(instance):

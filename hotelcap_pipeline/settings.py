@@ -42,6 +42,43 @@ def _env(name: str, default: str, environ: Mapping[str, str] | None = None) -> s
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a setting's value came from, as a message names it. ``setting`` is what the user sets to change it:
+    the run config's field (``resources.<key>.config.<field>``) for a value given there, else the variable;
+    ``profile`` marks a value nobody set, that profile's default."""
+
+    setting: str
+    profile: str = ""
+
+    @property
+    def source(self) -> str:
+        return f"the {self.profile} profile's default {self.setting}" if self.profile else self.setting
+
+    def given(self, value: object) -> str:
+        """``<source>=<value!r>``: how a message names a value to change."""
+        return f"{self.source}={value!r}"
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Origins by Settings field, hashable for the cached model loaders; a field not listed came from its
+    variable (so code that builds no Settings, and the environment, keep the variables' names)."""
+
+    by_field: tuple[tuple[str, Origin], ...] = ()
+
+    def __getitem__(self, name: str) -> Origin:
+        return dict(self.by_field).get(name) or Origin(ENV_VARS[name])
+
+    def only(self, *names: str) -> Origins:
+        """These fields' origins alone: a loader cached on them reloads for nothing else."""
+        return Origins(tuple((name, self[name]) for name in names))
+
+
+# Every value from its variable: what code given no Settings names.
+ENVIRONMENT = Origins()
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: str = "hotels50k"
     data_store: str = "./data_store"
@@ -63,6 +100,11 @@ class Settings:
     allow_local_files: tuple[str, ...] = field(default_factory=tuple)
     # The upstream test photos (test.tar.lz4, by URL or path, or a folder holding images/test/); empty: none.
     test_photos: str = ""
+    # Where each value came from, for messages; not part of what the settings are.
+    origins: Origins = field(default_factory=Origins, compare=False, repr=False)
+
+    def origin(self, name: str) -> Origin:
+        return self.origins[name]
 
     @property
     def is_demo(self) -> bool:
@@ -82,52 +124,63 @@ def _default_clip_pretrained(demo: bool, clip_model: str) -> str:
 DIFFUSION_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
-def _precision(value: str) -> str:
+def _precision(value: str, origins: Mapping[str, Origin]) -> str:
     if value not in DIFFUSION_PRECISIONS:
-        raise ValueError(f"HOTELCAP_PRECISION={value!r}: expected one of {', '.join(DIFFUSION_PRECISIONS)}")
+        raise ValueError(f"{origins['precision'].given(value)}: expected one of {', '.join(DIFFUSION_PRECISIONS)}")
     return value
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the HOTELCAP_* variables; the profile decides the defaults of the others."""
+def load_settings(environ: Mapping[str, str] | None = None, run: Mapping[str, str] | None = None) -> Settings:
+    """Read the HOTELCAP_* variables; the profile decides the defaults of the others. ``run`` holds values the
+    run gives (by Settings field, as text), each in place of its variable; messages name where a value came from."""
     env = os.environ if environ is None else environ
+    given = run or {}
+    origins: dict[str, Origin] = {}
+    profile = ""  # known once read: the origin of a default names it
 
     def get(name: str, default: str) -> str:
-        return _env(name, default, env)
+        variable = ENV_VARS[name]
+        if name in given:  # a blank run value means the default, as a blank variable does
+            value, origin = given[name].strip(), Origin(RUN_CONFIG_FIELDS[name])
+        else:
+            value, origin = _env(variable, "", env), Origin(variable)
+        # Unset: the profile's default (the profile's own default is a profile).
+        origins[name] = origin if value else Origin(variable, profile or default)
+        return value or default
 
-    profile = get("HOTELCAP_PROFILE", "hotels50k")
+    profile = get("profile", "hotels50k")
     if profile not in PROFILES:
-        raise ValueError(f"HOTELCAP_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+        raise ValueError(f"{origins['profile'].given(profile)}: expected one of {', '.join(PROFILES)}")
     demo = profile == "demo"
     try:
-        n_hotels = int(get("HOTELCAP_N_HOTELS", "10"))
-        seed = int(get("HOTELCAP_SEED", "0"))
-    except ValueError as exc:
-        raise ValueError(f"HOTELCAP_N_HOTELS and HOTELCAP_SEED must be integers: {exc}") from None
+        n_hotels = int(get("n_hotels", "10"))
+        seed = int(get("seed", "0"))
+    except ValueError as exc:  # a default is never the bad one: these name what to set
+        named = f"{origins['n_hotels'].setting} and {origins['seed'].setting}"
+        raise ValueError(f"{named} must be integers: {exc}") from None
     if n_hotels < 1:
-        raise ValueError(f"HOTELCAP_N_HOTELS must be at least 1, got {n_hotels}")
+        raise ValueError(f"{origins['n_hotels'].setting} must be at least 1, got {n_hotels}")
     if seed < 0:
-        raise ValueError(f"HOTELCAP_SEED must be 0 or more, got {seed}")
-    clip_model = get("HOTELCAP_CLIP_MODEL", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL)
+        raise ValueError(f"{origins['seed'].setting} must be 0 or more, got {seed}")
+    clip_model = get("clip_model", DEMO_CLIP_MODEL if demo else DEFAULT_CLIP_MODEL)
     return Settings(
         profile=profile,
-        data_store=get("HOTELCAP_DATA_STORE", "./data_store"),
-        dataset=get("HOTELCAP_DATASET", str(DEMO_DIR / "dataset") if demo else UPSTREAM_DATASET_URL),
+        data_store=get("data_store", "./data_store"),
+        dataset=get("dataset", str(DEMO_DIR / "dataset") if demo else UPSTREAM_DATASET_URL),
         n_hotels=n_hotels,
         seed=seed,
         clip_model=clip_model,
-        clip_pretrained=get("HOTELCAP_CLIP_PRETRAINED", _default_clip_pretrained(demo, clip_model)),
-        diffusion_model=get("HOTELCAP_DIFFUSION_MODEL", DEMO_DIFFUSION_MODEL if demo else DEFAULT_DIFFUSION_MODEL),
-        device=get("HOTELCAP_DEVICE", "auto"),
-        insecure_hosts=tuple(
-            h.strip().lower() for h in get("HOTELCAP_INSECURE_HOSTS", "").split(",") if h.strip()
-        ),
-        labels=get("HOTELCAP_LABELS", str(DEMO_DIR / "labels.csv") if demo else ""),
-        ip2p_model=get("HOTELCAP_IP2P_MODEL", DEMO_IP2P_MODEL if demo else DEFAULT_IP2P_MODEL),
-        controlnet_model=get("HOTELCAP_CONTROLNET_MODEL", DEMO_CONTROLNET_MODEL if demo else DEFAULT_CONTROLNET_MODEL),
-        precision=_precision(get("HOTELCAP_PRECISION", "auto")),
-        allow_local_files=parse_allow_local_files(get("HOTELCAP_ALLOW_LOCAL_FILES", "")),
-        test_photos=get("HOTELCAP_TEST_PHOTOS", ""),
+        clip_pretrained=get("clip_pretrained", _default_clip_pretrained(demo, clip_model)),
+        diffusion_model=get("diffusion_model", DEMO_DIFFUSION_MODEL if demo else DEFAULT_DIFFUSION_MODEL),
+        device=get("device", "auto"),
+        insecure_hosts=tuple(h.strip().lower() for h in get("insecure_hosts", "").split(",") if h.strip()),
+        labels=get("labels", str(DEMO_DIR / "labels.csv") if demo else ""),
+        ip2p_model=get("ip2p_model", DEMO_IP2P_MODEL if demo else DEFAULT_IP2P_MODEL),
+        controlnet_model=get("controlnet_model", DEMO_CONTROLNET_MODEL if demo else DEFAULT_CONTROLNET_MODEL),
+        precision=_precision(get("precision", "auto"), origins),
+        allow_local_files=parse_allow_local_files(_env("HOTELCAP_ALLOW_LOCAL_FILES", "", env)),
+        test_photos=get("test_photos", ""),
+        origins=Origins(tuple(origins.items())),  # last: after every get()
     )
 
 
@@ -148,6 +201,19 @@ ENV_VARS = {
     "controlnet_model": "HOTELCAP_CONTROLNET_MODEL",
     "precision": "HOTELCAP_PRECISION",
     "test_photos": "HOTELCAP_TEST_PHOTOS",
+}
+
+# Where the run config sets each of them (definitions.py's resource key, then the resource's field): what a
+# message names for a value given there, since the variable is then not what the run used.
+RUN_CONFIG_FIELDS = {
+    **{name: f"resources.settings.config.{name}" for name in (
+        "profile", "data_store", "dataset", "device", "n_hotels", "seed", "insecure_hosts", "labels", "test_photos")},
+    "clip_model": "resources.clip.config.model_name",
+    "clip_pretrained": "resources.clip.config.pretrained",
+    "diffusion_model": "resources.diffusion.config.model",
+    "ip2p_model": "resources.diffusion.config.ip2p_model",
+    "controlnet_model": "resources.diffusion.config.controlnet_model",
+    "precision": "resources.diffusion.config.precision",
 }
 
 
@@ -173,15 +239,16 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
 
 def settings_with(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """The environment's settings with some given by the run (None: not given). They pass through
-    ``load_settings`` as if they were variables, so a run that switches the profile also gets that
-    profile's defaults for everything it does not set, and every value meets the same checks."""
-    env = dict(os.environ if environ is None else environ)
+    ``load_settings`` in place of their variables, so a run that switches the profile also gets that
+    profile's defaults for everything it does not set, every value meets the same checks, and a message
+    about one names the run config's field."""
+    run: dict[str, str] = {}
     for name, value in overrides.items():
         if isinstance(value, Enum):
             value = value.value
         if value is not None:
-            env[ENV_VARS[name]] = ",".join(value) if isinstance(value, list | tuple) else str(value)
-    return load_settings(env)
+            run[name] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    return load_settings(environ, run)
 
 
 def parse_allow_local_files(value: str) -> tuple[str, ...]:
@@ -229,10 +296,11 @@ retention:
 _OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
-def unusable_folder(variable: str, folder: Path, exc: OSError, role: str) -> str:
-    """The one line for a folder a variable names that cannot be created or written."""
+def unusable_folder(origin: Origin, folder: Path, exc: OSError, role: str) -> str:
+    """The one line for a folder a setting names that cannot be created or written."""
     why = "it is a file" if folder.is_file() else exc.strerror or str(exc)
-    return f"{variable}={folder}: cannot use it as {role} ({why}); set {variable} to a folder this user can write"
+    return (f"{origin.source}={folder}: cannot use it as {role} ({why}); "
+            f"set {origin.setting} to a folder this user can write")
 
 
 def ensure_dagster_home() -> Path:
@@ -246,17 +314,18 @@ def ensure_dagster_home() -> Path:
         if not config.exists() or config.read_text() == _OLD_DAGSTER_YAML:
             config.write_text(DAGSTER_YAML)
     except OSError as exc:
-        raise ValueError(unusable_folder("DAGSTER_HOME", home, exc, "Dagster's folder")) from None
+        raise ValueError(unusable_folder(Origin("DAGSTER_HOME"), home, exc, "Dagster's folder")) from None
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
 class DeviceError(ValueError):
-    """HOTELCAP_DEVICE names a device torch does not know, or one this machine does not have."""
+    """The device setting names a device torch does not know, or one this machine does not have."""
 
 
-def resolve_device(requested: str = "auto") -> str:
-    """`auto` picks cuda, then mps, then cpu; anything else must be a torch device this machine has."""
+def resolve_device(requested: str = "auto", origin: Origin | None = None) -> str:
+    """`auto` picks cuda, then mps, then cpu; anything else must be a torch device this machine has. ``origin``:
+    where ``requested`` came from, for the error (default: HOTELCAP_DEVICE)."""
     import torch
 
     if requested == "auto":
@@ -266,18 +335,18 @@ def resolve_device(requested: str = "auto") -> str:
         if mps is not None and mps.is_available():
             return "mps"
         return "cpu"
-    hint = "set HOTELCAP_DEVICE=auto (cuda, then mps, then cpu) or cpu"
+    origin = origin or ENVIRONMENT["device"]
+    given, hint = origin.given(requested), f"set {origin.setting}=auto (cuda, then mps, then cpu) or cpu"
     try:
         device = torch.device(requested)
     except (RuntimeError, ValueError):
-        raise DeviceError(f"HOTELCAP_DEVICE={requested!r} is not a torch device (cpu, cuda, cuda:1, mps); "
-                          f"{hint}") from None
+        raise DeviceError(f"{given} is not a torch device (cpu, cuda, cuda:1, mps); {hint}") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0 or (device.index is not None and device.index >= count):
-            raise DeviceError(f"HOTELCAP_DEVICE={requested!r}, but torch sees {count} CUDA device(s) here; {hint}")
+            raise DeviceError(f"{given}, but torch sees {count} CUDA device(s) here; {hint}")
     if device.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise DeviceError(f"HOTELCAP_DEVICE={requested!r}, but torch has no MPS device here; {hint}")
+            raise DeviceError(f"{given}, but torch has no MPS device here; {hint}")
     return requested

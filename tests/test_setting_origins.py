@@ -1,0 +1,87 @@
+"""A message about a setting names where its value came from: the run config's field when the run gave it
+(the Launchpad, --config-json), the variable when the environment did, the profile when neither did."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.settings import DeviceError, load_settings, settings_with
+
+
+def test_settings_remember_where_each_value_came_from() -> None:
+    env = {"HOTELCAP_PROFILE": "demo", "HOTELCAP_LABELS": "/labels.csv", "HOTELCAP_DEVICE": "cpu"}
+    s = settings_with({"device": "tpu", "clip_pretrained": "/w.pt", "n_hotels": 4, "seed": None}, env)
+    assert s.origin("device").given(s.device) == "resources.settings.config.device='tpu'"
+    assert s.origin("clip_pretrained").source == "resources.clip.config.pretrained"
+    assert s.origin("labels").given(s.labels) == "HOTELCAP_LABELS='/labels.csv'"
+    assert s.origin("dataset").source == "the demo profile's default HOTELCAP_DATASET"
+    assert s.origin("dataset").setting == "HOTELCAP_DATASET"  # what to set to change a default
+    assert s.origin("seed").source == "the demo profile's default HOTELCAP_SEED"  # None: not given by the run
+    # Where a value came from is not part of the settings: the same values compare (and cache) as equal.
+    assert s == load_settings({**env, "HOTELCAP_DEVICE": "tpu", "HOTELCAP_CLIP_PRETRAINED": "/w.pt",
+                               "HOTELCAP_N_HOTELS": "4"})
+
+
+def test_a_bad_value_from_the_run_config_names_the_field_not_the_variable() -> None:
+    with pytest.raises(ValueError) as bad:
+        settings_with({"profile": "bogus"}, {})
+    assert str(bad.value) == "resources.settings.config.profile='bogus': expected one of hotels50k, demo"
+    with pytest.raises(ValueError) as bad:
+        settings_with({"precision": "fp8"}, {"HOTELCAP_PRECISION": "fp16"})
+    assert str(bad.value) == "resources.diffusion.config.precision='fp8': expected one of auto, fp32, fp16, bf16"
+
+
+def test_a_bad_value_from_the_environment_keeps_the_variable_in_the_message(monkeypatch) -> None:
+    with pytest.raises(ValueError) as bad:
+        settings_with({}, {"HOTELCAP_PRECISION": "fp8"})
+    assert str(bad.value) == "HOTELCAP_PRECISION='fp8': expected one of auto, fp32, fp16, bf16"
+    with pytest.raises(ValueError) as bad:
+        load_settings({"HOTELCAP_PROFILE": "bogus"})
+    assert str(bad.value) == "HOTELCAP_PROFILE='bogus': expected one of hotels50k, demo"
+    monkeypatch.setenv("HOTELCAP_DEVICE", "tpu")
+    with pytest.raises(DeviceError) as bad:
+        ClipResource().get(HotelcapSettings())
+    assert str(bad.value) == ("HOTELCAP_DEVICE='tpu' is not a torch device (cpu, cuda, cuda:1, mps); "
+                              "set HOTELCAP_DEVICE=auto (cuda, then mps, then cpu) or cpu")
+
+
+def test_every_run_config_field_named_is_a_field_of_the_resource_under_that_key() -> None:
+    from hotelcap_pipeline.definitions import defs
+    from hotelcap_pipeline.settings import ENV_VARS, RUN_CONFIG_FIELDS
+
+    assert set(RUN_CONFIG_FIELDS) == set(ENV_VARS)
+    for path in RUN_CONFIG_FIELDS.values():
+        top, key, config, field = path.split(".")
+        assert (top, config) == ("resources", "config"), path
+        assert field in type(defs.resources[key]).model_fields, path
+
+
+def _materialize(tmp_path: Path, config: dict, *select: str) -> subprocess.CompletedProcess:
+    from hotelcap_pipeline.settings import DEMO_DIR
+
+    env = {**os.environ, "HOTELCAP_PROFILE": "demo", "HOTELCAP_DATASET": str(DEMO_DIR / "dataset"),
+           "HOTELCAP_DATA_STORE": str(tmp_path / "store"), "DAGSTER_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "-m", "hotelcap_pipeline.cli", "materialize",
+                           *(["--select", ",".join(select)] if select else []), "--config-json", json.dumps(config)],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_materialize_names_the_run_config_field_before_the_run(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    done = _materialize(tmp_path, {"resources": {"settings": {"config": {"data_store": str(a_file)}}}}, "chains")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"resources.settings.config.data_store={a_file}: cannot use it as the data store folder (it is a file); "
+        "set resources.settings.config.data_store to a folder this user can write")
+    done = _materialize(tmp_path, {"resources": {"settings": {"config": {"profile": "bogus"}}}}, "chains")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "--config-json: resources.settings.config.profile='bogus': expected one of hotels50k, demo")
