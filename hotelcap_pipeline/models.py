@@ -5,9 +5,10 @@ models are found (or built) the same way everywhere. The demo's CLIP is a shippe
 through the local-checkpoint path a user's own checkpoint takes.
 
 A model that cannot be had is a ``ModelUnavailableError`` with one line: what was tried, why, and which
-variable or file to provide. The hub is asked at most once per process whether it is reachable (a
-2-second connection attempt, skipped when ``HF_HUB_OFFLINE`` is set); offline, hub ids are served from the
-local Hugging Face cache or refused at once, never retried for a minute.
+setting (the run config's field or the variable the value came from) or file to provide. The hub is asked
+at most once per process whether it is reachable (a 2-second connection attempt, skipped when
+``HF_HUB_OFFLINE`` is set); offline, hub ids are served from the local Hugging Face cache or refused at
+once, never retried for a minute.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from hotelcap_pipeline.settings import (
     DEMO_CONTROLNET_MODEL,
     DEMO_DIFFUSION_MODEL,
     DEMO_IP2P_MODEL,
+    ENVIRONMENT,
+    Origin,
+    Origins,
     Settings,
 )
 from hotelcap_pipeline.store import DataStore
@@ -134,8 +138,9 @@ def clip_weights(settings: Settings) -> str:
     if settings.clip_model.startswith(("hf-hub:", "local-dir:")) or Path(settings.clip_model).expanduser().is_dir():
         return settings.clip_pretrained  # the folder or hub repo carries its weights
     if not settings.clip_pretrained:
+        pretrained = settings.origin("clip_pretrained")
         raise ModelUnavailableError(
-            f"HOTELCAP_CLIP_PRETRAINED is empty for model {settings.clip_model!r}: give an open_clip pretrained "
+            f"{pretrained.source} is empty for model {settings.clip_model!r}: give an open_clip pretrained "
             "tag or the path of a checkpoint"
         )
     checkpoint = Path(settings.clip_pretrained).expanduser()
@@ -151,13 +156,13 @@ def _weights_in(folder: Path) -> Path | None:
     return next((folder / n for n in OPEN_CLIP_WEIGHTS if (folder / n).is_file()), None)
 
 
-def _local_dir_source(folder: Path, label: str) -> ClipSource:
+def _local_dir_source(folder: Path, label: str, pretrained: Origin) -> ClipSource:
     from hotelcap_pipeline.tagging.clip_model import file_sha256
 
     if not (folder / OPEN_CLIP_CONFIG).is_file():
         raise ModelUnavailableError(
             f"CLIP folder {folder} holds no {OPEN_CLIP_CONFIG}: give an open_clip hub snapshot folder "
-            f"(with {OPEN_CLIP_CONFIG} and {OPEN_CLIP_WEIGHTS[0]}) or set HOTELCAP_CLIP_PRETRAINED to a checkpoint file"
+            f"(with {OPEN_CLIP_CONFIG} and {OPEN_CLIP_WEIGHTS[0]}) or set {pretrained.setting} to a checkpoint file"
         )
     weights = _weights_in(folder)
     if weights is None:
@@ -220,16 +225,19 @@ def _tag_options(model_name: str, tag: str) -> tuple[tuple[str, object], ...]:
     return tuple((arg, cfg[key]) for key, arg in names.items() if key in cfg)
 
 
-def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
+def resolve_clip(model_name: str, pretrained: str, origins: Origins = ENVIRONMENT) -> ClipSource:
     """Where the CLIP comes from, checked before any download: a tag, a checkpoint, an open_clip folder
-    (``local-dir:`` or a hub snapshot folder) or an ``hf-hub:`` repo (from the local cache when offline)."""
+    (``local-dir:`` or a hub snapshot folder) or an ``hf-hub:`` repo (from the local cache when offline).
+    ``origins`` says where the two came from (clip_model, clip_pretrained), for the errors."""
     import open_clip
 
     from hotelcap_pipeline.tagging.clip_model import clip_model_id, register_model_configs
 
+    weights_origin = origins["clip_pretrained"]
+    model_setting, weights_setting = origins["clip_model"].setting, weights_origin.setting
     if model_name.startswith("local-dir:"):
         folder = Path(model_name.removeprefix("local-dir:")).expanduser()
-        return _local_dir_source(folder, folder.name)
+        return _local_dir_source(folder, folder.name, weights_origin)
     if model_name.startswith("hf-hub:"):
         repo = model_name.removeprefix("hf-hub:")
         if not hub_offline():
@@ -239,31 +247,31 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
             raise ModelUnavailableError(
                 f"CLIP {model_name!r} is not in the local Hugging Face cache ({hf_cache_dir()}) and "
                 f"{_offline_reason()}: "
-                f"set HOTELCAP_CLIP_MODEL to a local open_clip folder (with {OPEN_CLIP_CONFIG}), or HF_HOME to a "
+                f"set {model_setting} to a local open_clip folder (with {OPEN_CLIP_CONFIG}), or HF_HOME to a "
                 "cache that holds it"
             )
-        source = _local_dir_source(snapshot, model_name)
+        source = _local_dir_source(snapshot, model_name, weights_origin)
         return ClipSource(source.model_name, "", model_name)
     for candidate in (model_name, pretrained):
         if candidate and Path(candidate).expanduser().is_dir():
             folder = Path(candidate).expanduser()
-            return _local_dir_source(folder, folder.name)
+            return _local_dir_source(folder, folder.name, weights_origin)
     register_model_configs()
     if model_name not in open_clip.list_models():
         raise ModelUnavailableError(
-            f"unknown open_clip architecture {model_name!r}: set HOTELCAP_CLIP_MODEL to one of "
+            f"unknown open_clip architecture {model_name!r}: set {model_setting} to one of "
             "open_clip.list_models(), an hf-hub:org/repo name or a local open_clip folder"
         )
     if not pretrained:
         raise ModelUnavailableError(
-            f"no weights given for {model_name!r}: set HOTELCAP_CLIP_PRETRAINED to a pretrained tag or a "
+            f"no weights given for {model_name!r}: set {weights_setting} to a pretrained tag or a "
             "checkpoint path"
         )
     local = Path(pretrained).expanduser()
     if local.is_file():
         if is_torchscript(local):
             raise ModelUnavailableError(
-                f"HOTELCAP_CLIP_PRETRAINED={pretrained} is {TORCHSCRIPT_REFUSED}: set it to open_clip weights "
+                f"{weights_origin.source}={pretrained} is {TORCHSCRIPT_REFUSED}: set it to open_clip weights "
                 f"(a state dict .pt/.bin or .safetensors) or to a pretrained tag of {model_name}"
             )
         return ClipSource(model_name, str(local), clip_model_id(model_name, pretrained))
@@ -271,13 +279,13 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
     if pretrained not in tags:
         if "/" in pretrained or pretrained.startswith(("~", ".")) or Path(pretrained).suffix in CLIP_SUFFIXES:
             raise ModelUnavailableError(
-                f"HOTELCAP_CLIP_PRETRAINED={pretrained}: no such checkpoint file; set it to an open_clip "
+                f"{weights_origin.source}={pretrained}: no such checkpoint file; set it to an open_clip "
                 "checkpoint (.pt, .bin, .safetensors) or a pretrained tag of "
                 f"{model_name} ({', '.join(tags) or 'none'})"
             )
         raise ModelUnavailableError(
             f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model_name} "
-            f"(tags: {', '.join(tags) or 'none'}): set HOTELCAP_CLIP_PRETRAINED"
+            f"(tags: {', '.join(tags) or 'none'}): set {weights_setting}"
         )
     options = _tag_options(model_name, pretrained)
     if hub_offline():
@@ -285,13 +293,13 @@ def resolve_clip(model_name: str, pretrained: str) -> ClipSource:
         if cached is None:
             raise ModelUnavailableError(
                 f"CLIP {model_name}/{pretrained} is not in the local cache ({hf_cache_dir()}) and {_offline_reason()}: "
-                "set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME to a cache holding it)"
+                f"set {weights_setting}=/path/to/open_clip_model.safetensors (or HF_HOME to a cache holding it)"
             )
         if is_torchscript(cached):
             # Only ~/.cache/clip can hold one: open_clip fetches these tags from the hub as plain weights.
             raise ModelUnavailableError(
                 f"CLIP {model_name}/{pretrained}: the only local copy, {cached}, is {TORCHSCRIPT_REFUSED}, and "
-                f"{_offline_reason()}: set HOTELCAP_CLIP_PRETRAINED=/path/to/open_clip_model.safetensors (or HF_HOME "
+                f"{_offline_reason()}: set {weights_setting}=/path/to/open_clip_model.safetensors (or HF_HOME "
                 "to a cache holding the tag)"
             )
         return ClipSource(model_name, str(cached), clip_model_id(model_name, pretrained), options)
@@ -371,35 +379,37 @@ def _folder_variant(folder: Path, prefer_half: bool) -> str | None:
     return None
 
 
-def resolve_diffusion(model: str, variable: str, *, prefer_half: bool = False) -> DiffusionSource:
+def resolve_diffusion(model: str, origin: Origin, *, prefer_half: bool = False) -> DiffusionSource:
     """Check that ``model`` (a diffusers folder, a single-file checkpoint or a hub id) can be loaded here,
-    without loading it. ``variable`` names the setting to change in the error."""
+    without loading it. ``origin``: where ``model`` came from, named in the error."""
+    named = f"{origin.source}={model}"
     if not model:
-        raise ModelUnavailableError(f"{variable} is empty: set it to a diffusers folder, a checkpoint file or a hub id")
+        raise ModelUnavailableError(
+            f"{origin.source} is empty: set it to a diffusers folder, a checkpoint file or a hub id")
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix not in SINGLE_FILE_SUFFIXES:
             raise ModelUnavailableError(
-                f"{variable}={model}: a file, but not a single-file checkpoint ({', '.join(SINGLE_FILE_SUFFIXES)})"
+                f"{named}: a file, but not a single-file checkpoint ({', '.join(SINGLE_FILE_SUFFIXES)})"
             )
         return DiffusionSource(model, str(path), "single_file")
     if path.is_dir():
         if not (path / "model_index.json").is_file() and not (path / "config.json").is_file():
             raise ModelUnavailableError(
-                f"{variable}={model}: the folder holds neither model_index.json (a diffusers pipeline) nor "
+                f"{named}: the folder holds neither model_index.json (a diffusers pipeline) nor "
                 "config.json (a diffusers model); give the diffusers folder itself or a .safetensors/.ckpt file"
             )
         return DiffusionSource(model, str(path), "folder", _folder_variant(path, prefer_half))
     if looks_like_path(model):
         raise ModelUnavailableError(
-            f"{variable}={model}: no such file or folder; set it to a local diffusers folder, a single-file "
+            f"{named}: no such file or folder; set it to a local diffusers folder, a single-file "
             "checkpoint (.safetensors, .ckpt) or a hub id"
         )
     if hub_offline():
         snapshot = cached_snapshot(model)
         if snapshot is None:
             raise ModelUnavailableError(
-                f"{variable}={model}: not in the local Hugging Face cache ({hf_cache_dir()}) and {_offline_reason()}; "
+                f"{named}: not in the local Hugging Face cache ({hf_cache_dir()}) and {_offline_reason()}; "
                 "set it to a local diffusers folder or single-file checkpoint (.safetensors, .ckpt), or HF_HOME to a "
                 "cache that holds it"
             )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+from hotelcap_pipeline.defs.resources import ClipResource, DiffusionResource, HotelcapSettings
+from hotelcap_pipeline.models import ModelUnavailableError
 from hotelcap_pipeline.settings import DeviceError, load_settings, settings_with
 
 
@@ -36,6 +37,14 @@ def test_a_bad_value_from_the_run_config_names_the_field_not_the_variable() -> N
     with pytest.raises(ValueError) as bad:
         settings_with({"precision": "fp8"}, {"HOTELCAP_PRECISION": "fp16"})
     assert str(bad.value) == "resources.diffusion.config.precision='fp8': expected one of auto, fp32, fp16, bf16"
+
+
+def test_a_bad_device_from_the_run_config_names_the_field(monkeypatch) -> None:
+    monkeypatch.setenv("HOTELCAP_DEVICE", "cpu")
+    with pytest.raises(DeviceError) as bad:
+        ClipResource().get(HotelcapSettings(device="tpu"))  # the device is checked before any model loads
+    assert str(bad.value) == ("resources.settings.config.device='tpu' is not a torch device (cpu, cuda, cuda:1, mps); "
+                              "set resources.settings.config.device=auto (cuda, then mps, then cpu) or cpu")
 
 
 def test_a_bad_value_from_the_environment_keeps_the_variable_in_the_message(monkeypatch) -> None:
@@ -63,6 +72,58 @@ def test_every_run_config_field_named_is_a_field_of_the_resource_under_that_key(
         assert field in type(defs.resources[key]).model_fields, path
 
 
+def test_the_model_resources_name_their_own_fields(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOTELCAP_CLIP_MODEL", "ViT-B-32")
+    monkeypatch.setenv("HOTELCAP_CLIP_PRETRAINED", "laion2b_s34b_b79k")
+    settings = HotelcapSettings()
+    with pytest.raises(ModelUnavailableError) as bad:
+        ClipResource(pretrained=str(tmp_path / "missing.pt")).get(settings)
+    assert str(bad.value).startswith(f"resources.clip.config.pretrained={tmp_path / 'missing.pt'}: no such checkpoint")
+    with pytest.raises(ModelUnavailableError) as bad:
+        ClipResource(model_name="no-such-arch").get(settings)
+    assert "set resources.clip.config.model_name to one of" in str(bad.value)
+
+    missing = {"model": str(tmp_path / "sd"), "ip2p_model": str(tmp_path / "ip2p"),
+               "controlnet_model": str(tmp_path / "canny")}
+    editors = DiffusionResource(**missing).get(settings)
+    assert editors.unavailable("img2img") == (f"resources.diffusion.config.model={tmp_path / 'sd'}: no such file or "
+                                              "folder; set it to a local diffusers folder, a single-file checkpoint "
+                                              "(.safetensors, .ckpt) or a hub id")
+    assert (editors.unavailable("instruct-pix2pix") or "").startswith(
+        f"resources.diffusion.config.ip2p_model={tmp_path / 'ip2p'}: no such file or folder")
+
+
+def test_a_controlnet_series_fails_the_stage_only_when_the_base_model_is_missing(tmp_path: Path) -> None:
+    from hotelcap_pipeline.edits.render import _unavailable_series
+    from hotelcap_pipeline.edits.series import load_series
+
+    controlnet = [s for s in load_series() if s.mode == "controlnet"][:1]
+    assert controlnet, "the edit series include a ControlNet one"
+    settings = HotelcapSettings()
+    base = tmp_path / "sd"
+    with pytest.raises(ModelUnavailableError, match=r"^resources\.diffusion\.config\.model="):
+        _unavailable_series(controlnet, DiffusionResource(
+            model=str(base), ip2p_model=str(tmp_path / "ip2p"), controlnet_model=str(tmp_path / "canny")
+        ).get(settings))
+    base.mkdir()
+    (base / "model_index.json").write_text("{}")
+    img2img = [s for s in load_series() if s.mode == "img2img"][:1]
+    skipped = _unavailable_series([*controlnet, *img2img], DiffusionResource(
+        model=str(base), ip2p_model=str(tmp_path / "ip2p"), controlnet_model=str(tmp_path / "canny")
+    ).get(settings))
+    assert list(skipped) == [controlnet[0].name]
+    assert "resources.diffusion.config.controlnet_model=" in skipped[controlnet[0].name]
+
+
+def test_labels_from_the_run_config_are_named_as_such(tmp_path: Path) -> None:
+    from hotelcap_pipeline.tagging.labels import read_labels
+    from hotelcap_pipeline.yaml_input import InputFileError
+
+    s = HotelcapSettings(labels=str(tmp_path / "labels.csv")).settings()
+    with pytest.raises(InputFileError, match=r"; resources\.settings\.config\.labels names it: fix the path"):
+        read_labels(s.labels, ["bed"], s.origin("labels"))
+
+
 def _materialize(tmp_path: Path, config: dict, *select: str) -> subprocess.CompletedProcess:
     from hotelcap_pipeline.settings import DEMO_DIR
 
@@ -71,6 +132,16 @@ def _materialize(tmp_path: Path, config: dict, *select: str) -> subprocess.Compl
     return subprocess.run([sys.executable, "-m", "hotelcap_pipeline.cli", "materialize",
                            *(["--select", ",".join(select)] if select else []), "--config-json", json.dumps(config)],
                           env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_materialize_names_the_run_config_field_of_a_bad_value(tmp_path: Path) -> None:
+    missing = tmp_path / "no-dataset.tar.gz"
+    done = _materialize(tmp_path, {"resources": {"settings": {"config": {"dataset": str(missing)}}}}, "chains")
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (f"FAILED: metadata_tables: resources.settings.config.dataset={str(missing)!r}: "
+                    "no such file or folder")
+    assert "HOTELCAP_DATASET" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_materialize_names_the_run_config_field_before_the_run(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 One source of values: ``settings.load_settings`` reads the HOTELCAP_* variables (and the profile's
 defaults) when a run starts, not when the code location loads. A field set here (the Launchpad,
-``--config-json``) overrides its variable for one run and meets the same checks; a field left empty
-takes the variable.
+``--config-json``) overrides its variable for one run and meets the same checks, and a message about it
+names the field (``resources.settings.config.device``), not the variable; a field left empty takes the variable.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from hotelcap_pipeline.models import clip_weights, diffusion_sources
-from hotelcap_pipeline.settings import Settings, settings_with
+from hotelcap_pipeline.settings import Origins, Settings, settings_with
 from hotelcap_pipeline.store import DataStore
 
 # The CLIP autocast choices (tagging.clip_model's PRECISIONS), named here so the config offers only these.
@@ -147,15 +147,16 @@ class ClipResource(dg.ConfigurableResource):
     def get(self, settings: HotelcapSettings) -> Any:
         """The model for this run's settings (the demo loads its shipped checkpoint)."""
         s = settings.settings(clip_model=self.model_name, clip_pretrained=self.pretrained)
-        return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision)
+        origins = s.origins.only("clip_model", "clip_pretrained", "device")
+        return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision, origins)
 
 
 @functools.cache
-def _load_clip(model_name: str, weights: str, device: str, precision: Precision) -> Any:
+def _load_clip(model_name: str, weights: str, device: str, precision: Precision, origins: Origins) -> Any:
     # Cached per process: every asset (and every run of an in-process executor) shares one model.
     from hotelcap_pipeline.tagging.clip_model import load_clip
 
-    return load_clip(model_name, weights, device, precision=precision)
+    return load_clip(model_name, weights, device, precision=precision, origins=origins)
 
 
 class DiffusionResource(dg.ConfigurableResource):
@@ -192,14 +193,16 @@ class DiffusionResource(dg.ConfigurableResource):
     def get(self, settings: HotelcapSettings) -> Any:
         s = self.run_settings(settings)
         sources = diffusion_sources(s, s.ip2p_model, s.controlnet_model)
-        return _load_diffusion(*sources, s.device, s.precision, self.attention_slicing)
+        origins = s.origins.only("diffusion_model", "ip2p_model", "controlnet_model", "device")
+        return _load_diffusion(*sources, s.device, s.precision, self.attention_slicing, origins)
 
 
 @functools.cache
 def _load_diffusion(
-    model: str, ip2p: str, controlnet: str, device: str, precision: str, attention_slicing: bool | None
+    model: str, ip2p: str, controlnet: str, device: str, precision: str, attention_slicing: bool | None,
+    origins: Origins,
 ) -> Any:
     from hotelcap_pipeline.edits.pipeline import DiffusionEditors
 
     return DiffusionEditors(model, ip2p_model=ip2p, controlnet_model=controlnet, device=device,
-                            precision=precision, attention_slicing=attention_slicing)
+                            precision=precision, attention_slicing=attention_slicing, origins=origins)

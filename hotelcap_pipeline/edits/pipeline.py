@@ -16,8 +16,8 @@ never passed off as an edit.
 Models load from a diffusers folder (fp16-only folders through ``variant="fp16"``), a single-file
 checkpoint (``.safetensors``/``.ckpt``, through ``from_single_file``) or a hub id, as
 ``hotelcap_pipeline.models.resolve_diffusion`` finds them; one that cannot load raises
-``ModelUnavailableError``. Precision (``HOTELCAP_PRECISION``): ``auto`` is fp16 UNet and text encoder with
-an fp32 VAE on cuda and mps (SD's VAE overflows in fp16), fp32 on cpu.
+``ModelUnavailableError`` naming the setting it came from. Precision (``HOTELCAP_PRECISION``): ``auto`` is
+fp16 UNet and text encoder with an fp32 VAE on cuda and mps (SD's VAE overflows in fp16), fp32 on cpu.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from hotelcap_pipeline.settings import (
     DEFAULT_CONTROLNET_MODEL,
     DEFAULT_IP2P_MODEL,
     DIFFUSION_PRECISIONS,
+    ENVIRONMENT,
+    Origin,
+    Origins,
     resolve_device,
 )
 from hotelcap_pipeline.store import first_line
@@ -336,13 +339,15 @@ class DiffusionEditor:
             },
         )
 
-    def with_controlnet(self, controlnet: str) -> DiffusionEditor:
-        """A ControlNet img2img editor sharing this img2img pipeline's components."""
+    def with_controlnet(self, controlnet: str, origin: Origin | None = None) -> DiffusionEditor:
+        """A ControlNet img2img editor sharing this img2img pipeline's components; ``origin``: where
+        ``controlnet`` came from, named in errors (default: its variable)."""
         if self.mode != "img2img":
             raise ValueError(f"a ControlNet goes on the base img2img model, not on a {self.mode!r} editor")
         from diffusers import AutoPipelineForImage2Image, ControlNetModel
 
-        source = resolve_diffusion(controlnet, "HOTELCAP_CONTROLNET_MODEL", prefer_half=self.dtype != torch.float32)
+        origin = origin or ENVIRONMENT[MODEL_FIELDS["controlnet"]]
+        source = resolve_diffusion(controlnet, origin, prefer_half=self.dtype != torch.float32)
         try:
             if source.kind == "single_file":
                 from hotelcap_pipeline.edits.sd_configs import controlnet_config_folder
@@ -357,7 +362,7 @@ class DiffusionEditor:
         except Exception as exc:  # any failure to build it means this ControlNet is unavailable here
             raise ControlNetUnavailableError(
                 f"cannot load ControlNet {controlnet!r} ({source.kind}): {first_line(exc)}; "
-                "set HOTELCAP_CONTROLNET_MODEL to a diffusers ControlNet folder, checkpoint file or hub id"
+                f"set {origin.setting} to a diffusers ControlNet folder, checkpoint file or hub id"
             ) from exc
         pipe = AutoPipelineForImage2Image.from_pipe(self.pipe, controlnet=net).to(self.device)
         pipe.set_progress_bar_config(disable=True)
@@ -389,10 +394,11 @@ def _from_pretrained(load: Any, source: DiffusionSource, kwargs: dict[str, Any])
         return load(source.location, **kwargs)
 
 
-VARIABLES: dict[EditMode, str] = {
-    "img2img": "HOTELCAP_DIFFUSION_MODEL",
-    "instruct-pix2pix": "HOTELCAP_IP2P_MODEL",
-    "controlnet": "HOTELCAP_CONTROLNET_MODEL",
+# The Settings field of each mode's own model: what a message about that model names (through its origin).
+MODEL_FIELDS: dict[EditMode, str] = {
+    "img2img": "diffusion_model",
+    "instruct-pix2pix": "ip2p_model",
+    "controlnet": "controlnet_model",
 }
 
 
@@ -422,18 +428,21 @@ def load_diffusion(
     controlnet: str | None = None,
     precision: str = "auto",
     attention_slicing: bool | None = None,
+    origins: Origins = ENVIRONMENT,
 ) -> DiffusionEditor:
     """Load ``model`` (diffusers folder, single-file checkpoint or hub id) for ``mode`` as a user would.
 
     ``controlnet`` (mode ``controlnet`` only) is the ControlNet's folder, file or hub id; ``model`` is then
     the base SD checkpoint. ``precision``: see ``precision_dtypes``; ``attention_slicing`` defaults to on
-    for MPS, where unified memory is tight. Raises ``ModelUnavailableError`` when the model cannot load.
+    for MPS, where unified memory is tight. Raises ``ModelUnavailableError`` when the model cannot load,
+    naming the model's setting as ``origins`` (where each value came from) has it.
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode == "controlnet":
-        base = load_diffusion(model, device, precision=precision, attention_slicing=attention_slicing)
-        return base.with_controlnet(controlnet or DEFAULT_CONTROLNET_MODEL)
+        base = load_diffusion(model, device, precision=precision, attention_slicing=attention_slicing,
+                              origins=origins)
+        return base.with_controlnet(controlnet or DEFAULT_CONTROLNET_MODEL, origins[MODEL_FIELDS["controlnet"]])
     if controlnet is not None:
         raise ValueError("controlnet= is only for mode='controlnet'")
     from diffusers import (
@@ -442,9 +451,10 @@ def load_diffusion(
         StableDiffusionInstructPix2PixPipeline,
     )
 
-    resolved = resolve_device(device)
+    resolved = resolve_device(device, origins["device"])
     dtype, vae_dtype = precision_dtypes(precision, resolved)
-    source = resolve_diffusion(model, VARIABLES[mode], prefer_half=dtype != torch.float32)
+    origin = origins[MODEL_FIELDS[mode]]
+    source = resolve_diffusion(model, origin, prefer_half=dtype != torch.float32)
     loader: Any = StableDiffusionInstructPix2PixPipeline if mode == "instruct-pix2pix" else AutoPipelineForImage2Image
     kwargs: dict[str, Any] = {**dtype_kwargs(dtype)}
     try:
@@ -460,7 +470,7 @@ def load_diffusion(
     except Exception as exc:  # any failure to build the pipeline means this model is unavailable here
         raise ModelUnavailableError(
             f"cannot load diffusion model {model!r} ({source.kind}"
-            f"{', variant ' + source.variant if source.variant else ''}): {first_line(exc)}; set {VARIABLES[mode]} "
+            f"{', variant ' + source.variant if source.variant else ''}): {first_line(exc)}; set {origin.setting} "
             "to a diffusers folder, a single-file checkpoint (.safetensors, .ckpt) or a hub id"
         ) from exc
     pipe = pipe.to(resolved)
@@ -478,6 +488,7 @@ class _LoadOptions(TypedDict):
     device: str
     precision: str
     attention_slicing: bool | None
+    origins: Origins
 
 
 # Editors that share one pipeline's components: loading one of the other group releases this group.
@@ -485,7 +496,7 @@ _GROUP: dict[EditMode, str] = {"img2img": "base", "controlnet": "base", "instruc
 
 
 def uses_base_model(mode: EditMode) -> bool:
-    """Whether ``mode`` runs on the base model (HOTELCAP_DIFFUSION_MODEL)."""
+    """Whether ``mode`` runs on the base model (the diffusion_model setting)."""
     return _GROUP[mode] == "base"
 
 
@@ -505,11 +516,14 @@ class DiffusionEditors:
         device: str = "auto",
         precision: str = "auto",
         attention_slicing: bool | None = None,
+        origins: Origins = ENVIRONMENT,
     ) -> None:
         self.model = model
         self.ip2p_model = ip2p_model
         self.controlnet_model = controlnet_model
-        self._load = _LoadOptions(device=device, precision=precision, attention_slicing=attention_slicing)
+        self.origins = origins  # where the models and device came from, for the errors
+        self._load = _LoadOptions(device=device, precision=precision, attention_slicing=attention_slicing,
+                                  origins=origins)
         self._editors: dict[EditMode, DiffusionEditor] = {}
 
     def model_for(self, mode: EditMode) -> str:
@@ -524,16 +538,13 @@ class DiffusionEditors:
     def unavailable(self, mode: EditMode) -> str | None:
         """Why ``mode``'s models cannot be loaded here (checked without loading them), or None."""
         needed = {
-            "img2img": [(self.model, "HOTELCAP_DIFFUSION_MODEL")],
-            "controlnet": [
-                (self.model, "HOTELCAP_DIFFUSION_MODEL"),
-                (self.controlnet_model, "HOTELCAP_CONTROLNET_MODEL"),
-            ],
-            "instruct-pix2pix": [(self.ip2p_model, "HOTELCAP_IP2P_MODEL")],
+            "img2img": [(self.model, "diffusion_model")],
+            "controlnet": [(self.model, "diffusion_model"), (self.controlnet_model, "controlnet_model")],
+            "instruct-pix2pix": [(self.ip2p_model, "ip2p_model")],
         }[mode]
-        for model, variable in needed:
+        for model, name in needed:
             try:
-                resolve_diffusion(model, variable)
+                resolve_diffusion(model, self.origins[name])
             except ModelUnavailableError as exc:
                 return str(exc)
         return None
@@ -554,7 +565,8 @@ class DiffusionEditors:
             if mode == "img2img":
                 self._editors[mode] = load_diffusion(self.model, **self._load)
             elif mode == "controlnet":
-                self._editors[mode] = self.editor_for("img2img").with_controlnet(self.controlnet_model)
+                self._editors[mode] = self.editor_for("img2img").with_controlnet(
+                    self.controlnet_model, self.origins["controlnet_model"])
             else:
                 self._editors[mode] = load_diffusion(self.ip2p_model, mode=mode, **self._load)
         return self._editors[mode]

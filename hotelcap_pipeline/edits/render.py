@@ -277,7 +277,7 @@ def _missing_subject(s: EditSeries, tags: Sequence[str] | None) -> str | None:
 def _unavailable_series(series: Sequence[EditSeries], diffusion: EditorSource) -> dict[str, str]:
     """Series whose model cannot be had here, each with the reason; checked before any photo is touched.
 
-    The base model (HOTELCAP_DIFFUSION_MODEL) missing fails the stage; a missing InstructPix2Pix or
+    The base model (the diffusion_model setting) missing fails the stage; a missing InstructPix2Pix or
     ControlNet model skips only the series that need it. Nothing left to render fails the stage too.
     """
     reasons: dict[str, str] = {}
@@ -285,7 +285,8 @@ def _unavailable_series(series: Sequence[EditSeries], diffusion: EditorSource) -
         why = diffusion.unavailable(s.mode)
         if why is None:
             continue
-        if s.mode == "img2img" or "HOTELCAP_DIFFUSION_MODEL" in why:
+        # A ControlNet series is checked base model first: the base model's own reason means it is the one missing.
+        if s.mode == "img2img" or (s.mode == "controlnet" and why == diffusion.unavailable("img2img")):
             raise ModelUnavailableError(why)
         reasons[s.name] = f"series skipped: {why}"
     if series and len(reasons) == len(series):

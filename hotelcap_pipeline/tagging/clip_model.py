@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hotelcap_pipeline.settings import resolve_device
+from hotelcap_pipeline.settings import ENVIRONMENT, Origins, resolve_device
 
 # Extra open_clip architectures shipped with the project (the demo's CLIP trained on the synthetic world).
 MODEL_CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
@@ -190,22 +190,24 @@ def _load_failure(exc: BaseException) -> str:
     return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
-def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precision: str = "fp32") -> ClipModel:
+def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precision: str = "fp32",
+              origins: Origins = ENVIRONMENT) -> ClipModel:
     """Build an open_clip model and load its weights: a pretrained tag, a local checkpoint file, an open_clip
     folder (``local-dir:`` or a hub snapshot folder holding open_clip_config.json) or an ``hf-hub:`` repo.
 
     Offline (``HF_HUB_OFFLINE`` or no answer from the hub) tags and repos come from the local cache only.
     ``precision`` selects an optional autocast (``bf16`` on cpu/cuda, ``fp16`` on cuda/mps); the weights
     stay in fp32 and the embeddings are returned as float32 either way. A model that cannot be had raises
-    ``ModelUnavailableError`` with one line saying what to set.
+    ``ModelUnavailableError`` with one line saying what to set; ``origins`` says where the model, weights and
+    device came from (the run config or the variables), so that the line names the place the user set them.
     """
     import open_clip
 
     from hotelcap_pipeline.models import ModelUnavailableError, resolve_clip
 
-    resolved = resolve_device(device)
+    resolved = resolve_device(device, origins["device"])
     autocast_dtype = _check_precision(precision, resolved)
-    source = resolve_clip(model_name, pretrained)
+    source = resolve_clip(model_name, pretrained, origins)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             source.model_name,
@@ -218,7 +220,8 @@ def load_clip(model_name: str, pretrained: str, device: str = "auto", *, precisi
     except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError) as exc:
         raise ModelUnavailableError(
             f"cannot load CLIP {source.model_id!r} from {source.pretrained or source.model_name}: "
-            f"{_load_failure(exc)} (HOTELCAP_CLIP_MODEL names the architecture, HOTELCAP_CLIP_PRETRAINED the weights)"
+            f"{_load_failure(exc)} ({origins['clip_model'].setting} names the architecture, "
+            f"{origins['clip_pretrained'].setting} the weights)"
         ) from exc
     model.eval()
     return ClipModel(

@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.figures import figure_png, new_figure
+from hotelcap_pipeline.settings import ENVIRONMENT, Origin
 from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags, captions_for
 from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.tags import decide_tags
@@ -140,14 +141,17 @@ def _caption_row(
 
 
 def evaluate_tags(
-    image_tags: pl.DataFrame, labels: pl.DataFrame, labels_order: Sequence[str], *, seed: int = 0
+    image_tags: pl.DataFrame, labels: pl.DataFrame, labels_order: Sequence[str], *, seed: int = 0,
+    labels_origin: Origin | None = None,
 ) -> pl.DataFrame:
-    """The ``tag_evaluation`` table: one row per (method, split, tag), plus a caption row per method."""
+    """The ``tag_evaluation`` table: one row per (method, split, tag), plus a caption row per method.
+    ``labels_origin``: the setting that named the labels file (default: HOTELCAP_LABELS), for the error."""
     labelled = image_tags.join(labels.rename({"tags": "true_tags"}), on="image_id", how="inner")
     if labelled.is_empty():
+        named = (labels_origin or ENVIRONMENT["labels"]).source
         raise InputFileError(
             f"none of the {labels.height} labelled image ids is among the {image_tags['image_id'].n_unique()} "
-            "tagged photos: the labels file (HOTELCAP_LABELS) belongs to another collection"
+            f"tagged photos: the labels file ({named}) belongs to another collection"
         )
     columns = [score_column(label) for label in labels_order]
     rows: list[dict] = []

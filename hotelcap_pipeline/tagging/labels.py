@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from hotelcap_pipeline.settings import ENVIRONMENT, Origin
 from hotelcap_pipeline.yaml_input import InputFileError
 
 if TYPE_CHECKING:
@@ -27,9 +28,10 @@ def _split(cell: str | None) -> list[str]:
     return [w.strip().lower() for w in (cell or "").split(";") if w.strip()]
 
 
-def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
+def read_labels(path: str | Path, labels: Sequence[str], origin: Origin | None = None) -> pl.DataFrame:
     """The labels file as a table (image_id, tags, room_kind, conditions); an unusable file raises
-    ``InputFileError`` naming the file and line."""
+    ``InputFileError`` naming the file and line, and ``origin``, the setting that named the file (default:
+    HOTELCAP_LABELS)."""
     path = Path(path)
     known = set(labels)
     try:
@@ -67,8 +69,8 @@ def read_labels(path: str | Path, labels: Sequence[str]) -> pl.DataFrame:
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputFileError(
-            f"{path}: cannot read the labels file ({why}); HOTELCAP_LABELS names it: fix the path, or unset "
-            "it to skip the evaluation"
+            f"{path}: cannot read the labels file ({why}); {(origin or ENVIRONMENT['labels']).source} names it: "
+            "fix the path, or unset it to skip the evaluation"
         ) from None
     if not rows:
         raise InputFileError(f"{path}: no labelled photos")

@@ -19,6 +19,7 @@ from hotelcap_pipeline.edits.pipeline import (
 from hotelcap_pipeline.edits.render import render_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.models import ModelUnavailableError, resolve_diffusion
+from hotelcap_pipeline.settings import ENVIRONMENT
 
 EDIT = {"prompt": "a hotel room at night", "negative_prompt": "", "guidance": 7.5, "steps": 4}
 
@@ -81,7 +82,7 @@ def test_fp16_only_folder_loads_through_the_variant(tiny_models, tmp_path: Path,
     folder = tmp_path / "sd-fp16"
     pipe.save_pretrained(folder, variant="fp16")
     assert not list(folder.rglob("diffusion_pytorch_model.safetensors"))
-    assert resolve_diffusion(str(folder), "HOTELCAP_DIFFUSION_MODEL").variant == "fp16"
+    assert resolve_diffusion(str(folder), ENVIRONMENT["diffusion_model"]).variant == "fp16"
     editor = load_diffusion(str(folder), "cpu")
     out = editor.edit(make_room(0, (64, 64)), **EDIT, strength=0.5, seed=0, size=(64, 64))
     assert out.image.size == (64, 64)
@@ -90,7 +91,7 @@ def test_fp16_only_folder_loads_through_the_variant(tiny_models, tmp_path: Path,
 def test_a_folder_that_is_not_a_diffusers_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "weights").mkdir()
     with pytest.raises(ModelUnavailableError, match=r"neither model_index\.json"):
-        resolve_diffusion(str(tmp_path / "weights"), "HOTELCAP_DIFFUSION_MODEL")
+        resolve_diffusion(str(tmp_path / "weights"), ENVIRONMENT["diffusion_model"])
     junk = tmp_path / "v1-5-pruned-emaonly.safetensors"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelUnavailableError, match=r"cannot load diffusion model") as err:
@@ -104,7 +105,7 @@ def test_offline_hub_id_without_cache_is_refused_at_once(monkeypatch, tmp_path: 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelUnavailableError) as err:
-        resolve_diffusion("stable-diffusion-v1-5/stable-diffusion-v1-5", "HOTELCAP_DIFFUSION_MODEL")
+        resolve_diffusion("stable-diffusion-v1-5/stable-diffusion-v1-5", ENVIRONMENT["diffusion_model"])
     assert "HF_HUB_OFFLINE is set" in str(err.value) and "HF_HOME" in str(err.value)
 
 
@@ -118,7 +119,7 @@ def test_offline_hub_id_in_the_cache_loads_from_it(monkeypatch, tmp_path: Path, 
     (repo / "refs" / "main").write_text("0" * 40)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    source = resolve_diffusion("acme/tiny-sd", "HOTELCAP_DIFFUSION_MODEL")
+    source = resolve_diffusion("acme/tiny-sd", ENVIRONMENT["diffusion_model"])
     assert source.kind == "folder" and Path(source.location).is_dir()
     assert load_diffusion("acme/tiny-sd", "cpu").model == "acme/tiny-sd"
 

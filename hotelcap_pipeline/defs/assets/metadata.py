@@ -90,7 +90,7 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
                            max_member_bytes=config.max_member_mb * 1_000_000,
                            max_members=config.max_members, max_ratio=config.max_ratio)
     folder = resolve_dataset(s.dataset, settings.store().raw_dataset, insecure_hosts=s.insecure_hosts,
-                             limits=limits)
+                             limits=limits, origins=s.origins)
     context.log.info(f"reading Hotels-50K metadata from {folder}")
     for key in sorted(context.op_execution_context.selected_output_names):
         df, report = read_table(folder, key, on_bad_rows=config.on_bad_rows)
@@ -103,6 +103,7 @@ def metadata_tables(context: dg.AssetExecutionContext, config: MetadataConfig, s
                     s.test_photos, store.root, store.raw_dataset, insecure_hosts=s.insecure_hosts,
                     limits=replace(limits, max_total_bytes=config.test_photos_max_unpacked_mb * 1_000_000,
                                    max_members=config.test_photos_max_members),
+                    origins=s.origins,
                 )
                 context.log.info(f"test photos from {s.test_photos}: {tree.index.height} photos indexed"
                                  + (" (extracted before, reused)" if tree.reused else ""))

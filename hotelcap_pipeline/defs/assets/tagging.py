@@ -187,9 +187,9 @@ def tag_evaluation(context: dg.AssetExecutionContext, settings: HotelcapSettings
         )
         return table_output(pl.DataFrame(schema=EVALUATION_SCHEMA))
     labels_order = [t.label for t in load_vocabulary()]
-    labels = read_labels(s.labels, labels_order)
+    labels = read_labels(s.labels, labels_order, s.origin("labels"))
     image_tags = settings.store().read_table("image_tags")
-    table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed)
+    table = evaluate_tags(image_tags, labels, labels_order, seed=s.seed, labels_origin=s.origin("labels"))
     summary = evaluation_summary(table)
     common = (
         labels.explode("tags", empty_as_null=True).drop_nulls("tags").group_by("tags").len()
@@ -256,7 +256,8 @@ def tag_clusters(context: dg.AssetExecutionContext, settings: HotelcapSettings, 
     if s.labels:
         from hotelcap_pipeline.tagging.labels import read_labels
 
-        room_kinds = read_labels(s.labels, labels).select("image_id", "room_kind").drop_nulls("room_kind")
+        room_kinds = (read_labels(s.labels, labels, s.origin("labels"))
+                      .select("image_id", "room_kind").drop_nulls("room_kind"))
     image_tags = settings.store().read_table("image_tags")
     blocks, summaries, elbow_png = [], {}, None
     for method in image_tags["method"].unique(maintain_order=True).to_list():
