@@ -145,9 +145,13 @@ def clip_weights(settings: Settings) -> str:
         )
     checkpoint = Path(settings.clip_pretrained).expanduser()
     if settings.clip_model == DEMO_CLIP_MODEL and not checkpoint.is_file():
+        train = f"`python -m hotelcap_pipeline.demo.train_clip --out {checkpoint.parent}` (about 10 minutes on a CPU)"
+        origin = settings.origin("clip_pretrained")
+        if origin.profile:  # the shipped checkpoint's place: nobody named another
+            raise MissingModelFileError(f"the demo CLIP checkpoint {checkpoint} is missing: train it with {train}")
         raise MissingModelFileError(
-            f"the demo CLIP checkpoint {checkpoint} is missing: train it with "
-            f"`python -m hotelcap_pipeline.demo.train_clip --out {checkpoint.parent}` (about 10 minutes on a CPU)"
+            f"{origin.given(settings.clip_pretrained)}: no such file; set it to a checkpoint of {DEMO_CLIP_MODEL} "
+            f"(or leave it empty for the shipped one), or train one there with {train}"
         )
     return settings.clip_pretrained
 

@@ -156,3 +156,15 @@ def test_materialize_names_the_run_config_field_before_the_run(tmp_path: Path) -
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "--config-json: resources.settings.config.profile='bogus': expected one of hotels50k, demo")
+
+
+def test_a_missing_demo_checkpoint_named_by_the_user_is_their_setting_not_the_shipped_one() -> None:
+    from hotelcap_pipeline.models import MissingModelFileError, clip_weights
+
+    given = settings_with({"clip_pretrained": "/nowhere/clip.pt"}, {"HOTELCAP_PROFILE": "demo"})
+    with pytest.raises(MissingModelFileError) as bad:
+        clip_weights(given)
+    assert str(bad.value).startswith("resources.clip.config.pretrained='/nowhere/clip.pt': no such file; set it to")
+    from_env = load_settings({"HOTELCAP_PROFILE": "demo", "HOTELCAP_CLIP_PRETRAINED": "/nowhere/clip.pt"})
+    with pytest.raises(MissingModelFileError, match=r"^HOTELCAP_CLIP_PRETRAINED='/nowhere/clip.pt': no such file"):
+        clip_weights(from_env)
