@@ -58,6 +58,10 @@ def running(pid: int) -> bool:
         return False
 
 
+def stored_photos(store: Path) -> list[Path]:
+    return [p for p in store.rglob("*.jpg") if not p.name.startswith(".")]
+
+
 def fully_decodes(path: Path) -> bool:
     try:
         with Image.open(path) as im:
@@ -82,7 +86,7 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path, processes)
     child = subprocess.Popen([sys.executable, str(script), str(tmp_path / "requests.parquet"), str(store),
                               str(processes)])
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(list(store.rglob("*.jpg"))) < 4:
+    while time.monotonic() < deadline and len(stored_photos(store)) < 4:
         time.sleep(0.02)
     workers = photo_workers_of(child.pid)
     os.kill(child.pid, signal.SIGKILL)
@@ -93,7 +97,8 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path, processes)
         time.sleep(0.05)
     assert len(workers) == (processes if processes > 1 else 0)
     assert not any(running(pid) for pid in workers)
-    stored = list(store.rglob("*.jpg"))
+    # A writer killed mid-write leaves its hidden temporary file (".<name>.<pid>-<n>.tmp.jpg"), never a photo.
+    stored = stored_photos(store)
     assert 4 <= len(stored) < n - 1, f"the child was not killed mid-run: {len(stored)} stored"
     assert all(fully_decodes(p) for p in stored)
 
@@ -102,8 +107,8 @@ def test_sigkill_mid_run_then_rerun_completes(photo_server, tmp_path, processes)
     assert manifest.filter(manifest["image_id"] == 1008)["error"].to_list() == ["truncated image"]
     assert manifest["reused"].sum() >= len(stored)
     assert all(fully_decodes(store / p) for p in manifest["path"].drop_nulls())
-    leftovers = [p for p in store.rglob("*") if p.is_file() and p.suffix != ".jpg"]
-    assert leftovers == []
+    leftovers = [p for p in store.rglob("*") if p.is_file() and (p.suffix != ".jpg" or p.name.startswith("."))]
+    assert leftovers == []  # the rerun swept the killed run's temporary files
 
 
 def test_a_killed_worker_process_leaves_failed_rows_and_a_rerun_completes(photo_server, tmp_path):
