@@ -25,6 +25,7 @@ from hotelcap_pipeline.atomic_files import atomic_write_bytes
 from hotelcap_pipeline.edits.cache import cache_key, image_problem, png_bytes, read_png_meta
 from hotelcap_pipeline.edits.pipeline import (
     ControlNetUnavailableError,
+    EditMode,
     EditorSource,
     Rendered,
     fit_dims,
@@ -281,12 +282,17 @@ def _unavailable_series(series: Sequence[EditSeries], diffusion: EditorSource) -
     ControlNet model skips only the series that need it. Nothing left to render fails the stage too.
     """
     reasons: dict[str, str] = {}
+    # Once per mode, not per series: each check resolves the models (files, the local hub cache).
+    modes: set[EditMode] = {s.mode for s in series}
+    if "controlnet" in modes:
+        modes.add("img2img")
+    unavailable = {mode: diffusion.unavailable(mode) for mode in modes}
     for s in series:
-        why = diffusion.unavailable(s.mode)
+        why = unavailable[s.mode]
         if why is None:
             continue
         # A ControlNet series is checked base model first: the base model's own reason means it is the one missing.
-        if s.mode == "img2img" or (s.mode == "controlnet" and why == diffusion.unavailable("img2img")):
+        if s.mode == "img2img" or (s.mode == "controlnet" and why == unavailable["img2img"]):
             raise ModelUnavailableError(why)
         reasons[s.name] = f"series skipped: {why}"
     if series and len(reasons) == len(series):
