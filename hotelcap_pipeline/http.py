@@ -32,6 +32,7 @@ from yarl import URL
 
 from hotelcap_pipeline.atomic_files import atomic_path
 from hotelcap_pipeline.retry import RetriesExhausted, Retryable, RetryPolicy, retry_async, status_retry
+from hotelcap_pipeline.settings import ENV_VARS
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,6 +49,7 @@ CHUNK_BYTES = 1 << 16
 # Asked of every server: photos and archives are compressed already, and an uncompressed body is one whose
 # size on the wire is its size in memory.
 IDENTITY_ENCODING = {"Accept-Encoding": "identity"}
+INSECURE_HOSTS_VARIABLE = ENV_VARS["insecure_hosts"]
 
 
 class BlockedAddressError(OSError):
@@ -121,6 +123,8 @@ class SessionPolicy:
     insecure_hosts: tuple[str, ...] = ()
     allowed_networks: tuple[str, ...] = ()
     dns_cache_ttl_s: int = 300
+    # How messages name the setting that lists ``insecure_hosts``: its variable, or the run config's field.
+    insecure_setting: str = INSECURE_HOSTS_VARIABLE
 
     def ssl_for(self, url: URL) -> bool:
         """Per-request ``ssl`` argument: ``False`` (no verification) only for the listed hosts."""
@@ -184,7 +188,8 @@ PROGRESS_EVERY_S = 10.0
 logger = logging.getLogger(__name__)
 
 
-def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), timeout_s: float = 600,
+def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (),
+                  insecure_setting: str = INSECURE_HOSTS_VARIABLE, timeout_s: float = 600,
                   allowed_networks: Sequence[str] = (), attempts: int = 4,
                   rng: random.Random | None = None, max_bytes: int = MAX_DOWNLOAD_BYTES,
                   stall_s: float = DOWNLOAD_STALL_S) -> Path:
@@ -214,7 +219,7 @@ def download_file(url: str, dest: Path, *, insecure_hosts: Sequence[str] = (), t
     if dest.exists():
         return dest
     policy = SessionPolicy(limit=4, limit_per_host=2, insecure_hosts=tuple(insecure_hosts),
-                           allowed_networks=tuple(allowed_networks))
+                           allowed_networks=tuple(allowed_networks), insecure_setting=insecure_setting)
     retry = replace(DOWNLOAD_RETRY, retries=max(0, attempts - 1))
     part = _part_of(dest)
     try:
@@ -347,7 +352,7 @@ async def _download_resumable(url: str, dest: Path, policy: SessionPolicy, retry
             try:
                 await _download_once(session, policy, parsed, part, max_bytes)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise as_retry_failure(exc) from exc
+                raise as_retry_failure(exc, policy.insecure_setting) from exc
 
         try:
             await retry_async(once, retry, rng, on_retry=on_retry)
@@ -475,23 +480,25 @@ def is_refused(exc: BaseException) -> bool:
     return isinstance(exc, BlockedAddressError)
 
 
-def as_retry_failure(exc: BaseException) -> Retryable | PermanentFetchError:
+def as_retry_failure(exc: BaseException, insecure_setting: str = INSECURE_HOSTS_VARIABLE
+                     ) -> Retryable | PermanentFetchError:
     """A network failure as the retry loop sees it: what another attempt would meet again (a refused address,
     an invalid URL or certificate, a response aiohttp cannot parse) is final, the rest transient."""
     if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return Retryable(describe_client_error(exc))  # the proxy's own answer (a 502, a 503) may pass
+        return Retryable(describe_client_error(exc, insecure_setting))  # the proxy's own answer may pass
     if is_refused(exc) or isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError,
                                            aiohttp.ClientConnectorCertificateError, aiohttp.ClientResponseError)):
-        return PermanentFetchError(describe_client_error(exc))
-    return Retryable(describe_client_error(exc))
+        return PermanentFetchError(describe_client_error(exc, insecure_setting))
+    return Retryable(describe_client_error(exc, insecure_setting))
 
 
-def describe_client_error(exc: BaseException) -> str:
-    """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks)."""
+def describe_client_error(exc: BaseException, insecure_setting: str = INSECURE_HOSTS_VARIABLE) -> str:
+    """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks);
+    an untrusted certificate's names ``insecure_setting``, where the user lists hosts to accept."""
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return f"invalid URL ({exc})"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return "TLS certificate not valid (list the host in HOTELCAP_INSECURE_HOSTS to accept it)"
+        return f"TLS certificate not valid (list the host in {insecure_setting} to accept it)"
     if is_refused(exc):
         return str(exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):

@@ -7,17 +7,20 @@ from __future__ import annotations
 import polars as pl
 
 from hotelcap_pipeline.photos.summary import failure_reason
+from hotelcap_pipeline.settings import ENV_VARS
 
 # The share of photos that must be ok for the photo stage to count as having worked.
 MIN_PHOTO_OK_SHARE = 0.5
 
 
-def photo_share_problems(manifest: pl.DataFrame, min_share: float = MIN_PHOTO_OK_SHARE) -> list[str]:
-    """One line when fewer than ``min_share`` of the manifest's photos are ok (an empty manifest is a problem)."""
+def photo_share_problems(manifest: pl.DataFrame, min_share: float = MIN_PHOTO_OK_SHARE,
+                         dataset_setting: str = ENV_VARS["dataset"]) -> list[str]:
+    """One line when fewer than ``min_share`` of the manifest's photos are ok (an empty manifest is a problem,
+    whose line names ``dataset_setting``: the variable or run config field the dataset came from)."""
     total = manifest.height
     ok = manifest.filter(pl.col("status") == "ok").height
     if total == 0:
-        return ["no photo in the manifest: check the sampled hotels and HOTELCAP_DATASET"]
+        return [f"no photo in the manifest: check the sampled hotels and {dataset_setting}"]
     if ok / total >= min_share:
         return []
     errors = manifest.filter(pl.col("status") != "ok").get_column("error").drop_nulls()

@@ -24,7 +24,11 @@ def test_photo_share_and_edit_series_rules() -> None:
     [line] = outcomes.photo_share_problems(manifest)
     assert "only 1 of 3 photos are ok (33%" in line and "HTTP 404" in line
     assert outcomes.photo_share_problems(manifest, min_share=0.3) == []
-    assert outcomes.photo_share_problems(manifest.head(0))
+    assert outcomes.photo_share_problems(manifest.head(0)) == [
+        "no photo in the manifest: check the sampled hotels and HOTELCAP_DATASET"]
+    # A dataset given in the run config is named by its field, which is what the user set.
+    [line] = outcomes.photo_share_problems(manifest.head(0), dataset_setting="resources.settings.config.dataset")
+    assert line.endswith("check the sampled hotels and resources.settings.config.dataset")
     edits = pl.DataFrame({
         "edit": ["night", "night", "petals", "petals", "swan", "swan"],
         "status": ["failed", "failed", "skipped", "skipped", "ok", "failed"],

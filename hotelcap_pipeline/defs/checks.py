@@ -44,7 +44,9 @@ def hotel_images_mostly_ok(
     if manifest.is_empty() and store.read_table("sampled_hotels").filter(pl.col("shard").is_in(shards)).is_empty():
         # A backfill run of a shard that holds no sampled hotel: nothing was asked, nothing is missing.
         return _result([], ok=0, photos=0)
-    return _result(outcomes.photo_share_problems(manifest, settings.min_ok_share), ok=ok, photos=manifest.height)
+    dataset_setting = settings.settings().origins["dataset"].setting
+    return _result(outcomes.photo_share_problems(manifest, settings.min_ok_share, dataset_setting),
+                   ok=ok, photos=manifest.height)
 
 
 @dg.asset_check(asset="image_embeddings", blocking=True, description="One unit-length embedding per ok photo.")

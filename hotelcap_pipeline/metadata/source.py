@@ -45,7 +45,7 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
         return find_csv_folder(local)
     archive = _archive_of(
         source, local, raw_dir, origin=origin, default_name="dataset.tar.gz",
-        insecure_hosts=insecure_hosts,
+        insecure_hosts=insecure_hosts, insecure_setting=origins["insecure_hosts"].setting,
         # Offline or behind a proxy: say which setting points at a copy the user already has.
         offline_hint=f"set {origin.setting} to a local copy (the archive, or a folder of the four CSVs), or "
         f"{origins['profile'].setting}=demo for the embedded demo",
@@ -67,7 +67,8 @@ def resolve_test_photos(source: str, store_root: Path, raw_dir: Path, *, insecur
         return index_test_folder(local, store_root)
     archive = _archive_of(
         source, local, raw_dir, origin=origin, default_name="test.tar.lz4",
-        insecure_hosts=insecure_hosts, max_bytes=TEST_PHOTOS_MAX_DOWNLOAD_BYTES,
+        insecure_hosts=insecure_hosts, insecure_setting=origins["insecure_hosts"].setting,
+        max_bytes=TEST_PHOTOS_MAX_DOWNLOAD_BYTES,
         timeout_s=TEST_PHOTOS_DOWNLOAD_TIMEOUT_S,
         offline_hint=f"set {origin.setting} to a local copy (the archive, or a folder holding images/test/), "
         "or empty for no test photos",

@@ -108,7 +108,7 @@ class PhotoFetcher:
                 async with slot:  # held for one attempt only, not across the back-off between attempts
                     return await self._attempt(parsed)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise as_retry_failure(exc) from exc
+                raise as_retry_failure(exc, self._policy.insecure_setting) from exc
 
         try:
             data = await retry_async(once, self._limits.retry_policy, self._rng)

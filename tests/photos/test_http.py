@@ -11,6 +11,8 @@ import random
 import re
 import socket
 import ssl
+import threading
+import time
 from pathlib import Path
 
 import aiohttp
@@ -229,27 +231,68 @@ def _self_signed_server_context(folder: Path) -> ssl.SSLContext:
     return context
 
 
-def test_an_untrusted_certificate_fails_at_once(tmp_path):
+async def _serve_over_tls(folder: Path) -> tuple[web.AppRunner, int]:
     async def photo(request: web.Request) -> web.Response:
         return web.Response(body=b"x", content_type="image/jpeg")
 
+    app = web.Application()
+    app.router.add_get("/x.jpg", photo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed_server_context(folder)).start()
+    return runner, runner.addresses[0][1]
+
+
+@pytest.mark.parametrize("setting", [None, "resources.settings.config.insecure_hosts"])
+def test_an_untrusted_certificate_fails_at_once(tmp_path, setting):
+    # The hint names where the user lists hosts: the variable, or the run config's field when set there.
+    policy = SessionPolicy() if setting is None else SessionPolicy(insecure_setting=setting)
+
     async def fetch_over_tls() -> FetchOutcome:
-        app = web.Application()
-        app.router.add_get("/x.jpg", photo)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed_server_context(tmp_path)).start()
-        policy = SessionPolicy()
+        runner, port = await _serve_over_tls(tmp_path)
         try:
             async with open_session(policy) as session:
                 fetcher = PhotoFetcher(session, policy, FetchLimits(retries=2, backoff_base_s=0.01))
-                return await fetcher.fetch(f"https://127.0.0.1:{runner.addresses[0][1]}/x.jpg")
+                return await fetcher.fetch(f"https://127.0.0.1:{port}/x.jpg")
         finally:
             await runner.cleanup()
 
     outcome = asyncio.run(fetch_over_tls())
-    assert outcome.error == "TLS certificate not valid (list the host in HOTELCAP_INSECURE_HOSTS to accept it)"
+    named = setting or "HOTELCAP_INSECURE_HOSTS"
+    assert outcome.error == f"TLS certificate not valid (list the host in {named} to accept it)"
     assert outcome.attempts == 1  # another attempt meets the same certificate
+
+
+def test_an_untrusted_dataset_host_names_the_run_configs_field(tmp_path):
+    from hotelcap_pipeline.metadata.source import resolve_dataset
+    from hotelcap_pipeline.settings import settings_with
+
+    origins = settings_with({"insecure_hosts": ["other.example"]}, environ={}).origins
+    done = threading.Event()
+    port: list[int] = []
+
+    def serve() -> None:
+        async def main() -> None:
+            runner, bound = await _serve_over_tls(tmp_path)
+            port.append(bound)
+            while not done.is_set():
+                await asyncio.sleep(0.02)
+            await runner.cleanup()
+
+        asyncio.run(main())
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        while not port:
+            time.sleep(0.01)
+        with pytest.raises(DownloadError) as caught:
+            resolve_dataset(f"https://127.0.0.1:{port[0]}/dataset.tar.gz", tmp_path / "raw",
+                            insecure_hosts=("other.example",), origins=origins)
+    finally:
+        done.set()
+        server.join(5)
+    assert "list the host in resources.settings.config.insecure_hosts to accept it" in str(caught.value)
 
 
 def test_a_proxy_error_is_the_proxys_and_is_retried():

@@ -88,7 +88,8 @@ def hotel_images(context: dg.AssetExecutionContext, config: PhotosConfig, settin
         fetch=FetchLimits(retries=config.retries),
         resize=ResizeSpec(upscale=config.upscale, resample=config.resample),
         session=SessionPolicy(limit=config.max_in_flight, limit_per_host=config.per_host,
-                              insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks)),
+                              insecure_hosts=s.insecure_hosts, allowed_networks=tuple(config.allowed_networks),
+                              insecure_setting=s.origins["insecure_hosts"].setting),
         local_roots=local_file_roots(s.dataset, (*s.allow_local_files, *config.local_roots, *trees)),
         processes=config.processes,
     )
