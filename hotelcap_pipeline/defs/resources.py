@@ -9,7 +9,7 @@ names the field (``resources.settings.config.device``), not the variable; a fiel
 from __future__ import annotations
 
 import enum
-import functools
+import threading
 from typing import Any, Literal
 
 import dagster as dg
@@ -151,12 +151,21 @@ class ClipResource(dg.ConfigurableResource):
         return _load_clip(s.clip_model, clip_weights(s), s.device, self.precision, origins)
 
 
-@functools.cache
+# One model per process, keyed on what is loaded and not on where its values came from: the same model named
+# by variable in one run and by run config in the next is loaded once. Every asset (and every run of an
+# in-process executor) shares it.
+_MODELS: dict[tuple[object, ...], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
 def _load_clip(model_name: str, weights: str, device: str, precision: Precision, origins: Origins) -> Any:
-    # Cached per process: every asset (and every run of an in-process executor) shares one model.
     from hotelcap_pipeline.tagging.clip_model import load_clip
 
-    return load_clip(model_name, weights, device, precision=precision, origins=origins)
+    key = ("clip", model_name, weights, device, precision)
+    with _MODELS_LOCK:  # a failed load caches nothing, so its error names this run's settings
+        if key not in _MODELS:
+            _MODELS[key] = load_clip(model_name, weights, device, precision=precision, origins=origins)
+        return _MODELS[key]
 
 
 class DiffusionResource(dg.ConfigurableResource):
@@ -197,12 +206,16 @@ class DiffusionResource(dg.ConfigurableResource):
         return _load_diffusion(*sources, s.device, s.precision, self.attention_slicing, origins)
 
 
-@functools.cache
 def _load_diffusion(
     model: str, ip2p: str, controlnet: str, device: str, precision: str, attention_slicing: bool | None,
     origins: Origins,
 ) -> Any:
     from hotelcap_pipeline.edits.pipeline import DiffusionEditors
 
-    return DiffusionEditors(model, ip2p_model=ip2p, controlnet_model=controlnet, device=device,
-                            precision=precision, attention_slicing=attention_slicing, origins=origins)
+    key = ("diffusion", model, ip2p, controlnet, device, precision, attention_slicing)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = DiffusionEditors(model, ip2p_model=ip2p, controlnet_model=controlnet, device=device,
+                                            precision=precision, attention_slicing=attention_slicing)
+        # The pipelines it has loaded are shared; its later messages name this run's settings.
+        return _MODELS[key].named_by(origins)

@@ -22,6 +22,7 @@ fp16 UNet and text encoder with an fp32 VAE on cuda and mps (SD's VAE overflows 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, get_args
@@ -525,6 +526,14 @@ class DiffusionEditors:
         self._load = _LoadOptions(device=device, precision=precision, attention_slicing=attention_slicing,
                                   origins=origins)
         self._editors: dict[EditMode, DiffusionEditor] = {}
+
+    def named_by(self, origins: Origins) -> DiffusionEditors:
+        """These editors with messages that name ``origins``' settings; the pipelines loaded so far, and
+        those loaded later through either, are shared (one resident at a time still holds for both)."""
+        view = copy.copy(self)
+        view.origins = origins
+        view._load = _LoadOptions(**{**self._load, "origins": origins})
+        return view
 
     def model_for(self, mode: EditMode) -> str:
         if mode == "img2img":

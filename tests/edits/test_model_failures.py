@@ -240,3 +240,21 @@ def test_fp32_retry_runs_the_real_mixed_precision_pipeline(tiny_models, make_roo
     assert len(renders) == 2 and unet_dtypes == {torch.bfloat16, torch.float32}
     assert out.retried_fp32 and not out.nan_or_black
     assert editor.pipe.unet.dtype == torch.bfloat16 and editor.pipe.vae.dtype == torch.float32
+
+
+def test_models_named_by_variable_and_by_run_config_load_once(tiny_models, monkeypatch, tmp_path) -> None:
+    from hotelcap_pipeline.defs.resources import DiffusionResource, HotelcapSettings
+
+    missing_ip2p = str(tmp_path / "ip2p")
+    monkeypatch.setenv("HOTELCAP_DIFFUSION_MODEL", str(tiny_models["sd"]))
+    monkeypatch.setenv("HOTELCAP_IP2P_MODEL", missing_ip2p)
+    monkeypatch.setenv("HOTELCAP_CONTROLNET_MODEL", str(tiny_models["controlnet"]))
+    monkeypatch.setenv("HOTELCAP_DEVICE", "cpu")
+    by_variable = DiffusionResource().get(HotelcapSettings())
+    by_run_config = DiffusionResource(model=str(tiny_models["sd"]), ip2p_model=missing_ip2p).get(HotelcapSettings())
+    # The same values are the same models: one pipeline in memory, whichever run loaded it first.
+    assert by_run_config.editor_for("img2img") is by_variable.editor_for("img2img")
+    # Each run's messages still name what that run set.
+    assert (by_variable.unavailable("instruct-pix2pix") or "").startswith(f"HOTELCAP_IP2P_MODEL={missing_ip2p}:")
+    assert (by_run_config.unavailable("instruct-pix2pix") or "").startswith(
+        f"resources.diffusion.config.ip2p_model={missing_ip2p}:")

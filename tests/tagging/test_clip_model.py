@@ -76,3 +76,13 @@ def test_bad_weights_and_precision_are_clear_errors(tmp_path: Path, demo_checkpo
         load_clip(DEMO_CLIP_MODEL, str(demo_checkpoint), device="cpu", precision="int3")
     with pytest.raises(ValueError, match="only bf16"):
         load_clip(DEMO_CLIP_MODEL, str(demo_checkpoint), device="cpu", precision="fp16")
+
+
+def test_one_clip_per_process_whether_named_by_variable_or_run_config(demo_checkpoint: Path, monkeypatch) -> None:
+    from hotelcap_pipeline.defs.resources import ClipResource, HotelcapSettings
+
+    monkeypatch.setenv("HOTELCAP_PROFILE", "demo")
+    monkeypatch.setenv("HOTELCAP_DEVICE", "cpu")
+    monkeypatch.setenv("HOTELCAP_CLIP_PRETRAINED", str(demo_checkpoint))
+    by_variable = ClipResource().get(HotelcapSettings())
+    assert ClipResource(pretrained=str(demo_checkpoint)).get(HotelcapSettings()) is by_variable
