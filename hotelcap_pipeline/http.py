@@ -493,8 +493,8 @@ def as_retry_failure(exc: BaseException, insecure_setting: str = INSECURE_HOSTS_
 
 
 def describe_client_error(exc: BaseException, insecure_setting: str = INSECURE_HOSTS_VARIABLE) -> str:
-    """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks);
-    an untrusted certificate's names ``insecure_setting``, where the user lists hosts to accept."""
+    """A short, stable reason for a network failure (no addresses of temporary sockets, no tracebacks). The
+    reason for an untrusted certificate names ``insecure_setting``, where the user lists hosts to accept."""
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return f"invalid URL ({exc})"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
