@@ -7,6 +7,7 @@ demo world writes them. A user labels 100-300 of their own photos in the same fo
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,13 @@ LABEL_SCHEMA: SchemaDict = {
 
 
 def _split(cell: str | None) -> list[str]:
-    return [w.strip().lower() for w in (cell or "").split(";") if w.strip()]
+    # Inner runs of spaces collapse too: "coffee  machine" is the vocabulary's "coffee machine".
+    return [" ".join(w.split()).lower() for w in (cell or "").split(";") if w.strip()]
+
+
+def _column_name(name: str) -> str:
+    """A header cell as the columns are named: spreadsheets give "Image_ID", " tags" or "image id"."""
+    return re.sub(r"[\s_]+", "_", name.strip().lower())
 
 
 def read_labels(path: str | Path, labels: Sequence[str], origin: Origin | None = None) -> pl.DataFrame:
@@ -35,9 +42,11 @@ def read_labels(path: str | Path, labels: Sequence[str], origin: Origin | None =
     path = Path(path)
     known = set(labels)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte order mark, which would be part of the first name.
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            missing = {"image_id", "tags"} - set(reader.fieldnames or ())
+            reader.fieldnames = [_column_name(name) for name in reader.fieldnames or ()]
+            missing = {"image_id", "tags"} - set(reader.fieldnames)
             if missing:
                 raise InputFileError(f"{path}: the header needs columns image_id and tags (missing {sorted(missing)})")
             rows, seen = [], set()

@@ -162,6 +162,16 @@ def test_read_labels_names_file_and_line(tmp_path) -> None:
         read_labels(path, ["bed", "lamp"])
 
 
+def test_read_labels_takes_spreadsheet_headers_and_spacing(tmp_path) -> None:
+    """Excel's "CSV UTF-8" (a byte order mark), headers with spaces or capitals, doubled spaces in a tag."""
+    path = tmp_path / "labels.csv"
+    expected = [["coffee machine", "bed"], ["lamp"]]
+    for header in ("image_id,tags", "image_id, tags", "Image_ID,Tags", " Image ID ,TAGS"):
+        path.write_bytes(f"{header}\r\n1,coffee  machine; Bed\r\n2,lamp\r\n".encode("utf-8-sig"))
+        table = read_labels(path, ["bed", "lamp", "coffee machine"])
+        assert table["image_id"].to_list() == [1, 2] and table["tags"].to_list() == expected, header
+
+
 def test_read_labels_missing_file_says_what_to_set(tmp_path) -> None:
     # One line without a traceback (an expected input error), naming the setting to fix.
     with pytest.raises(InputFileError, match=r"nope.csv: cannot read the labels file \(No such file or directory\); "
