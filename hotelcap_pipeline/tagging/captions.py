@@ -10,6 +10,7 @@ against known truth.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,20 @@ MAX_OBJECTS = 5
 
 
 _ROOM_OF_CUE = {cue: word for word, cues in ROOM_WORDS for cue in cues}
+
+
+def room_kind_key(kind: str) -> str:
+    """A labelled room kind in the world's spelling (a ROOM_KIND_WORDS key, if known): "Desk Corner",
+    "desk corner" and "desk_corner" are one kind, as people label them either way."""
+    return re.sub(r"[\s_]+", "_", kind.strip().lower())
+
+
+def room_kind_word(kind: str) -> str:
+    """The caption's room word for a labelled room kind; ValueError for a kind captions never name."""
+    word = ROOM_KIND_WORDS.get(room_kind_key(kind))
+    if word is None:
+        raise ValueError(f"room kind {kind!r} is not one of {', '.join(ROOM_KIND_WORDS.values())}")
+    return word
 
 
 def room_word(tags: Sequence[str]) -> str:

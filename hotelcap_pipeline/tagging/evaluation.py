@@ -23,7 +23,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from hotelcap_pipeline.criteria import auc_interval
 from hotelcap_pipeline.figures import figure_png, new_figure
 from hotelcap_pipeline.settings import ENVIRONMENT, Origin
-from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, caption_room, caption_tags, captions_for
+from hotelcap_pipeline.tagging.captions import caption_room, caption_tags, captions_for, room_kind_word
 from hotelcap_pipeline.tagging.schema import EVALUATION_SCHEMA
 from hotelcap_pipeline.tagging.tags import decide_tags
 from hotelcap_pipeline.tagging.vocabulary import score_column
@@ -126,7 +126,8 @@ def _caption_row(
         ],
         dtype=np.float64,
     ).reshape(-1, 3)
-    kinds = [(caption_room(c), ROOM_KIND_WORDS.get(k)) for c, k in zip(captions, room_kinds, strict=True) if k]
+    # Any spelling of a kind (Bedroom, desk corner) is that kind; one no caption can name raises, never a silent miss.
+    kinds = [(caption_room(c), room_kind_word(k)) for c, k in zip(captions, room_kinds, strict=True) if k]
     return {
         "method": method, "split": split, "tag": CAPTION_ROW,
         # A caption of a photo with no true tag has no recall: it counts 0 only if it names objects.

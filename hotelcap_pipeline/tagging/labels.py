@@ -1,7 +1,9 @@
 """Known truth for the tags: a CSV of ``image_id,tags`` with ``;``-separated vocabulary words.
 
 Optional columns ``room_kind`` and ``conditions`` (``;``-separated) are kept when present; the synthetic
-demo world writes them. A user labels 100-300 of their own photos in the same format.
+demo world writes them. A room kind must be one the captions name (bedroom, bathroom, desk corner, lobby)
+and is kept in the world's spelling (``desk_corner``). A user labels 100-300 of their own photos in the
+same format.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from hotelcap_pipeline.settings import ENVIRONMENT, Origin
+from hotelcap_pipeline.tagging.captions import ROOM_KIND_WORDS, room_kind_key
 from hotelcap_pipeline.yaml_input import InputFileError
 
 if TYPE_CHECKING:
@@ -33,6 +36,21 @@ def _split(cell: str | None) -> list[str]:
 def _column_name(name: str) -> str:
     """A header cell as the columns are named: spreadsheets give "Image_ID", " tags" or "image id"."""
     return re.sub(r"[\s_]+", "_", name.strip().lower())
+
+
+def _room_kind(cell: str | None, where: str) -> str | None:
+    """A labelled room kind in the world's spelling (``desk_corner``), None when empty. Like a tag, a kind the
+    captions cannot name is refused: measured, it would count as a wrong caption without a word said."""
+    text = (cell or "").strip()
+    if not text:
+        return None
+    kind = room_kind_key(text)
+    if kind not in ROOM_KIND_WORDS:
+        raise InputFileError(
+            f"{where}: room_kind {text!r} is not one of {', '.join(ROOM_KIND_WORDS.values())} "
+            "(any case, _ or space); leave it empty for a photo of another kind"
+        )
+    return kind
 
 
 def read_labels(path: str | Path, labels: Sequence[str], origin: Origin | None = None) -> pl.DataFrame:
@@ -67,11 +85,12 @@ def read_labels(path: str | Path, labels: Sequence[str], origin: Origin | None =
                         f"{path}, line {line}: {', '.join(unknown)} not in the vocabulary ({', '.join(labels)}); "
                         "label with those words, or add the word to assets/vocabulary.yaml"
                     )
+                room_kind = _room_kind(row.get("room_kind"), f"{path}, line {line}")
                 rows.append(
                     {
                         "image_id": image_id,
                         "tags": tags,
-                        "room_kind": (row.get("room_kind") or "").strip() or None,
+                        "room_kind": room_kind,
                         "conditions": _split(row.get("conditions")),
                     }
                 )

@@ -172,6 +172,35 @@ def test_read_labels_takes_spreadsheet_headers_and_spacing(tmp_path) -> None:
         assert table["image_id"].to_list() == [1, 2] and table["tags"].to_list() == expected, header
 
 
+def test_room_kinds_are_one_kind_however_spelled(tmp_path) -> None:
+    """Bedroom, desk corner (as the docs write it) and Desk_Corner are the world's kinds; the captions that
+    name them count as right, and a kind no caption can name is refused where it is written."""
+    path = tmp_path / "labels.csv"
+    rows = ["1,bed,Bedroom", "2,desk,desk corner", "3,desk,Desk_Corner", "4,sink, BATHROOM ", "5,sofa,lobby", "6,,"]
+    path.write_text("image_id,tags,room_kind\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    words = ["bed", "desk", "sink", "sofa"]
+    labels = read_labels(path, words)
+    assert labels["room_kind"].to_list() == ["bedroom", "desk_corner", "desk_corner", "bathroom", "lobby", None]
+    given = [["bed"], ["desk"], ["desk"], ["sink"], ["sofa"], []]
+    tags = pl.DataFrame(
+        [{"image_id": i, "hotel_id": 1, "chain_id": 1, "method": "seed", "tags": t, "caption": make_caption(t),
+          **{f"score_{w}": float(w in t) for w in words}} for i, t in enumerate(given, start=1)]
+    )
+    caption = evaluate_tags(tags, labels, words).filter(
+        (pl.col("method") == "seed") & (pl.col("split") == ALL) & (pl.col("tag") == CAPTION_ROW)
+    ).row(0, named=True)
+    assert caption["accuracy"] == 1.0 and caption["room_photos"] == 5
+    # A table built without read_labels is read the same way.
+    spelled = labels.with_columns(pl.Series("room_kind", ["Bedroom", "desk corner", "Desk_Corner", "bathroom",
+                                                          "Lobby", None]))
+    assert evaluate_tags(tags, spelled, words).filter(pl.col("tag") == CAPTION_ROW)["accuracy"].to_list()[0] == 1.0
+    path.write_text("image_id,tags,room_kind\n1,bed,bedroom\n2,,kitchen\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"labels.csv, line 3: room_kind 'kitchen' is not one of bedroom, "
+                       r"bathroom, desk corner, lobby .*leave it empty") as caught:
+        read_labels(path, ["bed"])
+    assert "\n" not in str(caught.value)
+
+
 def test_read_labels_missing_file_says_what_to_set(tmp_path) -> None:
     # One line without a traceback (an expected input error), naming the setting to fix.
     with pytest.raises(InputFileError, match=r"nope.csv: cannot read the labels file \(No such file or directory\); "
