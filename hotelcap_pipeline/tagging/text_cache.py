@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +14,9 @@ import numpy as np
 import polars as pl
 
 from hotelcap_pipeline.atomic_files import atomic_write_bytes
+from hotelcap_pipeline.store import DamagedFileError, read_parquet_checked
+
+logger = logging.getLogger(__name__)
 
 
 class TextEncoder(Protocol):
@@ -35,7 +39,13 @@ class CachedTextEncoder:
         self._rows: dict[str, np.ndarray] = {}
         self._dirty = False
         if self.path.is_file():
-            table = pl.read_parquet(self.path)
+            try:
+                table = read_parquet_checked(self.path, "image_tags")
+            except DamagedFileError as exc:
+                # Only a cache: start empty and let save() write it whole again.
+                logger.warning("%s is damaged (%s): prompt embeddings are encoded again", exc.path, exc.reason)
+                table = pl.DataFrame()
+                self._dirty = True
             if table.height and table["model"][0] == self.model_id:
                 for text, vector in zip(table["text"], table["embedding"], strict=True):
                     self._rows[text] = np.asarray(vector, dtype=np.float32)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
+import pytest
 
 from hotelcap_pipeline.models import clip_code_version
 from hotelcap_pipeline.settings import Settings
@@ -70,6 +72,27 @@ def test_an_unchanged_rerun_of_the_tagging_encodes_no_prompt(tmp_path: Path) -> 
     again = tag_all_methods(embeddings, second, vocabulary, templates=templates)
     assert second.encoded == 0 and second_clip.encoded == 0
     assert again.equals(table)
+
+
+def test_a_truncated_prompt_cache_is_encoded_again_and_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    texts = ["a photo of a bed", "a photo of a lamp"]
+    first = CachedTextEncoder(CountingClip(), tmp_path)
+    expected = first.encode_texts(texts)
+    first.save()
+    first.path.write_bytes(first.path.read_bytes()[:-20])  # a run killed while another tool copied it
+
+    clip = CountingClip()
+    with caplog.at_level(logging.WARNING):
+        damaged = CachedTextEncoder(clip, tmp_path)
+    assert f"{damaged.path} is damaged" in caplog.text
+    np.testing.assert_array_equal(damaged.encode_texts(texts), expected)
+    assert damaged.encoded == clip.encoded == 2
+    damaged.save()
+    again = CachedTextEncoder(CountingClip(), tmp_path)
+    np.testing.assert_array_equal(again.encode_texts(texts), expected)
+    assert again.encoded == 0
 
 
 def test_another_clip_changes_image_embeddings_code_version(tmp_path: Path) -> None:
