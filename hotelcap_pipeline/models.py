@@ -14,6 +14,8 @@ once, never retried for a minute.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import socket
 import urllib.request
@@ -32,7 +34,7 @@ from hotelcap_pipeline.settings import (
     Origins,
     Settings,
 )
-from hotelcap_pipeline.store import DataStore
+from hotelcap_pipeline.store import DataStore, first_line
 
 if TYPE_CHECKING:
     from hotelcap_pipeline.tagging.clip_model import ClipModel
@@ -160,7 +162,35 @@ def _weights_in(folder: Path) -> Path | None:
     return next((folder / n for n in OPEN_CLIP_WEIGHTS if (folder / n).is_file()), None)
 
 
-def _local_dir_source(folder: Path, label: str, pretrained: Origin) -> ClipSource:
+# Ends the id of a folder or hub model: what its open_clip_config.json builds (architecture, preprocessing).
+CONFIG_MARK = "+config:"
+
+
+def _forced_preprocess(model_name: str) -> dict[str, object]:
+    """The preprocessing ``load_clip`` gives over a folder's config (a shipped architecture's), as config keys."""
+    from hotelcap_pipeline.tagging.clip_model import PREPROCESS_ARGS, preprocess_args
+
+    args = preprocess_args(model_name)
+    return {key: args[arg] for key, arg in PREPROCESS_ARGS.items() if arg in args}
+
+
+def _config_digest(config_path: Path, forced: dict[str, object]) -> str:
+    """A short hash of the config open_clip applies: the file's (formatting aside) with ``forced`` over its
+    preprocess_cfg, as open_clip merges them. The weights' hash alone would let another architecture or
+    preprocessing reuse embeddings made before."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelUnavailableError(f"{config_path}: not a readable open_clip config ({first_line(exc)})") from None
+    if not isinstance(config, dict):
+        raise ModelUnavailableError(f"{config_path}: not a readable open_clip config (not a JSON object)")
+    if forced:
+        config = {**config, "preprocess_cfg": {**(config.get("preprocess_cfg") or {}), **forced}}
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:8]
+
+
+def _local_dir_source(folder: Path, label: str, pretrained: Origin, forced: dict[str, object]) -> ClipSource:
     from hotelcap_pipeline.tagging.clip_model import file_sha256
 
     if not (folder / OPEN_CLIP_CONFIG).is_file():
@@ -173,7 +203,22 @@ def _local_dir_source(folder: Path, label: str, pretrained: Origin) -> ClipSourc
         raise ModelUnavailableError(
             f"CLIP folder {folder} holds no weights ({' or '.join(OPEN_CLIP_WEIGHTS)})"
         )
-    return ClipSource(f"local-dir:{folder}", "", f"{label}/sha256:{file_sha256(weights)[:12]}")
+    config = _config_digest(folder / OPEN_CLIP_CONFIG, forced)
+    return ClipSource(f"local-dir:{folder}", "", f"{label}/sha256:{file_sha256(weights)[:12]}{CONFIG_MARK}{config}")
+
+
+def _hub_config(model_name: str, model_setting: str) -> Path:
+    """The hub repo's open_clip_config.json, fetched (or found cached) as open_clip fetches it to build the model."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(model_name.removeprefix("hf-hub:"), OPEN_CLIP_CONFIG))
+    except (OSError, ValueError, EntryNotFoundError) as exc:
+        raise ModelUnavailableError(
+            f"CLIP {model_name!r}: cannot fetch its {OPEN_CLIP_CONFIG} from the hub ({first_line(exc)}): set "
+            f"{model_setting} to an open_clip repo on the hub or a local open_clip folder"
+        ) from None
 
 
 def _tag_file_in_cache(model_name: str, tag: str) -> Path | None:
@@ -239,13 +284,16 @@ def resolve_clip(model_name: str, pretrained: str, origins: Origins = ENVIRONMEN
 
     weights_origin = origins["clip_pretrained"]
     model_setting, weights_setting = origins["clip_model"].setting, weights_origin.setting
+    forced = _forced_preprocess(model_name)
     if model_name.startswith("local-dir:"):
         folder = Path(model_name.removeprefix("local-dir:")).expanduser()
-        return _local_dir_source(folder, folder.name, weights_origin)
+        return _local_dir_source(folder, folder.name, weights_origin, forced)
     if model_name.startswith("hf-hub:"):
         repo = model_name.removeprefix("hf-hub:")
+        # The repo names its weights, as a tag does; its config is hashed, online and offline alike.
         if not hub_offline():
-            return ClipSource(model_name, "", model_name)
+            config = _config_digest(_hub_config(model_name, model_setting), forced)
+            return ClipSource(model_name, "", f"{model_name}{CONFIG_MARK}{config}")
         snapshot = cached_snapshot(repo)
         if snapshot is None:
             raise ModelUnavailableError(
@@ -254,12 +302,13 @@ def resolve_clip(model_name: str, pretrained: str, origins: Origins = ENVIRONMEN
                 f"set {model_setting} to a local open_clip folder (with {OPEN_CLIP_CONFIG}), or HF_HOME to a "
                 "cache that holds it"
             )
-        source = _local_dir_source(snapshot, model_name, weights_origin)
-        return ClipSource(source.model_name, "", model_name)
+        source = _local_dir_source(snapshot, model_name, weights_origin, forced)
+        config = _config_digest(snapshot / OPEN_CLIP_CONFIG, forced)
+        return ClipSource(source.model_name, "", f"{model_name}{CONFIG_MARK}{config}")
     for candidate in (model_name, pretrained):
         if candidate and Path(candidate).expanduser().is_dir():
             folder = Path(candidate).expanduser()
-            return _local_dir_source(folder, folder.name, weights_origin)
+            return _local_dir_source(folder, folder.name, weights_origin, forced)
     register_model_configs()
     if model_name not in open_clip.list_models():
         raise ModelUnavailableError(
@@ -314,15 +363,20 @@ def resolve_clip(model_name: str, pretrained: str, origins: Origins = ENVIRONMEN
 def clip_code_version(settings: Settings) -> str:
     """A short version of the CLIP the settings name, for ``image_embeddings``' code version: another model
     makes the embeddings (and what is computed from them) stale. A local file counts by path, size and
-    modification time (cheap to read when the code location loads); a tag or hub name by itself."""
-    import hashlib
-
+    modification time (cheap to read when the code location loads), a folder by its files so; a tag or hub
+    name by itself."""
     parts = [settings.clip_model, settings.clip_pretrained]
+    folder_or_hub = settings.clip_model.startswith("hf-hub:")
     for name in parts[:]:
         path = Path(name.removeprefix("local-dir:")).expanduser() if name else None
         if path is not None and path.exists():
             files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
             parts += [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+            folder_or_hub = folder_or_hub or path.is_dir()
+    if folder_or_hub:
+        # Their ids carry CONFIG_MARK, which stored ids from before it lack: re-embed those, as image_tags
+        # would refuse them as another model's.
+        parts.append(f"id{CONFIG_MARK}")
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
@@ -340,7 +394,7 @@ def load_clip_by_id(model_id: str, settings: Settings, precision: str = "fp32") 
         candidates.append((DEMO_CLIP_MODEL, str(DEMO_CLIP_CHECKPOINT)))
     arch, _, weights = model_id.partition("/")
     if model_id.startswith("hf-hub:"):
-        candidates.append((model_id, ""))
+        candidates.append((model_id.partition(CONFIG_MARK)[0], ""))
     elif weights and not weights.startswith("sha256:"):
         candidates.append((arch, weights))
     for name, pretrained in candidates:

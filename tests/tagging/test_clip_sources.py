@@ -66,8 +66,73 @@ def test_hf_hub_name_offline_comes_from_the_local_cache(
     cache = hub_cache_with(tmp_path / "hub", "acme/room-clip", demo_checkpoint)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     clip = load_clip("hf-hub:acme/room-clip", "", device="cpu")
-    assert clip.model_id == "hf-hub:acme/room-clip"
+    assert clip.model_id.startswith("hf-hub:acme/room-clip+config:")
     assert clip.encode_texts(["a bed"]).shape == (1, 64)
+
+
+def _with_preprocess(folder: Path, **preprocess: object) -> None:
+    """Rewrite the folder's open_clip_config.json with other preprocessing, the weights left as they are."""
+    path = folder / "open_clip_config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "preprocess_cfg": {**config["preprocess_cfg"], **preprocess}}))
+
+
+def test_a_folder_or_hub_config_is_part_of_the_model_id(
+    tmp_path: Path, demo_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same weights, another open_clip_config.json: another model id, so nothing made before is reused."""
+    from huggingface_hub import constants
+
+    folder = open_clip_folder(tmp_path / "snapshot", demo_checkpoint)
+    before = resolve_clip(str(folder), "").model_id
+    weights = before.partition("+config:")[0]
+    assert weights.startswith("snapshot/sha256:") and before != weights
+    # Loaded with the shipped architecture's own preprocessing, which this folder's config repeats: one id.
+    assert resolve_clip(DEMO_CLIP_MODEL, str(folder)).model_id == before
+    path = folder / "open_clip_config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))  # formatting alone changes nothing
+    assert resolve_clip(f"local-dir:{folder}", "").model_id == before
+    _with_preprocess(folder, mean=[0.5, 0.5, 0.5])
+    after = resolve_clip(str(folder), "").model_id
+    assert after != before and after.startswith(weights + "+config:")
+
+    # A hub repo: the snapshot's config offline and the fetched one online give the same id.
+    cache = hub_cache_with(tmp_path / "hub", "acme/room-clip", demo_checkpoint)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    snapshot = cache / "models--acme--room-clip" / "snapshots" / COMMIT
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline_id = resolve_clip("hf-hub:acme/room-clip", "").model_id
+    assert offline_id.startswith("hf-hub:acme/room-clip+config:")
+    assert load_clip_by_id(offline_id, Settings(device="cpu")).model_id == offline_id
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(models, "hub_offline", lambda: False)
+    monkeypatch.setattr("huggingface_hub.hf_hub_download",
+                        lambda repo, filename: str(snapshot / filename) if repo == "acme/room-clip" else "")
+    assert resolve_clip("hf-hub:acme/room-clip", "").model_id == offline_id
+    _with_preprocess(snapshot, interpolation="bilinear")
+    assert resolve_clip("hf-hub:acme/room-clip", "").model_id != offline_id
+
+
+def test_another_folder_config_embeds_again(tmp_path: Path, demo_checkpoint: Path) -> None:
+    """The stored table as the cache: a folder whose config changed reuses none of its embeddings."""
+    from test_embed import _manifest
+
+    from hotelcap_pipeline.tagging.embed import embed_images
+    from hotelcap_pipeline.tagging.text_cache import CachedTextEncoder
+
+    folder = open_clip_folder(tmp_path / "snapshot", demo_checkpoint)
+    manifest = _manifest(tmp_path / "store", 3)
+    before = load_clip(str(folder), "", device="cpu")
+    first, stats = embed_images(manifest, tmp_path / "store", before, None)
+    assert (stats["computed"], stats["reused"]) == (3, 0)
+    _with_preprocess(folder, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
+    after = load_clip(str(folder), "", device="cpu")
+    again, stats = embed_images(manifest, tmp_path / "store", after, first)
+    assert (stats["computed"], stats["reused"]) == (3, 0)
+    assert again["model"].unique().to_list() != first["model"].unique().to_list()
+    assert not np.allclose(np.stack(again["embedding"].to_list()), np.stack(first["embedding"].to_list()))
+    # The prompt embeddings are kept per model id: another file, encoded afresh.
+    assert CachedTextEncoder(after, tmp_path).path != CachedTextEncoder(before, tmp_path).path
 
 
 def test_offline_without_cache_is_one_quick_line(
