@@ -199,12 +199,18 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+_LINK_TARGET_BYTES = 256
+
+
 def _as_tarinfo(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tarfile.TarInfo:
     member = tarfile.TarInfo(info.filename)
     mode = info.external_attr >> 16  # Unix mode bits, when the zip was made on Unix
     if stat.S_ISLNK(mode):
         member.type = tarfile.SYMTYPE
-        member.linkname = zf.read(info)[:4096].decode(errors="replace")  # a zip link stores its target as data
+        # A zip link stores its target as data. Links are refused anyway: only a prefix is read for the message,
+        # so a huge entry marked as a link is never decompressed whole.
+        with zf.open(info) as data:
+            member.linkname = data.read(_LINK_TARGET_BYTES).decode(errors="replace")
     elif info.is_dir():
         member.type = tarfile.DIRTYPE
     member.mode = stat.S_IMODE(mode) or 0o644

@@ -1,5 +1,6 @@
 import io
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -101,6 +102,24 @@ def test_zip_symlink_is_refused(tmp_path):
     with pytest.raises(UnsafeArchiveError, match=r"d\.zip: member 'dataset/passwd' is a link \(to '/etc/passwd'\)"):
         extract_archive(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_zip_entry_marked_as_a_link_is_refused_without_unpacking_it(tmp_path):
+    path = tmp_path / "d.zip"
+    link = zipfile.ZipInfo("dataset/link")
+    link.external_attr = 0o120777 << 16
+    link.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w") as zf, zf.open(link, "w", force_zip64=True) as out:
+        for _ in range(64):
+            out.write(bytes(1 << 20))  # 64 MB of zeros, ~64 KB packed
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsafeArchiveError, match="'dataset/link' is a link"):
+            extract_archive(path, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000
 
 
 @pytest.mark.parametrize("kind", [tarfile.FIFOTYPE, tarfile.CHRTYPE])
