@@ -9,12 +9,15 @@ more bytes, bigger members, more members or a higher compression ratio than ``Ex
 
 from __future__ import annotations
 
+import contextlib
+import lzma
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -101,7 +104,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     elif tarfile.is_tarfile(archive):
         extract = _extract_tar
     else:
-        raise UnsafeArchiveError(f"{archive}: not a tar or zip archive")
+        raise UnsafeArchiveError(f"{archive}: not a tar or zip archive, or a truncated or corrupt one; {_REPLACE}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -115,8 +118,27 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     return report
 
 
+_REPLACE = "replace it with a complete copy (a downloaded one: delete it to fetch it again)"
+# What the decompressors and readers raise on a truncated or corrupt archive (bz2 raises a plain OSError).
+_CORRUPT: tuple[type[Exception], ...] = (
+    EOFError, zlib.error, lzma.LZMAError, tarfile.ReadError, tarfile.CompressionError, zipfile.BadZipFile, OSError
+)
+
+
+@contextlib.contextmanager
+def _reading(archive: Path, kind: str, *corrupt: type[Exception]) -> Iterator[None]:
+    """Turns the errors of a truncated or corrupt archive into one UnsafeArchiveError naming it."""
+    errors: tuple[type[Exception], ...] = (*_CORRUPT, *corrupt)
+    try:
+        yield
+    except errors as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the disk's error (full, no permission), not the data's
+            raise
+        raise UnsafeArchiveError(f"{archive}: not a readable {kind}, truncated or corrupt ({exc}); {_REPLACE}") from exc
+
+
 def _extract_tar(archive: Path, staging: Path, report: ExtractReport, limits: ExtractLimits) -> None:
-    with tarfile.open(archive, "r:*") as tar:
+    with _reading(archive, "tar archive"), tarfile.open(archive, "r:*") as tar:
         # Iterated, not getmembers(): an archive of millions of empty members is refused at the limit
         # instead of being listed whole in memory first.
         kept = _plan(iter(tar), staging, archive, report, limits)
@@ -135,7 +157,8 @@ def _extract_tar_lz4(archive: Path, staging: Path, report: ExtractReport, limits
     def stream(frame: IO[bytes]) -> tarfile.TarFile:
         return tarfile.open(fileobj=frame, mode="r|")
 
-    try:
+    # lz4 reports a corrupt frame as RuntimeError.
+    with _reading(archive, "lz4-compressed tar", RuntimeError):
         # TarFile does not close a file object it was given: each lz4 frame is closed by its own block.
         with lz4.frame.open(archive, "rb") as frame, stream(frame) as tar:
             kept = {m.name for m in _plan(iter(tar), staging, archive, report, limits)}
@@ -145,14 +168,12 @@ def _extract_tar_lz4(archive: Path, staging: Path, report: ExtractReport, limits
                     tar.extract(member, staging, filter="data")
                     if member.isfile():
                         report.extracted.append(_rel(member.name))
-    except (RuntimeError, tarfile.ReadError, EOFError) as exc:  # lz4 reports a corrupt frame as RuntimeError
-        raise UnsafeArchiveError(f"{archive}: not a readable lz4-compressed tar ({exc})") from exc
 
 
 def _extract_zip(archive: Path, staging: Path, report: ExtractReport, limits: ExtractLimits) -> None:
     # zipfile has no extraction filter; each entry is described as a tar member so that the same
     # data filter, link refusal and limits apply to both formats.
-    with zipfile.ZipFile(archive) as zf:
+    with _reading(archive, "zip archive"), zipfile.ZipFile(archive) as zf:
         infos = {info.filename: info for info in zf.infolist()}
         kept = _plan((_as_tarinfo(zf, info) for info in infos.values()), staging, archive, report, limits)
         for member in kept:

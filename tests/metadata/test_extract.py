@@ -82,6 +82,33 @@ def test_zip_traversal_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def _corrupt_zip(tmp_path: Path) -> Path:
+    path = tmp_path / "dataset.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(DEMO_DIR / "dataset" / "train_set.csv", "dataset/train_set.csv")
+    data = bytearray(path.read_bytes())
+    data[200:400] = bytes(b ^ 0x55 for b in data[200:400])  # inside the entry's compressed bytes
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _truncated_tar_gz(tmp_path: Path) -> Path:
+    path = demo_archive(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+@pytest.mark.parametrize("make, kind", [(_truncated_tar_gz, "tar archive"), (_corrupt_zip, "zip archive")])
+def test_a_truncated_or_corrupt_archive_is_named_with_what_to_do(tmp_path, make, kind):
+    archive = make(tmp_path)
+    with pytest.raises(UnsafeArchiveError, match=rf"^{archive}: not a readable {kind}, truncated or corrupt \(.*\); "
+                                                 r"replace it with a complete copy") as caught:
+        extract_archive(archive, tmp_path / "out")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_resolve_dataset_extracts_once(tmp_path):
     archive = demo_archive(tmp_path)
     raw = tmp_path / "raw"
