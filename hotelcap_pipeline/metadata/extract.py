@@ -43,10 +43,15 @@ class ExtractLimits:
     ratio_floor_bytes: int = 10_000_000
 
 
+# Junk members named in the report; the rest are only counted, so an archive of millions stays a short report.
+JUNK_EXAMPLES = 5
+
+
 @dataclass
 class ExtractReport:
     extracted: list[str] = field(default_factory=list)
-    skipped_junk: list[str] = field(default_factory=list)
+    skipped_junk: list[str] = field(default_factory=list)  # the first JUNK_EXAMPLES junk members skipped
+    junk_count: int = 0
 
 
 # Why the data filter refused a member, worded for the error message.
@@ -196,14 +201,17 @@ def _plan(
     kept = []
     total = 0
     packed = max(1, archive.stat().st_size)
-    for member in members:
+    for seen, member in enumerate(members, start=1):
+        # Junk counts too: an archive of millions of empty '._' members is as costly to read as any other.
+        if seen > limits.max_members:
+            raise UnsafeArchiveError(f"{archive}: more than {limits.max_members} members; refused")
         if is_junk(member.name):
-            report.skipped_junk.append(member.name)
+            report.junk_count += 1
+            if len(report.skipped_junk) < JUNK_EXAMPLES:
+                report.skipped_junk.append(member.name)
             continue
         check_member(member, staging, archive)
         kept.append(member)
-        if len(kept) > limits.max_members:
-            raise UnsafeArchiveError(f"{archive}: more than {limits.max_members} members; refused")
         if member.size > limits.max_member_bytes:
             raise UnsafeArchiveError(f"{archive}: member {member.name!r} unpacks to {_mb(member.size)}, more than "
                                      f"the {_mb(limits.max_member_bytes)} allowed per member; refused")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hotelcap_pipeline.metadata.extract import ExtractLimits, UnsafeArchiveError, extract_archive
+from hotelcap_pipeline.metadata.extract import JUNK_EXAMPLES, ExtractLimits, UnsafeArchiveError, extract_archive
 from hotelcap_pipeline.metadata.parse import find_csv_folder
 from hotelcap_pipeline.metadata.source import resolve_dataset
 from hotelcap_pipeline.settings import DEMO_DIR
@@ -171,6 +171,29 @@ def test_zip_is_extracted_and_junk_skipped(tmp_path):
     assert report.extracted == ["dataset/chain_info.csv"]
     assert report.skipped_junk == ["__MACOSX/dataset/._chain_info.csv"]
     assert (tmp_path / "out" / "dataset" / "chain_info.csv").read_text() == "chain_id,chain_name\n"
+
+
+def _junk_tar(path: Path, junk: int) -> Path:
+    def build(tar):
+        for i in range(junk):
+            add_file(tar, f"__MACOSX/dataset/._{i}.csv", b"")
+        add_file(tar, "dataset/chain_info.csv", b"chain_id,chain_name\n-1,unknown\n")
+
+    return make_tar(path, build)
+
+
+def test_junk_members_count_toward_the_member_limit(tmp_path):
+    archive = _junk_tar(tmp_path / "junk.tar.gz", 50)
+    with pytest.raises(UnsafeArchiveError, match="more than 20 members; refused"):
+        extract_archive(archive, tmp_path / "out", ExtractLimits(max_members=20))
+    assert not (tmp_path / "out").exists()
+
+
+def test_junk_members_are_counted_with_a_few_named(tmp_path):
+    report = extract_archive(_junk_tar(tmp_path / "junk.tar.gz", 50), tmp_path / "out")
+    assert report.extracted == ["dataset/chain_info.csv"]
+    assert report.junk_count == 50
+    assert report.skipped_junk == [f"__MACOSX/dataset/._{i}.csv" for i in range(JUNK_EXAMPLES)]
 
 
 def test_member_modes_are_sanitised_by_the_data_filter(tmp_path):
