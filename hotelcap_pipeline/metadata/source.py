@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from hotelcap_pipeline.atomic_files import atomic_write_text
 from hotelcap_pipeline.metadata.extract import LZ4_SUFFIXES, ExtractLimits, archive_stamp, extract_archive
 from hotelcap_pipeline.metadata.occlusion import TestTree, index_test_folder, install_test_tree
 from hotelcap_pipeline.metadata.parse import DatasetError, find_csv_folder
@@ -36,7 +37,8 @@ def resolve_dataset(source: str, raw_dir: Path, *, insecure_hosts: Sequence[str]
     """Return the folder that holds the four CSVs, downloading and extracting when needed.
 
     A URL is downloaded into ``raw_dir`` (streamed, atomic, not again when already there); an
-    archive is extracted safely, within ``limits``, into ``raw_dir/extracted`` once per archive version.
+    archive is extracted safely, within ``limits``, into ``raw_dir/extracted`` once per archive version (again
+    when a file it extracted is missing or changed size).
     Errors name the dataset setting where ``origins`` says it came from (the run config or HOTELCAP_DATASET).
     """
     origin = origins["dataset"]
@@ -98,10 +100,27 @@ def _archive_of(source: str, local: Path | None, raw_dir: Path, *, origin: Origi
 
 
 def _extract_once(archive: Path, dest: Path, limits: ExtractLimits | None = None) -> Path:
+    """Extract ``archive`` into ``dest`` unless the marker there names this archive version and every file it
+    extracted is still there at its size (a deleted or truncated CSV is extracted again)."""
     stamp = archive_stamp(archive)
     marker = dest / ".hotelcap-extracted.json"
-    if marker.exists() and json.loads(marker.read_text()) == stamp:
+    if _extracted_intact(marker, dest, stamp):
         return dest
-    extract_archive(archive, dest, limits)
-    marker.write_text(json.dumps(stamp))
+    report = extract_archive(archive, dest, limits)
+    files = {name: (dest / name).stat().st_size for name in report.extracted}
+    atomic_write_text(marker, json.dumps({"stamp": stamp, "files": files}))
     return dest
+
+
+def _extracted_intact(marker: Path, dest: Path, stamp: dict[str, object]) -> bool:
+    try:
+        saved = json.loads(marker.read_text())
+    except (OSError, ValueError):  # no marker, or one a crash or an older version left unreadable
+        return False
+    if not isinstance(saved, dict) or saved.get("stamp") != stamp or not isinstance(saved.get("files"), dict):
+        return False
+    for name, size in saved["files"].items():
+        path = dest / name
+        if not path.is_file() or path.stat().st_size != size:
+            return False
+    return True

@@ -1,4 +1,5 @@
 import io
+import shutil
 import tarfile
 import tracemalloc
 import zipfile
@@ -117,6 +118,22 @@ def test_resolve_dataset_extracts_once(tmp_path):
     assert resolve_dataset(f"file://{archive}", raw) == folder
     assert (raw / "extracted" / ".hotelcap-extracted.json").stat().st_mtime_ns == marker_time
     assert (folder / "train_set.csv").exists()
+
+
+@pytest.mark.parametrize("damage", ["folder deleted", "file deleted", "file truncated"])
+def test_resolve_dataset_extracts_again_when_extracted_files_are_gone(tmp_path, damage):
+    archive = demo_archive(tmp_path)
+    raw = tmp_path / "raw"
+    folder = resolve_dataset(str(archive), raw)
+    expected = (folder / "train_set.csv").read_bytes()
+    if damage == "folder deleted":
+        shutil.rmtree(folder)
+    elif damage == "file deleted":
+        (folder / "train_set.csv").unlink()
+    else:
+        (folder / "train_set.csv").write_bytes(expected[:10])
+    assert resolve_dataset(str(archive), raw) == folder
+    assert (folder / "train_set.csv").read_bytes() == expected
 
 
 def test_zip_symlink_is_refused(tmp_path):
