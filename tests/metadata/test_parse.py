@@ -134,3 +134,57 @@ def test_undecodable_byte_names_file_and_offset(tmp_path):
     early.write_bytes(b"\xff\xfechain_id,chain_name\n1,a\n")  # a UTF-16 mark in the first 8 KB
     with pytest.raises(DatasetError, match=r"byte 0 \(line 1\)"):
         read_metadata_csv(early, "chains")
+
+
+TRAIN_ROW = "{},391,https://x/{}.jpg,traffickcam,9/9/15 17:23"
+
+
+@pytest.mark.parametrize("mode", ["error", "skip"])
+def test_a_stray_quote_names_its_line_in_one_short_line(tmp_path, mode):
+    rows = [TRAIN_ROW.format(i, i) for i in range(1, 20_001)]
+    rows[5] = rows[5].replace("https", '"https')  # a quote that never closes swallows the rest of the file
+    path = write(tmp_path, "train_set.csv", "\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"train_set.csv: line 6 opens a quoted field that never closes") as caught:
+        read_metadata_csv(path, "images", on_bad_rows=mode)
+    message = str(caught.value)
+    assert len(message) < 300 and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "name, text, kind, line, fields",
+    [
+        # headerless: a row with a field too many, a row short of two (the first row too)
+        ("train_set.csv", "".join(TRAIN_ROW.format(i, i) + (",extra" if i == 3 else "") + "\n" for i in range(1, 6))
+         + "6,391,u\n", "images", 3, 6),
+        ("train_set.csv", "1,391,u,t\n" + TRAIN_ROW.format(2, 2) + "\n", "images", 1, 4),
+        ("hotel_info.csv", HOTELS + "1,A,2,1.5,2.5\n2,B,3,1.5,2.5,extra\n3,C,3,1.5,2.5\n", "hotels", 3, 6),
+        # too few: the coordinates are nullable, but a row without them is not a row with them empty
+        ("hotel_info.csv", HOTELS + "1,A,2,1.5,2.5\n2,B,3\n3,C,3,,\n", "hotels", 3, 3),
+    ],
+    ids=["no header, long and short rows", "no header, short first row", "header, long row", "header, short row"],
+)
+def test_rows_with_too_many_or_too_few_fields_are_bad_rows(tmp_path, name, text, kind, line, fields):
+    path = write(tmp_path, name, text)
+    with pytest.raises(DatasetError, match=rf"{name} line {line} has {fields} fields, expected 5 columns"):
+        read_metadata_csv(path, kind)
+    df, report = read_metadata_csv(path, kind, on_bad_rows="skip")
+    assert report.skipped == len(report.skipped_examples) >= 1
+    assert report.skipped_examples[0] == f"{name} line {line} has {fields} fields, expected 5 columns"
+    assert df.height == report.rows == text.count("\n") - (kind == "hotels") - report.skipped
+
+
+def test_a_ragged_row_in_a_large_file_is_skipped_with_its_line(tmp_path):
+    rows = [TRAIN_ROW.format(i, i) for i in range(1, 200_001)]
+    rows[150_000] += ",extra"
+    path = write(tmp_path, "train_set.csv", "\n".join(rows) + "\n")
+    df, report = read_metadata_csv(path, "images", on_bad_rows="skip")
+    assert df.height == 199_999 and 150_001 not in df.get_column("image_id")
+    assert report.skipped_examples == ["train_set.csv line 150001 has 6 fields, expected 5 columns"]
+
+
+def test_line_numbers_count_the_lines_of_a_quoted_multiline_field(tmp_path):
+    path = write(tmp_path, "hotel_info.csv", HOTELS + '1,"Inn\nby the\nsea",2,1.5,2.5\n2,B,x,1.5,2.5\n')
+    with pytest.raises(DatasetError, match=r"hotel_info.csv line 5, column chain_id = 'x'"):
+        read_metadata_csv(path, "hotels")
+    df, _ = read_metadata_csv(path, "hotels", on_bad_rows="skip")
+    assert df.get_column("hotel_name").to_list() == ["Inn\nby the\nsea"]
