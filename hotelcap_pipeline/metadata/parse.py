@@ -110,13 +110,18 @@ def check_utf8(path: Path, *, lossy: bool, data: bytes | None = None) -> int:
     return 0
 
 
-def detect_header(path: Path, first_column: str) -> bool:
-    """A first line whose first field is not an integer is a header (train_set.csv has none)."""
+def _first_line(path: Path) -> tuple[int, str]:
+    """The blank lines before the first line with something on it, and that line."""
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        line = fh.readline()
-    if not line.strip():
-        raise DatasetError(f"{path}: file is empty")
-    first = next(csv.reader([line]))[0].strip()
+        for blank, line in enumerate(fh):
+            if line.strip():
+                return blank, line
+    raise DatasetError(f"{path}: file is empty (no line holds anything but blanks)")
+
+
+def detect_header(path: Path, first_column: str) -> bool:
+    """A first (non-blank) line whose first field is not an integer is a header (train_set.csv has none)."""
+    first = next(csv.reader([_first_line(path)[1]]))[0].strip()
     if first.lower() == first_column:
         return True
     try:
@@ -136,15 +141,16 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     undecodable = check_utf8(path, lossy=on_bad_rows == "skip", data=data)
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     del data
+    skip = _first_line(path)[0]
     header = detect_header(path, names[0])
     report = ParseReport(file=str(path), header=header, undecodable_bytes=undecodable)
-    raw, scan = _read_rows(path, names, header, lines)
+    raw, scan = _read_rows(path, names, header, skip, lines)
     raw = _name_columns(raw, names, header, path)
     width = scan.width if scan is not None else len(names)
     # __line keeps each row's first line in the file for the messages; __fields is the field count of a row
     # with too many or too few.
     if scan is None:
-        raw = raw.with_row_index("__line", offset=1 + header)
+        raw = raw.with_row_index("__line", offset=skip + 1 + header)
     else:
         raw = raw.with_columns(pl.Series("__line", scan.starts, dtype=pl.Int64))
         if scan.ragged:
@@ -156,7 +162,7 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     blank = pl.all_horizontal(pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "") for n in names)
     if ragged:
         blank = blank & pl.col("__fields").is_null()
-    report.blank_lines = raw.select(blank.sum()).item()
+    report.blank_lines = skip + raw.select(blank.sum()).item()
     raw = raw.filter(~blank)
     # Cast every typed column leniently, then point at the first value that failed: one pass, and
     # the slow row-by-row explanation only runs when something is wrong.
@@ -254,7 +260,7 @@ def _name_columns(raw: pl.DataFrame, names: list[str], header: bool, path: Path)
     return raw  # read with the schema's names
 
 
-def _read_rows(path: Path, names: list[str], header: bool, lines: int) -> tuple[pl.DataFrame, _Scan | None]:
+def _read_rows(path: Path, names: list[str], header: bool, skip: int, lines: int) -> tuple[pl.DataFrame, _Scan | None]:
     """The rows as text, read by polars, and the csv module's exact pass over the file when polars' read leaves
     a doubt about the rows' lines or field counts (None for a clean file)."""
 
@@ -262,7 +268,7 @@ def _read_rows(path: Path, names: list[str], header: bool, lines: int) -> tuple[
         # polars' default: an empty unquoted field is null, so a blank value counts as missing. Without a header
         # the schema fixes the columns, so a ragged first row is one bad row, not the file's width.
         return pl.read_csv(path, has_header=header, infer_schema=False, encoding="utf8-lossy", quote_char='"',
-                           schema=None if header else dict.fromkeys(names, pl.Utf8),
+                           skip_lines=skip, schema=None if header else dict.fromkeys(names, pl.Utf8),
                            truncate_ragged_lines=truncate_ragged_lines)
 
     scan = None
@@ -270,7 +276,7 @@ def _read_rows(path: Path, names: list[str], header: bool, lines: int) -> tuple[
         raw = read(False)
     except pl.exceptions.PolarsError as exc:
         # A row with too many fields, or quoting polars cannot read: the csv module's pass names the line.
-        scan = _scan_rows(path, header, len(names))
+        scan = _scan_rows(path, skip, header, len(names))
         if not scan.ragged:
             raise DatasetError(_unreadable(path, exc)) from None
         try:
@@ -279,8 +285,8 @@ def _read_rows(path: Path, names: list[str], header: bool, lines: int) -> tuple[
             raise DatasetError(_unreadable(path, again)) from None
     # Rows that do not fill a line each (a quoted field over several lines) or a row short of fields (read as
     # nulls at its end) need the exact pass too; a clean file needs neither.
-    if scan is None and (header + raw.height != lines or _maybe_short(raw)):
-        scan = _scan_rows(path, header, len(names))
+    if scan is None and (skip + header + raw.height != lines or _maybe_short(raw)):
+        scan = _scan_rows(path, skip, header, len(names))
     if scan is not None and len(scan.starts) != raw.height:
         raise DatasetError(f"{path}: polars reads {raw.height} rows where the csv module reads {len(scan.starts)} "
                            "(lone carriage returns as line ends?); re-save it as plain CSV with \\n line ends")
@@ -294,25 +300,27 @@ class _Scan:
     ragged: dict[int, int]  # row index -> field count, for the rows with too many or too few
 
 
-def _scan_rows(path: Path, header: bool, width: int) -> _Scan:
+def _scan_rows(path: Path, skip: int, header: bool, width: int) -> _Scan:
     """One pass of the csv module over the file: exact lines where a quoted field spans several, the rows with a
     wrong field count, and the line of a quote never closed. About 1 s for train_set.csv, so it only runs when
     polars' read leaves a doubt."""
     starts = array("q")
     ragged: dict[int, int] = {}
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
         # strict: a quote never closed is an error at the end of the file, not a field swallowing the rest.
         reader = csv.reader(fh, strict=True)
-        end = 0  # the last line of the previous row
+        end = skip  # the last line of the previous row
         try:
             if header:
                 width = len(next(reader))
-                end = reader.line_num
+                end = skip + reader.line_num
             for fields in reader:
                 if len(fields) != width and any(f.strip() for f in fields):
                     ragged[len(starts)] = len(fields)
                 starts.append(end + 1)
-                end = reader.line_num
+                end = skip + reader.line_num
         except csv.Error as exc:
             if "field limit" in str(exc) or "end of data" in str(exc):
                 raise DatasetError(f"{path}: line {end + 1} opens a quoted field that never closes (a stray '\"'?); "

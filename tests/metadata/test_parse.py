@@ -182,6 +182,20 @@ def test_a_ragged_row_in_a_large_file_is_skipped_with_its_line(tmp_path):
     assert report.skipped_examples == ["train_set.csv line 150001 has 6 fields, expected 5 columns"]
 
 
+def test_a_header_after_blank_lines_is_found(tmp_path):
+    path = write(tmp_path, "hotel_info.csv", "\n\n" + HOTELS + "1,A,2,1.5,2.5\n2,B,x,1.5,2.5\n")
+    with pytest.raises(DatasetError, match=r"hotel_info.csv line 5, column chain_id = 'x'"):
+        read_metadata_csv(path, "hotels")
+    df, report = read_metadata_csv(path, "hotels", on_bad_rows="skip")
+    assert report.header and df.get_column("hotel_id").to_list() == [1] and report.blank_lines == 2
+    headerless = write(tmp_path, "train_set.csv", "\n" + TRAIN_ROW.format(1, 1) + "\n2,x,u,t,x\n")
+    with pytest.raises(DatasetError, match=r"train_set.csv line 3, column hotel_id = 'x'"):
+        read_metadata_csv(headerless, "images")
+    blank = write(tmp_path, "chain_info.csv", "\n  \n")
+    with pytest.raises(DatasetError, match="file is empty"):
+        read_metadata_csv(blank, "chains")
+
+
 def test_line_numbers_count_the_lines_of_a_quoted_multiline_field(tmp_path):
     path = write(tmp_path, "hotel_info.csv", HOTELS + '1,"Inn\nby the\nsea",2,1.5,2.5\n2,B,x,1.5,2.5\n')
     with pytest.raises(DatasetError, match=r"hotel_info.csv line 5, column chain_id = 'x'"):
