@@ -203,6 +203,10 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
         report.skipped = bad_rows.height
         report.skipped_examples = messages
         typed = typed.filter(~checks.get_column("__bad"))
+        if typed.is_empty():
+            # Skipping is for a few bad rows; a file with no good one is the wrong file, not an empty table.
+            raise DatasetError(f"{path}: all {bad_rows.height} rows are bad, e.g. {messages[0]}; check that this is "
+                               f"the Hotels-50K {path.name} ({', '.join(names)})")
     id_col = ID_COLUMN[kind]
     ids = typed.get_column(id_col)
     if ids.n_unique() != typed.height:

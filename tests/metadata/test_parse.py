@@ -202,3 +202,12 @@ def test_line_numbers_count_the_lines_of_a_quoted_multiline_field(tmp_path):
         read_metadata_csv(path, "hotels")
     df, _ = read_metadata_csv(path, "hotels", on_bad_rows="skip")
     assert df.get_column("hotel_name").to_list() == ["Inn\nby the\nsea"]
+
+
+def test_a_file_whose_every_row_is_bad_fails_even_when_skipping(tmp_path):
+    # Skipping drops a few bad rows; when none is left the file is the wrong one, and an empty table would let
+    # the run go on as if the dataset had no photos.
+    path = write(tmp_path, "train_set.csv", "1,2,3\n4,5,6\n")
+    with pytest.raises(DatasetError, match=r"train_set.csv: all 2 rows are bad, e.g. train_set.csv line 1 has 3 "
+                                           r"fields, expected 5 columns; check that this is the Hotels-50K"):
+        read_metadata_csv(path, "images", on_bad_rows="skip")
