@@ -505,3 +505,40 @@ def test_a_figure_is_shown_with_the_caption_its_png_carries(full_store: DataStor
     tables = ReportTables(full_store, figures)
     assert [f.caption for f in tables.figures_of("tag_stats")] == ["Photos per hotel: read it *so*."]
     assert [f.caption for f in tables.figures_of("dataset_stats")] == ["dataset images per hotel"]  # none stored
+
+
+def test_tables_a_remote_store_holds_are_listed_as_materialized(tmp_path: Path, monkeypatch) -> None:
+    """A report built on another machine (an empty local copy of a bucket) lists what the bucket holds."""
+    import uuid
+
+    import fsspec
+
+    from hotelcap_pipeline.report.document import Table
+    from hotelcap_pipeline.report.sections.about import about_section
+
+    bucket = f"hotelcap-report-{uuid.uuid4().hex}"
+    url = f"memory://{bucket}/store"
+    try:
+        monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-a"))
+        made = DataStore.at(url)
+        write(made, "hotels", pl.DataFrame({"hotel_id": [1, 2]}))  # a big table: listed, never read
+        write(made, "tag_evaluation", labelled_evaluation())
+        for shard, ids in (("shard-00", [0, 1]), ("shard-01", [2])):
+            write_parquet_atomic(pl.DataFrame({"image_id": ids, "status": ["ok"] * len(ids)}),
+                                 made.table("hotel_images") / f"{shard}.parquet")
+        made.push([made.tables])
+
+        monkeypatch.setenv("HOTELCAP_CACHE_DIR", str(tmp_path / "cache-b"))
+        fresh = DataStore.at(url)
+        section = about_section(context(), ReportTables(fresh))
+        frame = next(b for b in section.blocks if isinstance(b, Table)).frame
+        listed = {r["table"]: (r["materialized"], r["rows"]) for r in frame.iter_rows(named=True)}
+        assert listed["hotels"] == (True, None)
+        assert listed["hotel_images"] == (True, 3)
+        assert listed["tag_evaluation"] == (True, labelled_evaluation().height)
+        assert listed["chains"] == (False, None) and listed["image_tags"] == (False, None)
+        assert not fresh.table("hotels").exists()  # its presence was asked of the bucket, nothing fetched
+    finally:
+        fs = fsspec.filesystem("memory")
+        if fs.exists(bucket):
+            fs.rm(bucket, recursive=True)

@@ -55,15 +55,21 @@ def about_section(ctx: ReportContext, tables: ReportTables) -> Section:
         )
     rows = []
     for key in REPORT_TABLES:
-        path = tables.store.table(key)
-        present = path.exists()
-        frame = tables.get(key) if present and key not in _NOT_READ else None
+        frame = None if key in _NOT_READ else tables.get(key)
+        present = _materialized(tables, key) if key in _NOT_READ else frame is not None
         rows.append(
             {"table": key, "materialized": present, "rows": frame.height if frame is not None else None}
         )
     s.add(Table(pl.DataFrame(rows), "Tables read by this report (rows –: a big metadata table, counted in the "
                                      "dataset review instead of read)"))
     return s
+
+
+def _materialized(tables: ReportTables, key: str) -> bool:
+    """Whether the store holds the big table ``key``, without reading or fetching it: a remote store is asked
+    through its bucket's listing, since the report may be built on a machine whose local copy lacks it."""
+    store = tables.store
+    return not store.missing([store.table(key).relative_to(store.root).as_posix()])
 
 
 def _recorded_models(tables: ReportTables) -> list[str]:
