@@ -477,20 +477,39 @@ def test_the_report_does_not_need_the_device_the_models_ran_on(tmp_path: Path) -
     assert resolved in ("cpu", "cuda", "mps")
 
 
-def test_a_word_no_labelled_photo_shows_is_named_with_how_often_it_is_given_wrongly() -> None:
-    from hotelcap_pipeline.report.sections.tagging import _unmeasured_tags
-    from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW
+def test_a_word_no_labelled_photo_shows_is_counted_as_given_wrongly_on_labelled_photos_only(tmp_path: Path) -> None:
+    from hotelcap_pipeline.report.document import Paragraph
+    from hotelcap_pipeline.report.sections.tagging import evaluation_blocks
+    from hotelcap_pipeline.tagging.evaluation import LABELLED
 
-    evaluation = pl.DataFrame({"split": [ALL, ALL, ALL], "tag": ["bed", "balcony", CAPTION_ROW],
-                               "n_present": [5, 0, 10]})
-    tags = pl.DataFrame({"method": ["seed", "seed", "calibrated"],
-                         "tags": [["bed", "balcony"], ["bed"], ["balcony"]]})
-    (note,) = _unmeasured_tags(evaluation, tags)
-    assert note.text == ("Not measured: balcony: no labelled photo shows it, so there is no ROC AUC, AP or recall to "
-                         "compute, and the medians, mAP and macro recall above leave it out; macro precision and F1 "
-                         "count it as wrong wherever a method gives it. The methods give it anyway, always wrongly: "
-                         "`seed` on 1 photo, `calibrated` on 1 photo.")
-    assert _unmeasured_tags(evaluation.filter(pl.col("tag") != "balcony"), tags) == []
+    rows = []
+    for i in range(16):  # 0-9 labelled, 10-15 not: a tag given to those cannot be called wrong
+        for method, balcony in (("seed", i in (0, 1) or i >= 10), ("ensemble", i == 0)):
+            given = ["bed", "balcony"] if balcony else ["bed"]
+            rows.append({"image_id": i, "hotel_id": 1, "chain_id": 1, "method": method, "tags": given,
+                         "caption": make_caption(given), "score_bed": 0.1 + i / 100, "score_balcony": 0.1})
+    labels = pl.DataFrame({"image_id": list(range(10)), "tags": [["bed"] if i % 2 else [] for i in range(10)],
+                           "room_kind": ["bedroom"] * 10, "conditions": [[]] * 10},
+                          schema={"image_id": pl.Int64, "tags": pl.List(pl.Utf8), "room_kind": pl.Utf8,
+                                  "conditions": pl.List(pl.Utf8)})
+    evaluation = evaluate_tags(pl.DataFrame(rows), labels, ["bed", "balcony"], seed=0)
+    held = evaluation.filter((pl.col("method") == LABELLED) & (pl.col("tag") == "balcony")).row(0, named=True)
+
+    def notes(evaluation: pl.DataFrame) -> list[str]:
+        store = DataStore.at(tmp_path / "store")
+        write(store, "image_tags", pl.DataFrame(rows))
+        write(store, "tag_evaluation", evaluation)
+        blocks = evaluation_blocks(ReportTables(store))
+        return [b.text for b in blocks if isinstance(b, Paragraph) and b.text.startswith("Not measured")]
+
+    # `seed` gives it to 2 labelled photos and to 6 unlabelled ones, which say nothing about it.
+    assert notes(evaluation) == [
+        "Not measured: balcony: no labelled photo shows it, so there is no ROC AUC, AP or recall to compute, and the "
+        "medians, mAP and macro recall above leave it out; macro precision and F1 count it as wrong wherever a "
+        "method gives it. The methods give it anyway, always wrongly: `ensemble` on 1 of 10 labelled photos, "
+        f"`{LABELLED}` on {held['n_given']} of {held['photos']} held-out photos, `seed` on 2 of 10 labelled photos."
+    ]
+    assert notes(evaluation.filter(pl.col("tag") != "balcony")) == []
 
 
 def test_a_figure_is_shown_with_the_caption_its_png_carries(full_store: DataStore) -> None:

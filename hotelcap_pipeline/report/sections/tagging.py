@@ -64,10 +64,10 @@ def tagging_section(tables: ReportTables) -> Section:
     return s
 
 
-def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) -> list[Paragraph]:
+def _unmeasured_tags(evaluation: pl.DataFrame) -> list[Paragraph]:
     """Vocabulary words no labelled photo shows: left out of the ranking averages and macro recall, and every
-    time one is given it is wrong, which macro precision and F1 count."""
-    from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW
+    time one is given to a labelled photo it is wrong, which macro precision and F1 count."""
+    from hotelcap_pipeline.tagging.evaluation import ALL, CAPTION_ROW, HELD_OUT, LABELLED
 
     absent = sorted(set(evaluation.filter(
         (pl.col("split") == ALL) & (pl.col("tag") != CAPTION_ROW) & (pl.col("n_present") == 0))["tag"].to_list()))
@@ -75,11 +75,21 @@ def _unmeasured_tags(evaluation: pl.DataFrame, image_tags: pl.DataFrame | None) 
         return []
     them = "it" if len(absent) == 1 else "them"
     given = ""
-    if image_tags is not None and {"method", "tags"} <= set(image_tags.columns):
-        counts = (image_tags.group_by("method", maintain_order=True)
-                  .agg(pl.col("tags").list.eval(pl.element().is_in(absent)).list.any().sum().alias("n")))
-        given = f" The methods give {them} anyway, always wrongly: " + ", ".join(
-            f"`{m}` on {n} photo{'' if n == 1 else 's'}" for m, n in counts.iter_rows()) + "."
+    if "n_given" in evaluation.columns:
+        # Only a labelled photo shows a tag is wrong: counted on the split each method is judged on (as the
+        # verdicts), never over every tagged photo.
+        rows = evaluation.filter(
+            pl.col("tag").is_in(absent)
+            & (pl.col("split") == pl.when(pl.col("method") == LABELLED).then(pl.lit(HELD_OUT)).otherwise(pl.lit(ALL)))
+        )
+        counts = rows.group_by("method", maintain_order=True).agg(pl.col("n_given").sum(), pl.col("photos").max())
+        parts = []
+        for method, n, photos in counts.iter_rows():
+            judged = f"{photos} {'held-out' if method == LABELLED else 'labelled'} photos"
+            # One word: n photos; several: n tags given, as a photo may get more than one of them.
+            parts.append(f"`{method}` on {n} of {judged}" if len(absent) == 1
+                         else f"`{method}` {n} time{'' if n == 1 else 's'} on {judged}")
+        given = f" The methods give {them} anyway, always wrongly: {', '.join(parts)}."
     return [Paragraph(
         f"Not measured: {', '.join(absent)}: no labelled photo shows {them}, so there is no ROC AUC, AP or "
         f"recall to compute, and the medians, mAP and macro recall above leave {them} out; macro precision and F1 "
@@ -116,7 +126,7 @@ def evaluation_blocks(tables: ReportTables) -> list:
             f"`labelled` has the AUC and mAP of `{LABELLED_SCORES}` there: only its thresholds differ)."
         ),
         Table(summary, "tag_evaluation per method and split"),
-        *_unmeasured_tags(table, tables.get("image_tags")),
+        *_unmeasured_tags(table),
     ]
     if held.height:
         blocks.append(
