@@ -103,8 +103,22 @@ ORIGINAL_STUDY = {
 }
 
 
-def fmt(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
+def _shown(value: float, bar: float | None, spec: str, digits: int) -> str:
+    """``value`` as ``spec`` (g or f) with ``digits``, or more where fewer would print a value that compares with
+    ``bar`` otherwise than the real one (0.8996 shown as 0.9 against a bar of 0.9 reads as a pass)."""
+    shown = f"{value:.{digits}{spec}}"
+    if bar is None:
+        return shown
+    side = (value > bar) - (value < bar)
+    while digits < 17 and (float(shown) > bar) - (float(shown) < bar) != side:
+        digits += 1
+        shown = f"{value:.{digits}{spec}}"
+    return shown
+
+
+def fmt(value: float | None, bar: float | None = None) -> str:
+    """A measured value to 3 significant digits, more where needed to show on which side of ``bar`` it is."""
+    return "n/a" if value is None or math.isnan(value) else _shown(value, bar, "g", 3)
 
 
 def wilson_interval(share: float | None, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -178,10 +192,14 @@ class Verdict:
     def evidence(self) -> str:
         t = self.threshold
         lo_hi = self.interval
-        band = f" (95% interval {lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi and not math.isnan(lo_hi[0]) else ""
-        return f"{t.metric} = {fmt(self.value)}{band}, threshold {t.symbol} {t.bar:g}, n = {self.n} {self.unit}"
+        # The interval's ends, like the value, show on which side of the bar they are (a close call depends on it).
+        band = (f" (95% interval {_shown(lo_hi[0], t.bar, 'f', 2)}-{_shown(lo_hi[1], t.bar, 'f', 2)})"
+                if lo_hi and not math.isnan(lo_hi[0]) else "")
+        return f"{t.metric} = {fmt(self.value, t.bar)}{band}, threshold {t.symbol} {t.bar:g}, n = {self.n} {self.unit}"
 
     def sentence(self) -> str:
+        if self.status == "not measured" and self.n >= self.threshold.min_n:
+            return f"{self.subject}: not measured: no value ({self.evidence})."
         if self.status == "not measured":
             return (
                 f"{self.subject}: too few to judge ({self.evidence}; at least {self.threshold.min_n} "

@@ -9,6 +9,7 @@ import pytest
 from hotelcap_pipeline.criteria import (
     EDIT_RULE_NEGATIVE,
     EDIT_RULE_TRUE,
+    PHOTOS_OK,
     TAG_AUC,
     Verdict,
     auc_interval,
@@ -36,7 +37,23 @@ def test_lower_is_better_thresholds_flip_the_other_way() -> None:
 def test_too_few_items_or_no_value_is_not_a_result() -> None:
     few = _verdict(0.99, n=3)
     assert few.status == "not measured" and "too few to judge" in few.sentence()
-    assert _verdict(float("nan")).status == "not measured"
+    for missing in (float("nan"), None):
+        none = _verdict(missing)  # a table's null reaches a verdict as None
+        assert none.status == "not measured"
+        assert none.sentence() == ("Tagging `seed`: not measured: no value (median per-tag ROC AUC = n/a, "
+                                   "threshold ≥ 0.75, n = 40 photos).")
+
+
+def test_a_value_near_its_threshold_is_shown_on_its_side_of_it() -> None:
+    # 0.8996 to 3 digits is 0.9, which would read as passing a bar of 0.9.
+    below = _verdict(0.8996, threshold=PHOTOS_OK)
+    assert below.status == "did not work" and "share of photos stored = 0.8996, threshold ≥ 0.9" in below.sentence()
+    assert "= 0.9004," in _verdict(0.9004, threshold=PHOTOS_OK).sentence()
+    assert "= 0.9," in _verdict(0.9, threshold=PHOTOS_OK).sentence()  # on the bar: as it is
+    assert "= 0.833," in _verdict(5 / 6, threshold=PHOTOS_OK).sentence()  # far from it: 3 digits
+    # 34 of 34 accepted: the interval's low end, 0.898, is below the bar it is a close call on.
+    close = _verdict(1.0, n=34, threshold=EDIT_RULE_TRUE)
+    assert close.close_call and "(95% interval 0.898-1.00)" in close.sentence()
 
 
 def test_wilson_interval_on_hand_computed_cases() -> None:
