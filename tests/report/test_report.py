@@ -561,3 +561,23 @@ def test_tables_a_remote_store_holds_are_listed_as_materialized(tmp_path: Path, 
         fs = fsspec.filesystem("memory")
         if fs.exists(bucket):
             fs.rm(bucket, recursive=True)
+
+
+@pytest.mark.parametrize(("labelled_f1", "said"), [
+    (0.68, "did not work: labelled F1 0.68 gains only 0.01 over 0.67 (needs ≥ 0.02) (macro F1 gain over the best "
+           "zero-shot method = 0.01, threshold ≥ 0.02"),
+    (0.67, "did not work: labelled F1 0.67 is no better than 0.67 (macro F1 gain over the best zero-shot method = 0,"),
+    (0.6704, "did not work: labelled F1 0.6704 gains only 0.0004 over 0.6700 (needs ≥ 0.02)"),
+    (0.70, "worked: labelled F1 0.70 beats 0.67 without training (macro F1 gain over the best zero-shot method = 0.03"),
+])
+def test_the_labelled_gain_sentence_agrees_with_its_numbers(full_store: DataStore, labelled_f1: float,
+                                                             said: str) -> None:
+    from hotelcap_pipeline.report.verdicts import tagging_verdicts
+    from hotelcap_pipeline.tagging.evaluation import CAPTION_ROW, LABELLED
+
+    evaluation = labelled_evaluation().with_columns(
+        pl.when(pl.col("tag") == CAPTION_ROW).then(pl.col("f1"))
+        .when(pl.col("method") == LABELLED).then(pl.lit(labelled_f1)).otherwise(pl.lit(0.67)).alias("f1"))
+    write(full_store, "tag_evaluation", evaluation)
+    (gain,) = [v for v in tagging_verdicts(ReportTables(full_store)) if v.subject.startswith("Per-tag thresholds")]
+    assert f"{gain.status}: {gain.sentence().removeprefix(gain.subject + ': ')}".startswith(said)
