@@ -581,3 +581,30 @@ def test_the_labelled_gain_sentence_agrees_with_its_numbers(full_store: DataStor
     write(full_store, "tag_evaluation", evaluation)
     (gain,) = [v for v in tagging_verdicts(ReportTables(full_store)) if v.subject.startswith("Per-tag thresholds")]
     assert f"{gain.status}: {gain.sentence().removeprefix(gain.subject + ': ')}".startswith(said)
+
+
+def test_the_edit_section_tells_no_rule_from_a_rule_that_failed_validation(full_store: DataStore) -> None:
+    validation = full_store.read_table("edit_validation")
+
+    def said() -> tuple[str, str]:
+        md = build_report(full_store, context()).markdown.read_text()
+        bullet = next(line for line in md.splitlines() if line.startswith("- `night`: "))
+        caption = md.split("figures/report_edits_night.png", 1)[0].rsplit("![", 1)[1]
+        return bullet, caption
+
+    # Renamed since edit_validation was materialized: there is no rule for `night`, none failed.
+    write(full_store, "edit_validation", validation.with_columns(pl.lit("old_name").alias("series")))
+    bullet, caption = said()
+    assert bullet == "- `night`: unknown: the synthetic world cannot show this change, so no acceptance rule was " \
+        "validated."
+    assert "holds no rule" in caption and "failed validation" not in caption
+    full_store.table("edit_validation").unlink()
+    bullet, caption = said()
+    assert bullet == "- `night`: unknown: `edit_validation` is not materialized, so no acceptance rule could be read."
+    assert "`edit_validation` is not materialized" in caption and "failed validation" not in caption
+    # A rule that accepts noise fails validation, and says so.
+    write(full_store, "edit_validation", validation.with_columns(pl.lit(True).alias("accepted")))
+    bullet, caption = said()
+    assert bullet == "- `night`: its rule failed validation, so its verdict says little (50% of 4 rendered photos " \
+        "accepted)."
+    assert "the series' rule, which failed validation" in caption

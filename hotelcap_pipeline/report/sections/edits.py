@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 
 from hotelcap_pipeline.criteria import EDIT_RULE_NEGATIVE, EDIT_RULE_TRUE
@@ -51,14 +53,14 @@ def edits_section(tables: ReportTables) -> Section:
         Table(summary, "diffusion_edits per series (means over rendered edits)"),
     )
     s.add(*validation_blocks(tables, summary["edit"].to_list()))
-    validated = _validated(tables)
+    states = _rule_states(tables, summary["edit"].to_list())
     # The grids show stored photos and edits: a remote store's are fetched here first (only what is missing).
     shown = edits.filter(pl.col("status") == "ok")
     tables.store.pull([*shown["source_path"].drop_nulls(), *shown["path"].drop_nulls()])
     for row in summary.iter_rows(named=True):
         name = row["edit"]
         try:
-            grid = before_after_grid(edits, tables.store.root, name, rule_validated=name in validated)
+            grid = before_after_grid(edits, tables.store.root, name, rule_validated=states[name] == VALIDATED)
         except (OSError, ValueError) as exc:
             s.add(Paragraph(f"No before/after grid for `{name}`: {markdown_text(str(exc))}"))
             continue
@@ -67,9 +69,8 @@ def edits_section(tables: ReportTables) -> Section:
                 # A series name is already a safe file name, and two names never map to one file.
                 f"{REPORT_FIGURE_PREFIX}edits_{name}.png",
                 image_png(grid),
-                f"{name}: original (left) and the strength the sweep chose (right), with its scores, marked accepted, "
-                "REJECTED by the series' rule, passing or failing a rule that failed validation, or not validated "
-                "(no rule)",
+                f"{name}: original (left) and the strength the sweep chose (right), with its scores; "
+                + _GRID_MARKS[states[name]],
             )
         )
     failed = edits.filter(pl.col("status") == "failed")
@@ -84,7 +85,7 @@ def edits_section(tables: ReportTables) -> Section:
             "Would an edited photo mislead the visitors? Only an edit that its series' validated rule accepts "
             "(the asked change happened, the room was kept, nothing else changed) should be shown:"
         ),
-        Bullets(tuple(_mislead_sentence(r, _validated(tables)) for r in summary.iter_rows(named=True))),
+        Bullets(tuple(_mislead_sentence(r, states[r["edit"]]) for r in summary.iter_rows(named=True))),
     )
     modes = set(edits["mode"].drop_nulls().to_list()) if "mode" in edits.columns else set()
     s.add(Paragraph(f"Modes used here: {', '.join(sorted(modes))}."))
@@ -94,25 +95,46 @@ def edits_section(tables: ReportTables) -> Section:
     return s
 
 
-def _mislead_sentence(row: dict, validated: set[str]) -> str:
-    name = f"`{row['edit']}`"
-    if row["ok"] == 0:
-        return f"{name}: nothing rendered."
-    if row["accepted"] is None:
-        return f"{name}: unknown, no rule can judge this change."
-    share = f"{pct(row['accepted'])} of {row['ok']} rendered photo{'' if row['ok'] == 1 else 's'}"
-    if row["edit"] not in validated:
-        return f"{name}: its rule failed validation, so its verdict says little ({share} accepted)."
-    return f"{name}: {share} have an edit the validated rule accepts."
+# What is known of a series' acceptance rule, told apart as the findings (``edit_verdicts``) do.
+RuleState = Literal["validated", "failed validation", "no rule", "edit_validation missing"]
+VALIDATED: RuleState = "validated"
+FAILED: RuleState = "failed validation"
+NO_RULE: RuleState = "no rule"
+UNREAD: RuleState = "edit_validation missing"
+_GRID_MARKS: dict[RuleState, str] = {
+    VALIDATED: "each edit marked accepted or REJECTED by the series' validated rule",
+    FAILED: "each edit marked as passing or failing the series' rule, which failed validation",
+    NO_RULE: "not validated: `edit_validation` holds no rule for it (the synthetic world cannot show this change)",
+    UNREAD: "each edit marked by the rule it was made under, unvalidated here: `edit_validation` is not "
+            "materialized",
+}
 
 
-def _validated(tables: ReportTables) -> set[str]:
+def _rule_states(tables: ReportTables, series: list[str]) -> dict[str, RuleState]:
     from hotelcap_pipeline.edits.validation import rule_validated
 
     validation = tables.get("edit_validation")
     if validation is None:
-        return set()
-    return {name for name in validation["series"].unique().to_list() if rule_validated(validation, name)}
+        return {name: UNREAD for name in series}
+    held = set(validation["series"].unique().to_list())
+    return {name: NO_RULE if name not in held else VALIDATED if rule_validated(validation, name) else FAILED
+            for name in series}
+
+
+def _mislead_sentence(row: dict, state: RuleState) -> str:
+    name = f"`{row['edit']}`"
+    if row["ok"] == 0:
+        return f"{name}: nothing rendered."
+    if state == UNREAD:
+        return f"{name}: unknown: `edit_validation` is not materialized, so no acceptance rule could be read."
+    if state == NO_RULE:
+        return f"{name}: unknown: the synthetic world cannot show this change, so no acceptance rule was validated."
+    if row["accepted"] is None:  # edits made before the series had a rule
+        return f"{name}: unknown: no rule judged its edits."
+    share = f"{pct(row['accepted'])} of {row['ok']} rendered photo{'' if row['ok'] == 1 else 's'}"
+    if state == FAILED:
+        return f"{name}: its rule failed validation, so its verdict says little ({share} accepted)."
+    return f"{name}: {share} have an edit the validated rule accepts."
 
 
 def validation_blocks(tables: ReportTables, series: list[str]) -> list:
