@@ -20,7 +20,7 @@ from hotelcap_pipeline.criteria import (
     Verdict,
     fmt,
 )
-from hotelcap_pipeline.report.document import Bullets, Paragraph, Section
+from hotelcap_pipeline.report.document import Bullets, Missing, Paragraph, Section
 from hotelcap_pipeline.report.tables import ReportTables
 from hotelcap_pipeline.terminal import markdown_text
 
@@ -161,7 +161,9 @@ def findings(tables: ReportTables) -> tuple[list[str], list[str], list[str]]:
     failed = [v.sentence() for v in verdicts if v.status == "did not work"]
     unmeasured = [v.sentence() for v in verdicts if v.status == "not measured"] + unjudged
     evaluation = tables.get("tag_evaluation")
-    if evaluation is None or evaluation.is_empty():
+    if evaluation is None:  # not made yet, which says nothing about labels (the demo ships them)
+        unmeasured.append(f"Tags and captions: not measured against truth: {Missing('tag_evaluation').text}")
+    elif evaluation.is_empty():
         unmeasured.append(
             "Tags and captions: not measured against truth: no labels file (set HOTELCAP_LABELS to a CSV of "
             "image_id,tags for 100-300 of your photos)."

@@ -608,3 +608,15 @@ def test_the_edit_section_tells_no_rule_from_a_rule_that_failed_validation(full_
     assert bullet == "- `night`: its rule failed validation, so its verdict says little (50% of 4 rendered photos " \
         "accepted)."
     assert "the series' rule, which failed validation" in caption
+
+
+def test_findings_tell_a_tag_evaluation_not_made_yet_from_one_without_labels(full_store: DataStore) -> None:
+    full_store.table("tag_evaluation").unlink()
+    findings = build_report(full_store, context()).findings
+    assert "Tags and captions: not measured against truth: `tag_evaluation` is not materialized yet: run " \
+        "`hotelcap materialize --select tag_evaluation`." in findings
+    assert "HOTELCAP_LABELS" not in findings
+    write(full_store, "tag_evaluation", labelled_evaluation().clear())  # run without a labels file
+    findings = build_report(full_store, context()).findings
+    assert "not measured against truth: no labels file (set HOTELCAP_LABELS" in findings
+    assert "not materialized" not in findings
