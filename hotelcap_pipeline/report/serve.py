@@ -28,10 +28,11 @@ def report_url(port: int | None = None) -> str:
 
 def index_page(url: str) -> str:
     """``url`` as the report's page: a folder's URL (``https://host/reports/hotelcap``, with or without the
-    slash) gets ``index.html``, so that figure links made relative to the page stay inside that folder."""
+    slash) gets ``index.html``, so that figure links made relative to the page stay inside that folder. Only
+    an ``.html`` or ``.htm`` name is a page: a folder may have a dot in its name (``run-2024.05.01``)."""
     parts = urllib.parse.urlsplit(url)
     last = parts.path.rsplit("/", 1)[-1]
-    if "." in last:
+    if last.lower().endswith((".html", ".htm")):
         return url
     path = parts.path + ("index.html" if parts.path.endswith("/") else "/index.html")
     return urllib.parse.urlunsplit(parts._replace(path=path))

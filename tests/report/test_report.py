@@ -414,6 +414,19 @@ def test_the_report_link_follows_the_port_hotelcap_ui_serves(monkeypatch):
     assert report_url() == "http://host:8080/index.html"
 
 
+@pytest.mark.parametrize(("given", "page"), [
+    ("https://example.org/reports/run-2024.05.01", "https://example.org/reports/run-2024.05.01/index.html"),
+    ("https://example.org/reports/run-2024.05.01/", "https://example.org/reports/run-2024.05.01/index.html"),
+    ("https://example.org/reports/v1.2?x=1", "https://example.org/reports/v1.2/index.html?x=1"),
+    ("https://example.org/reports/report.html", "https://example.org/reports/report.html"),
+    ("https://example.org/reports/INDEX.HTM", "https://example.org/reports/INDEX.HTM"),
+])
+def test_only_an_html_name_is_taken_as_the_reports_page(given: str, page: str) -> None:
+    from hotelcap_pipeline.report.serve import index_page
+
+    assert index_page(given) == page
+
+
 def test_the_reproduce_command_names_every_setting_of_the_run(tmp_path: Path) -> None:
     from hotelcap_pipeline.report.context import MACHINE_SETTINGS
     from hotelcap_pipeline.report.sections.about import reproduce_section
