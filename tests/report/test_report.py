@@ -633,3 +633,10 @@ def test_findings_tell_a_tag_evaluation_not_made_yet_from_one_without_labels(ful
     findings = build_report(full_store, context()).findings
     assert "not measured against truth: no labels file (set HOTELCAP_LABELS" in findings
     assert "not materialized" not in findings
+
+
+def test_an_empty_tag_clusters_table_is_said_so(full_store: DataStore) -> None:
+    write(full_store, "tag_clusters", full_store.read_table("tag_clusters").clear())
+    md = build_report(full_store, context()).markdown.read_text()
+    assert "`tag_clusters` holds no clustering per tagging method" in md
+    assert "Clusters of the `seed` tags" not in md

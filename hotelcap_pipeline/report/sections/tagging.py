@@ -154,6 +154,9 @@ def clusters_section(tables: ReportTables) -> Section:
     clusters = tables.get("tag_clusters")
     if clusters is None:
         return s.add(Missing("tag_clusters"))
+    if clusters.is_empty() or "method" not in clusters.columns:  # as cluster_verdict_list: nothing to judge
+        return s.add(Paragraph("`tag_clusters` holds no clustering per tagging method, so there is nothing to "
+                               "compare with hotels, chains or room kinds."))
     table = agreement_table(clusters)
     methods = study_method_first(clusters["method"].unique(maintain_order=True).to_list())
     method = methods[0]
