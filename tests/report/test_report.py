@@ -640,3 +640,12 @@ def test_an_empty_tag_clusters_table_is_said_so(full_store: DataStore) -> None:
     md = build_report(full_store, context()).markdown.read_text()
     assert "`tag_clusters` holds no clustering per tagging method" in md
     assert "Clusters of the `seed` tags" not in md
+
+
+def test_a_tag_evaluation_from_before_room_photos_were_counted_still_reports(full_store: DataStore) -> None:
+    write(full_store, "tag_evaluation", labelled_evaluation().drop("room_photos"))
+    files = build_report(full_store, context())
+    # The caption room verdict falls back to counting every caption.
+    assert re.search(r"Captions `seed`: captions too often name the wrong room \(share of captions naming the "
+                     r"photo's room kind = 0\.5 \([^)]*\), threshold ≥ 0\.7, n = 20 captions", files.findings)
+    assert "tag_evaluation per method and split" in files.markdown.read_text()

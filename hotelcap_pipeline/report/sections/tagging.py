@@ -9,6 +9,7 @@ from hotelcap_pipeline.frames import number
 from hotelcap_pipeline.report.document import Bullets, Figure, Missing, Paragraph, Section, Table
 from hotelcap_pipeline.report.sections.common import num, pct
 from hotelcap_pipeline.report.tables import REPORT_FIGURE_PREFIX, ReportTables
+from hotelcap_pipeline.report.verdicts import tag_evaluation
 from hotelcap_pipeline.tagging.stats import TAGGING_COMPARISON_CAPTION, tagging_comparison_figure, with_original_study
 
 
@@ -107,7 +108,7 @@ def evaluation_blocks(tables: ReportTables) -> list:
         evaluation_summary,
     )
 
-    table = tables.get("tag_evaluation")
+    table = tag_evaluation(tables)
     if table is None:
         return [Missing("tag_evaluation")]
     if table.is_empty():
