@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 CSV_FILES = {
@@ -289,8 +290,11 @@ def _read_rows(path: Path, names: list[str], header: bool, skip: int, lines: int
             raise DatasetError(_unreadable(path, again)) from None
     # Rows that do not fill a line each (a quoted field over several lines) or a row short of fields (read as
     # nulls at its end) need the exact pass too; a clean file needs neither.
-    if scan is None and (skip + header + raw.height != lines or _maybe_short(raw)):
+    if scan is None and skip + header + raw.height != lines:
         scan = _scan_rows(path, skip, header, len(names))
+    elif scan is None and (short := _short_rows(path, raw, skip + header)):
+        first = skip + header + 1
+        scan = _Scan(array("q", range(first, first + raw.height)), raw.width, short)
     if scan is not None and len(scan.starts) != raw.height:
         raise DatasetError(f"{path}: polars reads {raw.height} rows where the csv module reads {len(scan.starts)} "
                            "(lone carriage returns as line ends?); re-save it as plain CSV with \\n line ends")
@@ -334,10 +338,27 @@ def _scan_rows(path: Path, skip: int, header: bool, width: int) -> _Scan:
     return _Scan(starts, width, ragged)
 
 
-def _maybe_short(raw: pl.DataFrame) -> bool:
-    """Whether a row that is not blank has a null last column: maybe an empty value, maybe too few fields."""
-    last = pl.col(raw.columns[-1]).is_null() & pl.any_horizontal(pl.all().is_not_null())
-    return bool(raw.select(last.any()).item())
+def _short_rows(path: Path, raw: pl.DataFrame, first: int) -> dict[int, int]:
+    """Row index -> field count of the rows with too few fields, in a file of one line per row whose rows start on
+    line ``first`` (0-based). polars reads a short row as nulls at its end, like an empty last value, so only the
+    rows ending in a null are read again, each from its own line: a file with empty values in its last column
+    costs a scan for line ends, not the csv module's pass over every row."""
+    doubtful = raw.select(pl.arg_where(pl.col(raw.columns[-1]).is_null()
+                                       & pl.any_horizontal(pl.all().is_not_null()))).to_series()
+    if doubtful.is_empty():
+        return {}
+    data = path.read_bytes()
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    short = {}
+    for row in doubtful.to_list():
+        line = first + row
+        start = int(ends[line - 1]) + 1 if line else 0
+        end = int(ends[line]) if line < len(ends) else len(data)
+        text = data[start:end].decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r")
+        fields = len(next(csv.reader([text]), []))
+        if fields != raw.width:
+            short[row] = fields
+    return short
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

@@ -160,8 +160,12 @@ def test_a_stray_quote_names_its_line_in_one_short_line(tmp_path, mode):
         ("hotel_info.csv", HOTELS + "1,A,2,1.5,2.5\n2,B,3,1.5,2.5,extra\n3,C,3,1.5,2.5\n", "hotels", 3, 6),
         # too few: the coordinates are nullable, but a row without them is not a row with them empty
         ("hotel_info.csv", HOTELS + "1,A,2,1.5,2.5\n2,B,3\n3,C,3,,\n", "hotels", 3, 3),
+        # a short row found from its own line: after a byte order mark, blank lines, CRLF, a quoted comma
+        ("train_set.csv", "\ufeff1,391,u,t\r\n" + TRAIN_ROW.format(2, 2) + "\r\n", "images", 1, 4),
+        ("hotel_info.csv", "\n\n" + HOTELS + '1,"A, the",2,1.5,\n2,"B, a",3\n', "hotels", 5, 3),
     ],
-    ids=["no header, long and short rows", "no header, short first row", "header, long row", "header, short row"],
+    ids=["no header, long and short rows", "no header, short first row", "header, long row", "header, short row",
+         "no header, BOM and CRLF", "header after blank lines, quoted commas"],
 )
 def test_rows_with_too_many_or_too_few_fields_are_bad_rows(tmp_path, name, text, kind, line, fields):
     path = write(tmp_path, name, text)
@@ -170,7 +174,7 @@ def test_rows_with_too_many_or_too_few_fields_are_bad_rows(tmp_path, name, text,
     df, report = read_metadata_csv(path, kind, on_bad_rows="skip")
     assert report.skipped == len(report.skipped_examples) >= 1
     assert report.skipped_examples[0] == f"{name} line {line} has {fields} fields, expected 5 columns"
-    assert df.height == report.rows == text.count("\n") - (kind == "hotels") - report.skipped
+    assert df.height == report.rows == text.count("\n") - (kind == "hotels") - report.skipped - report.blank_lines
 
 
 def test_a_ragged_row_in_a_large_file_is_skipped_with_its_line(tmp_path):
