@@ -136,8 +136,14 @@ def edit_verdicts(tables: ReportTables) -> tuple[list[Verdict], list[str]]:
             continue
         on_rule = rule_verdicts(validation, name)  # the true edits first, then each wrong kind
         if not rule_validated(validation, name, on_rule):
-            verdicts += [v for v in on_rule if v.status == "did not work"]
-            unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
+            failed_classes = [v for v in on_rule if v.status == "did not work"]
+            verdicts += failed_classes
+            if failed_classes:
+                unjudged.append(f"Edits `{name}`: not judged: its acceptance rule failed validation (above).")
+            else:  # no class failed, some could not be measured: the rule is untested, not wrong
+                unjudged += [v.sentence() for v in on_rule if v.status == "not measured"]
+                unjudged.append(f"Edits `{name}`: not judged: its acceptance rule could not be validated (too "
+                                "few held-out rooms, above).")
             continue
         # The wrong kind accepted most; on a tie the last, two changes, the hardest to tell from a true edit.
         rules += [on_rule[0], max(reversed(on_rule[1:]), key=lambda v: v.value)]

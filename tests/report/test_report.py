@@ -621,6 +621,18 @@ def test_the_edit_section_tells_no_rule_from_a_rule_that_failed_validation(full_
     assert bullet == "- `night`: its rule failed validation, so its verdict says little (50% of 4 rendered photos " \
         "accepted)."
     assert "the series' rule, which failed validation" in caption
+    # One held-out room per class: nothing failed, nothing could be measured; the rule is untested, not failed.
+    from hotelcap_pipeline.edits.validation import HELD_OUT
+
+    held = pl.col("split") == HELD_OUT
+    write(full_store, "edit_validation", pl.concat([validation.filter(~held),
+                                                    validation.filter(held).unique(["series", "class"], keep="first")]))
+    bullet, caption = said()
+    assert bullet.startswith("- `night`: its rule could not be validated (too few held-out rooms), so its verdict")
+    assert "could not be validated" in caption and "failed validation" not in caption
+    findings = build_report(full_store, context()).findings
+    assert "Edits `night`: not judged: its acceptance rule could not be validated (too few held-out rooms, " \
+        "above)." in findings and "Edits `night`: not judged: its acceptance rule failed validation" not in findings
 
 
 def test_findings_tell_a_tag_evaluation_not_made_yet_from_one_without_labels(full_store: DataStore) -> None:

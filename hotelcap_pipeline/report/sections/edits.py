@@ -96,14 +96,17 @@ def edits_section(tables: ReportTables) -> Section:
 
 
 # What is known of a series' acceptance rule, told apart as the findings (``edit_verdicts``) do.
-RuleState = Literal["validated", "failed validation", "no rule", "edit_validation missing"]
+RuleState = Literal["validated", "failed validation", "untested", "no rule", "edit_validation missing"]
 VALIDATED: RuleState = "validated"
 FAILED: RuleState = "failed validation"
+UNTESTED: RuleState = "untested"  # no held-out class failed, some had too few rooms to measure
 NO_RULE: RuleState = "no rule"
 UNREAD: RuleState = "edit_validation missing"
 _GRID_MARKS: dict[RuleState, str] = {
     VALIDATED: "each edit marked accepted or REJECTED by the series' validated rule",
     FAILED: "each edit marked as passing or failing the series' rule, which failed validation",
+    UNTESTED: "each edit marked as passing or failing the series' rule, which could not be validated (too few "
+              "held-out rooms)",
     NO_RULE: "not validated: `edit_validation` holds no rule for it (the synthetic world cannot show this change)",
     UNREAD: "each edit marked by the rule it was made under, unvalidated here: `edit_validation` is not "
             "materialized",
@@ -111,14 +114,21 @@ _GRID_MARKS: dict[RuleState, str] = {
 
 
 def _rule_states(tables: ReportTables, series: list[str]) -> dict[str, RuleState]:
-    from hotelcap_pipeline.edits.validation import rule_validated
+    from hotelcap_pipeline.edits.validation import rule_verdicts
 
     validation = tables.get("edit_validation")
     if validation is None:
         return {name: UNREAD for name in series}
     held = set(validation["series"].unique().to_list())
-    return {name: NO_RULE if name not in held else VALIDATED if rule_validated(validation, name) else FAILED
-            for name in series}
+    states: dict[str, RuleState] = {}
+    for name in series:
+        if name not in held:
+            states[name] = NO_RULE
+            continue
+        statuses = {v.status for v in rule_verdicts(validation, name)}
+        states[name] = (VALIDATED if statuses == {"worked"} else FAILED if "did not work" in statuses
+                        else UNTESTED)
+    return states
 
 
 def _mislead_sentence(row: dict, state: RuleState) -> str:
@@ -134,6 +144,9 @@ def _mislead_sentence(row: dict, state: RuleState) -> str:
     share = f"{pct(row['accepted'])} of {row['ok']} rendered photo{'' if row['ok'] == 1 else 's'}"
     if state == FAILED:
         return f"{name}: its rule failed validation, so its verdict says little ({share} accepted)."
+    if state == UNTESTED:
+        return (f"{name}: its rule could not be validated (too few held-out rooms), so its verdict says little "
+                f"({share} accepted).")
     return f"{name}: {share} have an edit the validated rule accepts."
 
 
