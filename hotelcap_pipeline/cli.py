@@ -38,12 +38,26 @@ def _run_settings(run_config: dict | None) -> Settings:
         given = given.get(part, {}) if isinstance(given, dict) else {}
     if not isinstance(given, dict):
         given = {}  # Dagster's own config check says what is wrong with it
-    return settings_with({name: given.get(name) for name in ("profile", "data_store")})
+    return settings_with({name: _config_value(name, given.get(name)) for name in ("profile", "data_store")})
+
+
+def _config_value(name: str, value: object) -> str | None:
+    """A settings field of the run config as Dagster will read it: ``{"env": "VAR"}`` is that variable's value
+    (the Launchpad offers that form for every field); the CLI must lock and check the store the run writes."""
+    field = f"resources.settings.config.{name}"
+    if isinstance(value, dict) and set(value) == {"env"}:
+        variable = value["env"]
+        if not isinstance(variable, str) or variable not in os.environ:
+            raise ValueError(f"{field} names the environment variable {variable!r}, which is not set")
+        return os.environ[variable]
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{field} must be a string (or {{\"env\": \"VARIABLE\"}}), got {value!r}")
+    return value
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     # The arguments first: a mistake in them is one line, before Dagster loads.
-    select = [k for group in args.select or [] for k in _split_keys(group)]
+    select = list(dict.fromkeys(k for group in args.select or [] for k in _split_keys(group)))
     if args.select is not None and not select:
         print(f"--select {' '.join(args.select)!r} names no asset: give asset keys, or leave --select out "
               "to materialize the whole graph", file=sys.stderr)
@@ -58,8 +72,15 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     from hotelcap_pipeline.definitions import defs
     from hotelcap_pipeline.defs.inputs import observe_changed_inputs
-    from hotelcap_pipeline.defs.materialize import plan_run, run_plan, store_checker
+    from hotelcap_pipeline.defs.materialize import configured_assets, plan_run, run_plan, store_checker
     from hotelcap_pipeline.defs.orphans import mark_orphaned_runs
+
+    # An asset whose op the run config configures runs in this run: left out as up to date, its config would be
+    # refused as an unknown entry (or, worse, ignored).
+    for name in configured_assets(defs, run_config):
+        if select and name not in select:
+            print(f"adding {name} (configured in --config-json)")
+            select.append(name)
 
     try:
         # The run config's settings resource may move the data store: lock and check the one the run writes.
@@ -277,7 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(safe_text(str(exc)), file=sys.stderr)
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (`hotelcap search ... | head`): stop quietly, as other Unix tools do. stdout is
+        # pointed at /dev/null so that Python's flush at exit does not fail again with a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

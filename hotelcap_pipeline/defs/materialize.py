@@ -224,6 +224,17 @@ def _rebuilt_inputs(graph: Any, specs: dict[dg.AssetKey, Any], added: dict[dg.As
     return more
 
 
+def configured_assets(defs: dg.Definitions, run_config: dict | None) -> list[str]:
+    """The asset keys whose op ``run_config`` configures (``ops.<op name>``; a multi-asset op gives all of its
+    keys), in the order of the graph's keys."""
+    ops = (run_config or {}).get("ops")
+    if not isinstance(ops, dict) or not ops:
+        return []
+    graph = defs.resolve_asset_graph()
+    return sorted(key.to_user_string() for key in dg.AssetSelection.all().resolve(graph)
+                  if graph.get(key).assets_def.node_def.name in ops)
+
+
 def run_plan(
     defs: dg.Definitions, instance: dg.DagsterInstance, plan: Plan, run_config: dict | None = None
 ) -> dg.ExecuteInProcessResult:

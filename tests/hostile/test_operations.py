@@ -210,3 +210,41 @@ def test_a_run_whose_step_outlives_its_killed_launcher_is_marked_only_when_the_s
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(step, signal.SIGKILL)
+
+
+def test_op_config_for_an_up_to_date_upstream_runs_it_instead_of_being_refused(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+
+    monkeypatch.setenv("HOTELCAP_PROFILE", "demo")
+    monkeypatch.setenv("HOTELCAP_DATA_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["materialize", "--select", "chains"]) == 0
+    capsys.readouterr()
+    # metadata_tables is up to date; configuring its op must run it, not fail with Dagster's schema dump.
+    config = '{"ops": {"metadata_tables": {"config": {"on_bad_rows": "skip"}}}}'
+    assert cli.main(["materialize", "--select", "dataset_stats,dataset_stats", "--config-json", config]) == 0
+    out = capsys.readouterr().out
+    assert "adding chains (configured in --config-json)" in out
+    assert "materializing 5 asset(s): dataset_stats, chains, hotels, test_images, train_images" in out
+
+
+def test_the_env_form_of_a_run_config_value_names_the_store_the_run_writes(tmp_path, monkeypatch, capsys):
+    from hotelcap_pipeline import cli
+
+    monkeypatch.setenv("MY_STORE", str(tmp_path / "store"))
+    env_form = {"resources": {"settings": {"config": {"data_store": {"env": "MY_STORE"}}}}}
+    assert cli._run_settings(env_form).data_store == str(tmp_path / "store")
+    with pytest.raises(ValueError, match=r"names the environment variable 'NOT_SET_HERE', which is not set"):
+        cli._run_settings({"resources": {"settings": {"config": {"data_store": {"env": "NOT_SET_HERE"}}}}})
+    with pytest.raises(ValueError, match=r"resources.settings.config.data_store must be a string"):
+        cli._run_settings({"resources": {"settings": {"config": {"data_store": 5}}}})
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch) -> None:
+    from hotelcap_pipeline import cli
+
+    def search(args) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_search", search)
+    assert cli.main(["search", "bed"]) == 141
