@@ -36,6 +36,7 @@ from hotelcap_pipeline.edits.schema import EDIT_SCHEMA
 from hotelcap_pipeline.edits.scores import SCORES_VERSION, ClipEncoder, EditRule, choose_strength, score_edits
 from hotelcap_pipeline.edits.series import EditSeries
 from hotelcap_pipeline.models import ModelUnavailableError
+from hotelcap_pipeline.settings import ENV_VARS
 
 SWEEP_DIR = "_sweep"
 ACCEPT_MARK = {True: "accepted", False: "REJECTED", None: "not validated"}
@@ -155,6 +156,14 @@ class _SeriesRenderer:
         ]
         strength, accepted, reason = choose_strength(sweep, self.rule, s.preserve_threshold)
         chosen = next(i for i, e in enumerate(sweep) if e["strength"] == strength)
+        if sweep[chosen]["nan_or_black"]:
+            # Nothing usable to keep: a failed row (not an ok one carrying a black image) for the checks to count.
+            black = [e["strength"] for e in sweep if e["nan_or_black"]]
+            at = "every strength" if len(black) == len(sweep) else "every strength not flagged unsafe"
+            raise ValueError(
+                f"the edit came out black or NaN at {at} ({', '.join(f'{b:g}' for b in black)}); "
+                f"set {ENV_VARS['precision']}=fp32 or check the diffusion model"
+            )
         atomic_write_bytes(self.root / out_rel, png_bytes(rendered[chosen][0].image))
         best = sweep[chosen]
         return {
@@ -202,7 +211,8 @@ def render_edits(
     """Every (selected photo x series) edit, one row each (schema ``EDIT_SCHEMA``).
 
     ``selection`` needs image_id, hotel_id, path (relative to ``store_root``) and sha256. A photo that
-    cannot be read or edited gives a ``failed`` row naming the file and the error; the others go on.
+    cannot be read or edited, or whose edit came out black or NaN at every strength, gives a ``failed`` row
+    naming the file and the error; the others go on.
     ``rules`` holds each series' acceptance rule fitted on known edits (``edits.validation``); a series without one
     falls back to its preserve_threshold and its rows carry ``accepted`` = null.
     ``progress(done, total, what)`` is called after each row. A series whose model is unavailable gives

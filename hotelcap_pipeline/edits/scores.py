@@ -246,7 +246,8 @@ def choose_strength(
     """Pick a strength from scored sweep entries (``strength``, ``directional``, ``clip_image_sim``, ``ssim``).
 
     Returns (strength, accepted, reason). Entries flagged ``nan_or_black`` or ``nsfw_flag`` are never
-    chosen while an unflagged one exists. With a validated ``rule``, only the entries it accepts compete
+    chosen while an unflagged one exists (when every entry is flagged the lowest is returned; the renderer fails a
+    row whose kept entry is NaN/black). With a validated ``rule``, only the entries it accepts compete
     (best directional score, ties: the lower strength); when it accepts none, the lowest strength is shown
     and marked not accepted. Without a rule (a series the world cannot show), the entries keeping CLIP
     image similarity >= ``preserve_threshold`` compete and ``accepted`` is None: no rule could judge them.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hotelcap_pipeline.edits.pipeline import DiffusionEditor, DiffusionEditors
+import numpy as np
+from PIL import Image
+
+from hotelcap_pipeline.edits.pipeline import DiffusionEditor, DiffusionEditors, Rendered
 
 
 class CountingEditors:
@@ -21,3 +24,29 @@ class CountingEditors:
     def editor_for(self, mode: str) -> DiffusionEditor:
         self.calls += 1
         return self.inner.editor_for(mode)
+
+
+class FakeEditors:
+    """A diffusion source without a model: black (NaN-like) renders while ``black``, else a darkened photo.
+    Counts its renders in ``calls``."""
+
+    def __init__(self, model: str = "fake-model", black: bool = False) -> None:
+        self.model = model
+        self.black = black
+        self.calls = 0
+
+    def model_for(self, mode: str) -> str:
+        return self.model
+
+    def unavailable(self, mode: str) -> str | None:
+        return None
+
+    def editor_for(self, mode: str) -> FakeEditors:
+        return self
+
+    def edit(self, image: Image.Image, *, strength: float, size: tuple[int, int], **_: object) -> Rendered:
+        self.calls += 1
+        if self.black:
+            return Rendered(Image.new("RGB", size), None, True)
+        pixels = np.asarray(image.convert("RGB").resize(size), dtype=np.float32) * (1 - strength / 2)
+        return Rendered(Image.fromarray(pixels.astype(np.uint8)), None, False)

@@ -5,10 +5,14 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 import pytest
+from helpers_edits import FakeEditors
 from PIL import Image
 
 from hotelcap_pipeline.edits.render import EDIT_SCHEMA, SWEEP_DIR, before_after_grid, render_edits
+from hotelcap_pipeline.edits.scores import EditRule
 from hotelcap_pipeline.edits.series import EditSeries
+from hotelcap_pipeline.edits.summary import edit_summary
+from hotelcap_pipeline.outcomes import edit_series_problems
 
 
 def series(name: str, mode: str = "img2img", **extra) -> EditSeries:
@@ -137,6 +141,19 @@ def test_a_bad_photo_fails_alone(photo_store, editors, fake_clip):
     assert rows["status"].to_list() == ["ok", "failed", "ok"]
     failed = rows.row(1, named=True)
     assert selection["path"][1] in failed["error"] and failed["path"] is None
+
+
+@pytest.mark.parametrize("rule", [None, EditRule(-1, -1, -1)])
+def test_an_edit_black_at_every_strength_is_a_failed_row_that_the_checks_count(photo_store, fake_clip, rule):
+    root, selection = photo_store
+    rows = render_edits(selection, root, [series("night")], FakeEditors(black=True), fake_clip, None,
+                        rules={"night": rule}, max_side=64)
+    assert rows["status"].to_list() == ["failed"] * 3
+    error = rows["error"][0]
+    assert selection["path"][0] in error and "black or NaN at every strength (0.5, 1)" in error
+    assert "HOTELCAP_PRECISION=fp32" in error
+    assert edit_series_problems(rows) == [f"edit series night: no successful edit of 3 ({error})"]
+    assert edit_summary(rows)["ok"].to_list() == [0]
 
 
 def test_a_photo_whose_tags_lack_what_the_series_changes_is_skipped_with_the_reason(photo_store, editors, fake_clip):
