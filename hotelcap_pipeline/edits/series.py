@@ -1,9 +1,10 @@
 """Edit series: one changed condition each, with its prompts, sampler settings and strength sweep.
 
 Read from ``assets/edit_series.yaml``: a ``defaults`` mapping, then ``series``, a list whose entries
-override any default. A misconfigured series fails at load time, one line per problem naming the file, the
-YAML line, the series and the field, rather than halfway through a render (the zero-step guard is checked
-here for every swept strength).
+override any default. An entry that sets ``strength`` without ``strengths`` renders that one strength (the
+defaults' sweep does not apply to it). A misconfigured series fails at load time, one line per problem
+naming the file, the YAML line, the series and the field, rather than halfway through a render (the
+zero-step guard is checked here for every swept strength).
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class EditSeries:
         if not _NAME.match(name):
             raise ValueError(f"must be a series name of lower-case letters, digits, '-' and '_', got {name!r}")
         return name
+
+    # Checked even when ``strengths`` is the sweep: an out-of-range value is a mistake wherever it stands.
+    @field_validator("strength")
+    @classmethod
+    def _strength_in_range(cls, strength: float) -> float:
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"must be in (0, 1], got {strength}")
+        return strength
 
     # Before the Literal's own check, for an error that lists the modes in the file's words.
     @field_validator("mode", mode="before")
@@ -166,8 +175,12 @@ def parse_series(data: Any, source: str = "<series>", node: yaml.Node | None = N
             # A default that is wrong in itself: reported once, at the defaults.
             return "defaults", loc, ("defaults", *loc)
 
+        merged = {**layout.defaults, **entry} if isinstance(entry, dict) else entry
+        if isinstance(entry, dict) and "strength" in entry and "strengths" not in entry:
+            # An entry's own strength is its sweep: the defaults' strengths would silently override it.
+            merged.pop("strengths", None)
         try:
-            one = _SERIES.validate_python({**layout.defaults, **entry} if isinstance(entry, dict) else entry)
+            one = _SERIES.validate_python(merged)
         except ValidationError as exc:
             problems += error_lines(source, node, exc, where, keys_of(EditSeries))
             continue

@@ -103,6 +103,19 @@ def test_each_problem_is_one_line_naming_the_line_the_series_and_the_field(tmp_p
     assert _problems(tmp_path, text) == [f"12: series night: {message}"]
 
 
+def test_an_entry_strength_is_its_sweep_and_is_range_checked_under_a_default_sweep(tmp_path: Path):
+    defaults = "defaults:\n  strength: 0.45\n  strengths: [0.3, 0.45, 0.6]\nseries:\n"
+    path = tmp_path / "series.yaml"
+    path.write_text(f"{defaults}  - name: night\n{ENTRY}    strength: 0.9\n  - name: day\n{ENTRY}", encoding="utf-8")
+    night, day = load_series(path)
+    assert night.sweep == (0.9,) and day.sweep == (0.3, 0.45, 0.6)
+    for bad in ("-0.5", "7.0"):
+        text = f"{defaults}  - name: night\n{ENTRY}    strength: {bad}\n    strengths: [0.5]\n"
+        assert _problems(tmp_path, text) == [f"10: series night: strength must be in (0, 1], got {float(bad)}"]
+        text = f"{defaults}  - name: night\n{ENTRY}    strength: {bad}\n"
+        assert _problems(tmp_path, text) == [f"10: series night: strength must be in (0, 1], got {float(bad)}"]
+
+
 def test_a_swept_strength_is_named_at_its_place_in_the_list(tmp_path: Path):
     text = f"series:\n  - name: petals\n{ENTRY}    mode: instruct-pix2pix\n    strengths: [0.5, 1.5]\n"
     assert _problems(tmp_path, text) == ["8: series petals: strengths[1] must be in (0, 1], got 1.5"]
