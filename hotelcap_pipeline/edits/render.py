@@ -8,7 +8,8 @@ Layout under the store root:
 Two cache levels make reruns free: a row whose key (photo bytes, model, settings, seed, size, sweep,
 scorer and its score version, threshold, rule) matches the previous table and whose file exists is taken
 as is; otherwise each candidate whose PNG already exists is only re-scored, not re-rendered. Candidates
-carry their safety and NaN flags in a PNG text chunk, so a reused candidate keeps them.
+carry their safety and NaN flags in a PNG text chunk, so a reused candidate keeps them. A candidate flagged
+NaN/black is never reused (nor a row with one): it is rendered again, as after a switch to fp32.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class _SeriesRenderer:
         key = cache_key({"photo": sha256, "model": self.model, "size": size, "strength": strength, **self.s.settings()})
         path = self.root / "edits" / SWEEP_DIR / self.s.name / str(image_id) / f"{key}.png"
         meta = read_png_meta(path)
-        if meta is not None:
+        # A NaN/black candidate is rendered again: it may have come from another precision (HOTELCAP_PRECISION).
+        if meta is not None and not meta["nan_or_black"]:
             with Image.open(path) as im:
                 return Rendered(im.convert("RGB"), meta["nsfw_flag"], meta["nan_or_black"]), True
         rendered = self.diffusion.editor_for(self.s.mode).edit(
@@ -136,7 +138,13 @@ class _SeriesRenderer:
         size = fit_dims(*photo.size, max_side=self.max_side)
         key = self.row_key(photo_row["sha256"], size)
         # A stored edit is reused only when it still decodes whole (a damaged file is rendered again).
-        if previous is not None and previous["cache_key"] == key and image_problem(self.root / out_rel) is None:
+        # One with a NaN/black candidate goes to the sweep cache, which renders that candidate again.
+        if (
+            previous is not None
+            and previous["cache_key"] == key
+            and not any(e.get("nan_or_black") for e in previous.get("sweep") or ())
+            and image_problem(self.root / out_rel) is None
+        ):
             # Only what was rendered and measured: the request's own columns (condition, source path) are today's.
             return {k: previous[k] for k in RENDERED_FIELDS} | {"reused": True}
 

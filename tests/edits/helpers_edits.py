@@ -27,12 +27,13 @@ class CountingEditors:
 
 
 class FakeEditors:
-    """A diffusion source without a model: black (NaN-like) renders while ``black``, else a darkened photo.
-    Counts its renders in ``calls``."""
+    """A diffusion source without a model: black (NaN-like) renders while ``black`` or at a strength in
+    ``black_at``, else a darkened photo. Counts its renders in ``calls``."""
 
-    def __init__(self, model: str = "fake-model", black: bool = False) -> None:
+    def __init__(self, model: str = "fake-model", black: bool = False, black_at: tuple[float, ...] = ()) -> None:
         self.model = model
         self.black = black
+        self.black_at = black_at
         self.calls = 0
 
     def model_for(self, mode: str) -> str:
@@ -46,7 +47,7 @@ class FakeEditors:
 
     def edit(self, image: Image.Image, *, strength: float, size: tuple[int, int], **_: object) -> Rendered:
         self.calls += 1
-        if self.black:
+        if self.black or strength in self.black_at:
             return Rendered(Image.new("RGB", size), None, True)
         pixels = np.asarray(image.convert("RGB").resize(size), dtype=np.float32) * (1 - strength / 2)
         return Rendered(Image.fromarray(pixels.astype(np.uint8)), None, False)

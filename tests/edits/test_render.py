@@ -156,6 +156,30 @@ def test_an_edit_black_at_every_strength_is_a_failed_row_that_the_checks_count(p
     assert edit_summary(rows)["ok"].to_list() == [0]
 
 
+@pytest.mark.parametrize("with_table", [True, False])
+def test_black_candidates_are_rendered_again_on_the_next_run(photo_store, fake_clip, with_table):
+    root, selection = photo_store
+    black = FakeEditors(black=True)
+    first = render_edits(selection, root, [series("night")], black, fake_clip, None, max_side=64)
+    assert black.calls == 6 and first["status"].to_list() == ["failed"] * 3
+    fixed = FakeEditors()  # e.g. the same model after HOTELCAP_PRECISION=fp32
+    again = render_edits(selection, root, [series("night")], fixed, fake_clip, first if with_table else None,
+                         max_side=64)
+    assert fixed.calls == 6 and again["status"].to_list() == ["ok"] * 3
+    assert again["nan_or_black"].to_list() == [False] * 3 and not any(again["reused"])
+
+
+def test_an_ok_row_with_a_black_candidate_renders_that_candidate_again(photo_store, fake_clip):
+    root, selection = photo_store
+    first = render_edits(selection, root, [series("night")], FakeEditors(black_at=(1.0,)), fake_clip, None,
+                         max_side=64)
+    assert first["status"].to_list() == ["ok"] * 3 and first["strength"].to_list() == [0.5] * 3
+    fixed = FakeEditors()
+    again = render_edits(selection, root, [series("night")], fixed, fake_clip, first, max_side=64)
+    assert fixed.calls == 3  # only the black 1.0 candidates; the 0.5 ones come from the sweep cache
+    assert not any(e["nan_or_black"] for sweep in again["sweep"].to_list() for e in sweep)
+
+
 def test_a_photo_whose_tags_lack_what_the_series_changes_is_skipped_with_the_reason(photo_store, editors, fake_clip):
     root, selection = photo_store
     tagged = selection.with_columns(pl.Series("tags", [["bed", "lamp"], ["sink"], None]))
