@@ -87,6 +87,16 @@ class EditSeries:
             raise ValueError(f"must be in (0, 1], got {strength}")
         return strength
 
+    # A misspelt condition would load, then fail the validation stage; refused here instead.
+    @field_validator("world_condition")
+    @classmethod
+    def _known_world_condition(cls, condition: str) -> str:
+        from hotelcap_pipeline.world import CONDITIONS
+
+        if condition and condition not in CONDITIONS:
+            raise ValueError(f"is {condition!r}, not one of {', '.join(CONDITIONS)} (or empty: not validated)")
+        return condition
+
     # Before the Literal's own check, for an error that lists the modes in the file's words.
     @field_validator("mode", mode="before")
     @classmethod

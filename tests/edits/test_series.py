@@ -94,6 +94,8 @@ def test_the_world_fields_are_read_and_replace_validates_again():
         ("guidance: -1", "guidance must be at least 0.0, got -1"),
         ("negative_prompt: 3", "negative_prompt must be a string, got 3"),
         ("mode: inpaint", "mode is 'inpaint', not one of img2img, instruct-pix2pix, controlnet"),
+        ("world_condition: Night", "world_condition is 'Night', not one of night, lights_off, snow, rose_petals, "
+         "towel_swan (or empty: not validated)"),
         ("steps: 0", "steps must be at least 1, got 0"),
         ("promt: typo", "promt is not a known key (unknown keys are refused; did you mean 'prompt'?)"),
     ],
