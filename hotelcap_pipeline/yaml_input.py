@@ -133,9 +133,12 @@ def _problem(error: Any, known: Callable[[Loc], Collection[str]]) -> str:
         return str(ctx["error"])
     if kind == "too_short":
         return "must not be empty"
-    if kind in ("greater_than_equal", "less_than_equal"):
-        bound = f"at least {ctx['ge']}" if "ge" in ctx else f"at most {ctx['le']}"
-        return f"must be {bound}, got {_short(value)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bounds = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+        op = next(k for k in bounds if k in ctx)
+        return f"must be {bounds[op]} {ctx[op]}, got {_short(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {_short(value)}"
     base = kind.split("_")[0]
     if base in _KINDS and kind.endswith(("_type", "_parsing")):
         return f"must be {_KINDS[base]}, got {_short(value)}"

@@ -35,6 +35,7 @@ from hotelcap_pipeline.settings import ASSETS_DIR
 from hotelcap_pipeline.yaml_input import InputFileError, Loc, at, error_lines, keys_of, located, read_yaml
 
 SERIES_FILE = ASSETS_DIR / "edit_series.yaml"
+SEED_LIMIT = 2**31
 # Also a folder name under data_store/edits/; a leading underscore is kept for the sweep cache.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -61,8 +62,9 @@ class EditSeries:
     # Strict numbers: a quoted "0.5" or a yes/no in the YAML is a mistake, not a number.
     strength: StrictFloat = 0.5
     steps: Annotated[StrictInt, Field(ge=1)] = 30
-    guidance: Annotated[StrictFloat, Field(ge=0)] = 7.5
-    seed: StrictInt = 0
+    guidance: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 7.5
+    # Added to the run's seed, then a torch seed and an Int64 column: a bound that run seed + it stays within.
+    seed: Annotated[StrictInt, Field(ge=0, lt=SEED_LIMIT)] = 0
     mode: EditMode = "img2img"
     strengths: tuple[StrictFloat, ...] = ()  # the sweep; empty: ``strength`` alone
     # Without a validated rule (no world condition): the least CLIP image similarity a chosen edit keeps.

@@ -92,6 +92,10 @@ def test_the_world_fields_are_read_and_replace_validates_again():
         ("steps: 2.5", "steps must be a whole number, got 2.5"),
         ("strengths: [0.3, high]", "strengths[1] must be a number, got 'high'"),
         ("guidance: -1", "guidance must be at least 0.0, got -1"),
+        ("guidance: .inf", "guidance must be a finite number, got inf"),
+        ("guidance: .nan", "guidance must be a finite number, got nan"),
+        ("seed: 9223372036854775808", "seed must be less than 2147483648, got 9223372036854775808"),
+        ("seed: -1", "seed must be at least 0, got -1"),
         ("negative_prompt: 3", "negative_prompt must be a string, got 3"),
         ("mode: inpaint", "mode is 'inpaint', not one of img2img, instruct-pix2pix, controlnet"),
         ("world_condition: Night", "world_condition is 'Night', not one of night, lights_off, snow, rose_petals, "
