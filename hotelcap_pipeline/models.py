@@ -190,7 +190,10 @@ def _config_digest(config_path: Path, forced: dict[str, object]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:8]
 
 
-def _local_dir_source(folder: Path, label: str, pretrained: Origin, forced: dict[str, object]) -> ClipSource:
+def _local_dir_source(folder: Path, label: str, pretrained: Origin, forced: dict[str, object],
+                      hub_name: str = "") -> ClipSource:
+    """An open_clip folder, checked; its id is ``label`` and its weights' hash, or ``hub_name`` for a hub
+    snapshot, whose repo name stands for its weights (not hashed again on every resolve), and the config's hash."""
     from hotelcap_pipeline.tagging.clip_model import file_sha256
 
     if not (folder / OPEN_CLIP_CONFIG).is_file():
@@ -204,7 +207,8 @@ def _local_dir_source(folder: Path, label: str, pretrained: Origin, forced: dict
             f"CLIP folder {folder} holds no weights ({' or '.join(OPEN_CLIP_WEIGHTS)})"
         )
     config = _config_digest(folder / OPEN_CLIP_CONFIG, forced)
-    return ClipSource(f"local-dir:{folder}", "", f"{label}/sha256:{file_sha256(weights)[:12]}{CONFIG_MARK}{config}")
+    named = hub_name or f"{label}/sha256:{file_sha256(weights)[:12]}"
+    return ClipSource(f"local-dir:{folder}", "", f"{named}{CONFIG_MARK}{config}")
 
 
 def _hub_config(model_name: str, model_setting: str) -> Path:
@@ -302,9 +306,7 @@ def resolve_clip(model_name: str, pretrained: str, origins: Origins = ENVIRONMEN
                 f"set {model_setting} to a local open_clip folder (with {OPEN_CLIP_CONFIG}), or HF_HOME to a "
                 "cache that holds it"
             )
-        source = _local_dir_source(snapshot, model_name, weights_origin, forced)
-        config = _config_digest(snapshot / OPEN_CLIP_CONFIG, forced)
-        return ClipSource(source.model_name, "", f"{model_name}{CONFIG_MARK}{config}")
+        return _local_dir_source(snapshot, model_name, weights_origin, forced, hub_name=model_name)
     for candidate in (model_name, pretrained):
         if candidate and Path(candidate).expanduser().is_dir():
             folder = Path(candidate).expanduser()

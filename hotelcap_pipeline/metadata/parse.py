@@ -90,11 +90,9 @@ class ParseReport:
         }
 
 
-def check_utf8(path: Path, *, lossy: bool, data: bytes | None = None) -> int:
-    """The number of bytes that are not UTF-8 (0 for a clean file); without ``lossy`` the first one is a
-    ``DatasetError`` naming the file and its byte offset. ``data``: the file's bytes, when already read."""
-    if data is None:
-        data = path.read_bytes()
+def check_utf8(path: Path, data: bytes, *, lossy: bool) -> int:
+    """The number of bytes of ``data`` (the file's) that are not UTF-8 (0 for a clean file); without ``lossy`` the
+    first one is a ``DatasetError`` naming the file and its byte offset."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -122,7 +120,11 @@ def _first_line(path: Path) -> tuple[int, str]:
 
 def detect_header(path: Path, first_column: str) -> bool:
     """A first (non-blank) line whose first field is not an integer is a header (train_set.csv has none)."""
-    first = next(csv.reader([_first_line(path)[1]]))[0].strip()
+    return _is_header(_first_line(path)[1], first_column)
+
+
+def _is_header(line: str, first_column: str) -> bool:
+    first = next(csv.reader([line]))[0].strip()
     if first.lower() == first_column:
         return True
     try:
@@ -139,11 +141,11 @@ def read_metadata_csv(path: Path, kind: str, *, on_bad_rows: OnBadRows = "error"
     if not path.exists():
         raise DatasetError(f"{path}: missing (expected the Hotels-50K file {path.name})")
     data = path.read_bytes()
-    undecodable = check_utf8(path, lossy=on_bad_rows == "skip", data=data)
+    undecodable = check_utf8(path, data, lossy=on_bad_rows == "skip")
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     del data
-    skip = _first_line(path)[0]
-    header = detect_header(path, names[0])
+    skip, first = _first_line(path)
+    header = _is_header(first, names[0])
     report = ParseReport(file=str(path), header=header, undecodable_bytes=undecodable)
     raw, scan = _read_rows(path, names, header, skip, lines)
     raw = _name_columns(raw, names, header, path)
